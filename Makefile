@@ -1,0 +1,47 @@
+# Two commands for a fresh machine: `make book` and `make test`.
+# Both create .venv when it is missing and install the package with everything it needs;
+# a second run skips set-up that is already done (the stamp file is newer than pyproject.toml).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rvit-installed
+PROFILE ?= book
+JOBS ?= 1
+
+.PHONY: setup test lint format book book-clean bench study clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python -m pytest
+
+book: setup
+	$(BIN)/jupyter-book build book/ -W --keep-going
+
+book-clean:
+	rm -rf book/_build
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+study: setup
+	$(BIN)/python -m rvit study run --profile $(PROFILE) --jobs $(JOBS)
+
+clean: book-clean
+	rm -rf $(VENV) .pytest_cache .ruff_cache
