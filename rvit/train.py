@@ -1,0 +1,987 @@
+"""Training: one loop for every way of feeding the model (videos, stills, pseudo-videos, frames).
+
+The loop only ever sees clips ``(T, C, H, W)``; :func:`as_training_set` turns any data set into
+such clips, so that training on still images and training on videos differ only in ``modality``:
+
+============== =========================================================================
+``video``      videos as they are (or resampled to ``frames`` frames each)
+``image``      a still image as a 1-frame clip
+``static_clip`` a still image repeated ``frames`` times
+``pseudo_video`` a still image animated by ``rvit.data.PseudoVideo(frames)`` (random camera motion)
+``frames``     the frames of a video set, each a 1-frame clip (``rvit.data.VideoFrames``)
+============== =========================================================================
+
+:func:`fit` trains with AdamW, linear warm-up then cosine decay, label smoothing and gradient
+clipping (mixed precision on CUDA), shows a progress bar, checkpoints atomically, resumes a stopped
+run exactly, stops on a NaN loss, and runs unchanged under ``torchrun`` (DistributedDataParallel).
+
+Reproducibility: every sample's augmentation is seeded from ``(seed, epoch, index)`` and drawn
+with the caller's random state set aside (:func:`rvit.utils.call_with_rng_isolated`). A sample
+therefore looks the same whichever process, worker or batch loads it, so two runs with one seed give
+the same weights with any ``num_workers``, and a run resumed in the middle of an epoch continues
+exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data.distributed import DistributedSampler
+
+from rvit.checkpoint import (
+    capture_rng_state,
+    check_model_config,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+    unwrap_model,
+)
+from rvit.utils import (
+    atomic_write_text,
+    call_with_rng_isolated,
+    make_generator,
+    provenance,
+    resolve_device,
+    seed_everything,
+    worker_init_fn,
+)
+
+__all__ = [
+    "MODALITIES",
+    "DistributedContext",
+    "FixedLengthClips",
+    "History",
+    "PseudoVideoClips",
+    "StaticClips",
+    "StepInfo",
+    "StillClips",
+    "TrainConfig",
+    "as_training_set",
+    "fit",
+    "item_kind",
+    "make_loader",
+    "run_model",
+    "stack_clips",
+    "warmup_cosine",
+]
+
+MODALITIES = ("video", "image", "static_clip", "pseudo_video", "frames")
+
+
+# ----------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Every field has a default; :meth:`to_dict` / :meth:`from_dict` round-trip.
+
+    ``frames`` is the clip length T for ``static_clip`` and ``pseudo_video``, the number of frames
+    each video is resampled to for ``video`` (``None``: keep every frame), and the number of frames
+    taken per video for ``frames`` (``None``: all). ``batch_size`` is per process under
+    ``torchrun``. ``warmup_epochs`` may be fractional. ``max_steps`` stops early (smoke runs);
+    the learning-rate schedule still follows ``epochs``, so a run stopped by ``max_steps`` resumes
+    to the same result as one never stopped.
+    """
+
+    modality: str = "video"
+    frames: int | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool = True
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 1
+    variable_length: bool = True
+    progress: bool = True
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        if self.modality in ("static_clip", "pseudo_video") and self.frames is None:
+            raise ValueError(f"modality {self.modality!r} needs frames=T (the clip length)")
+        positive = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "checkpoint_every": self.checkpoint_every,
+        }
+        if self.frames is not None:
+            positive["frames"] = self.frames
+        if self.max_steps is not None:
+            positive["max_steps"] = self.max_steps
+        for name, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        for name in ("weight_decay", "warmup_epochs", "num_workers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip!r}")
+        if self.checkpoint_dir is not None:
+            self.checkpoint_dir = os.fspath(self.checkpoint_dir)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of every field (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig fields {unknown}; expected some of {sorted(known)}"
+            )
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed."""
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+# ----------------------------------------------------------------------------------------------
+# data sets of clips
+
+
+def _split_item(item: Any) -> tuple[torch.Tensor, int]:
+    if not isinstance(item, tuple | list) or len(item) < 2:
+        raise ValueError(f"a data set item must be (input, label), got {type(item).__name__}")
+    return item[0], item[1]
+
+
+def item_kind(dataset: Dataset) -> str:
+    """``"image"`` when items are ``(C, H, W)``, ``"video"`` when ``(T, C, H, W)`` (item 0 is read)."""
+    if len(dataset) == 0:
+        raise ValueError(f"data set {type(dataset).__name__} is empty")
+    x, _ = _split_item(call_with_rng_isolated(lambda: dataset[0], 0))
+    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(
+            f"data set {type(dataset).__name__} gives inputs of shape {shape}; "
+            "expected an image (C, H, W) or a video (T, C, H, W) tensor"
+        )
+    return "image" if x.dim() == 3 else "video"
+
+
+class _ClipView(Dataset):
+    """A view of ``base`` whose items are clips ``(T, C, H, W)``; class names pass through."""
+
+    def __init__(self, base: Dataset) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        x, y = _split_item(self.base[index])
+        return self.clip(x), y
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Any:
+        # Forward the data set's description (classes, groups, targets, ...) to the base.
+        if name.startswith("_") or name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+
+class StillClips(_ClipView):
+    """A still image ``(C, H, W)`` becomes a 1-frame clip ``(1, C, H, W)``."""
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(0)
+
+
+class StaticClips(_ClipView):
+    """A still image ``(C, H, W)`` repeated ``frames`` times: ``(T, C, H, W)``."""
+
+    def __init__(self, base: Dataset, frames: int) -> None:
+        super().__init__(base)
+        self.frames = frames
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(0).expand(self.frames, *x.shape).contiguous()
+
+
+class PseudoVideoClips(_ClipView):
+    """A still image animated into ``frames`` frames by ``rvit.data.PseudoVideo``.
+
+    ``PseudoVideo`` draws its motion from the torch global generator, which the training loader
+    seeds per sample.
+    """
+
+    def __init__(self, base: Dataset, frames: int) -> None:
+        super().__init__(base)
+        from rvit.data import PseudoVideo
+
+        self.frames = frames
+        self.animate = PseudoVideo(frames=frames)
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        return self.animate(x)
+
+
+def uniform_indices(length: int, frames: int) -> torch.Tensor:
+    """``frames`` frame indices spread evenly over ``[0, length)`` (repeats when too short)."""
+    if length < 1:
+        raise ValueError(f"a video has {length} frames; expected at least 1")
+    return torch.linspace(0, length - 1, frames).round().long()
+
+
+class FixedLengthClips(_ClipView):
+    """Each video ``(T_i, C, H, W)`` resampled to ``frames`` evenly spaced frames."""
+
+    def __init__(self, base: Dataset, frames: int) -> None:
+        super().__init__(base)
+        self.frames = frames
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        return x[uniform_indices(x.shape[0], self.frames)]
+
+
+def as_training_set(dataset: Dataset, modality: str, frames: int | None = None) -> Dataset:
+    """A view of ``dataset`` whose items are ``(clip (T, C, H, W), label)`` for ``modality``.
+
+    ``dataset`` gives ``(image (C, H, W), label)`` for ``image`` / ``static_clip`` /
+    ``pseudo_video`` and ``(video (T, C, H, W), label)`` for ``video`` / ``frames``; anything else
+    raises ``ValueError``.
+    """
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    kind = item_kind(dataset)
+    name = type(dataset).__name__
+    if modality in ("video", "frames") and kind != "video":
+        raise ValueError(
+            f"modality {modality!r} needs a video data set, but {name} gives still images "
+            "(C, H, W); use modality 'image', 'static_clip' or 'pseudo_video'"
+        )
+    if modality in ("image", "static_clip", "pseudo_video") and kind != "image":
+        raise ValueError(
+            f"modality {modality!r} needs still images, but {name} gives videos (T, C, H, W); "
+            "use modality 'video', or 'frames' to train on the frames of the videos"
+        )
+    if modality in ("static_clip", "pseudo_video") and frames is None:
+        raise ValueError(f"modality {modality!r} needs frames=T (the clip length)")
+    if modality == "video":
+        return dataset if frames is None else FixedLengthClips(dataset, frames)
+    if modality == "image":
+        return StillClips(dataset)
+    if modality == "static_clip":
+        return StaticClips(dataset, frames)
+    if modality == "pseudo_video":
+        return PseudoVideoClips(dataset, frames)
+    from rvit.data import VideoFrames
+
+    return StillClips(VideoFrames(dataset, per_video=frames))
+
+
+def _eval_view(dataset: Dataset, config: TrainConfig) -> Dataset:
+    """Deterministic clips for validation: videos as they are, stills as the training saw them."""
+    if item_kind(dataset) == "video":
+        return dataset
+    if config.modality in ("static_clip", "pseudo_video"):
+        return StaticClips(dataset, config.frames)
+    return StillClips(dataset)
+
+
+# ----------------------------------------------------------------------------------------------
+# batching
+
+
+def stack_clips(
+    batch: Sequence[tuple[torch.Tensor, int]],
+) -> tuple[torch.Tensor, None, torch.Tensor]:
+    """Collate clips of one length: ``(videos (B, T, C, H, W), None, labels (B,))``."""
+    clips = [clip for clip, _ in batch]
+    lengths = sorted({clip.shape[0] for clip in clips})
+    if len(lengths) > 1:
+        raise ValueError(
+            f"clips in a batch have different lengths {lengths}; train with "
+            "variable_length=True, or set frames=T to resample every video to T frames"
+        )
+    return torch.stack(clips), None, torch.as_tensor([int(y) for _, y in batch])
+
+
+def _pad_collate(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, ...]:
+    from rvit.data import pad_videos
+
+    return pad_videos(batch)
+
+
+class _SeededSampler(torch.utils.data.Sampler):
+    """Yields ``(index, seed)``: the indices of ``sampler`` with a seed for each sample's randomness.
+
+    The seed is a function of ``(seed, epoch, index)`` only. ``start`` skips the first samples of
+    the current epoch (to resume in the middle of one).
+    """
+
+    def __init__(self, sampler: DistributedSampler, seed: int) -> None:
+        self.sampler = sampler
+        self.seed = seed
+        self.epoch = 0
+        self.start = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for position, index in enumerate(self.sampler):
+            if position >= self.start:
+                entropy = (self.seed, self.epoch, int(index))
+                yield int(index), int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.start)
+
+
+class _SeededItems(Dataset):
+    """Loads ``dataset[index]`` with every random generator seeded from the sample's seed."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
+        return call_with_rng_isolated(lambda: self.dataset[index], seed)
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    variable_length: bool,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    world_size: int = 1,
+    rank: int = 0,
+) -> tuple[DataLoader, _SeededSampler, torch.Generator]:
+    """The training ``DataLoader``: per-process shard (``DistributedSampler``), seeded samples.
+
+    Returns ``(loader, sampler, generator)``; call ``sampler.set_epoch(e)`` before each epoch.
+    Batches are ``(videos (B, T, C, H, W), lengths (B,) or None, labels (B,))``.
+    """
+    base = DistributedSampler(
+        dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=False
+    )
+    sampler = _SeededSampler(base, seed)
+    generator = make_generator(seed)
+    loader = DataLoader(
+        _SeededItems(dataset),
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=_pad_collate if variable_length else stack_clips,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        generator=generator,
+        worker_init_fn=worker_init_fn,
+    )
+    return loader, sampler, generator
+
+
+def run_model(
+    model: nn.Module, videos: torch.Tensor, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``model(videos)`` or ``model(videos, lengths=lengths)``: ``(B, T, C, H, W) -> (B, K)``."""
+    return model(videos) if lengths is None else model(videos, lengths=lengths)
+
+
+# ----------------------------------------------------------------------------------------------
+# optimisation
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate factor: linear warm-up to 1 over ``warmup_steps``, then cosine decay to 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    decay_steps = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; biases, norms, and parameters the model lists in ``no_weight_decay()`` are not decayed."""
+    skip = set(getattr(model, "no_weight_decay", lambda: ())())
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        if parameter.ndim <= 1 or name in skip or name.split(".")[-1] in skip:
+            no_decay.append(parameter)
+        else:
+            decay.append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+# ----------------------------------------------------------------------------------------------
+# distribution
+
+
+@dataclass
+class DistributedContext:
+    """Where this process sits in a ``torchrun`` job (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``)."""
+
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    owns_group: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, device: str = "auto") -> DistributedContext:
+        """Read torchrun's variables and start the process group (NCCL on GPUs, else gloo)."""
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        if world_size <= 1:
+            return cls()
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        owns = False
+        if not dist.is_initialized():
+            use_cuda = torch.cuda.is_available() and device in ("auto", "cuda")
+            dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+            owns = True
+        return cls(dist.get_world_size(), dist.get_rank(), local_rank, owns)
+
+    def device(self, requested: str) -> torch.device:
+        """The device of this process: its own GPU under torchrun, else ``requested``."""
+        device = resolve_device(requested)
+        if self.enabled and device.type == "cuda":
+            device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(device)
+        return device
+
+    def all_sum(self, values: list[float], device: torch.device) -> list[float]:
+        """Sum ``values`` over every process (identity for one process)."""
+        if not self.enabled:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=device)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
+
+    def close(self) -> None:
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+# ----------------------------------------------------------------------------------------------
+# history
+
+
+@dataclass
+class History:
+    """What :func:`fit` returns: one record per epoch, the best one, the trained model.
+
+    Each record has ``epoch, step, train_loss, train_acc, val_loss, val_acc, lr, seconds,
+    samples_per_s`` (``val_*`` are ``None`` without a validation set). A run stopped by
+    ``max_steps`` in the middle of an epoch ends with a record of that partial epoch.
+    """
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    model: nn.Module | None = None
+    checkpoint_dir: Path | None = None
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The record with the highest ``val_acc`` (or the lowest ``train_loss`` without one)."""
+        return _best_record(self.records)
+
+    def to_frame(self) -> Any:
+        """The records as a ``pandas.DataFrame``, one row per epoch."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.records, columns=_RECORD_COLUMNS)
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the records as CSV, atomically."""
+        return atomic_write_text(path, self.to_frame().to_csv(index=False))
+
+
+_RECORD_COLUMNS = [
+    "epoch",
+    "step",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "seconds",
+    "samples_per_s",
+]
+
+
+def _best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not records:
+        return None
+    if any(record.get("val_acc") is not None for record in records):
+        scored = [r for r in records if r.get("val_acc") is not None]
+        return max(scored, key=lambda r: r["val_acc"])  # first of equals
+    return min(records, key=lambda r: r["train_loss"])
+
+
+@dataclass
+class StepInfo:
+    """Passed to every callback after each optimisation step (``model`` is unwrapped)."""
+
+    epoch: int
+    batch: int
+    step: int
+    loss: float
+    lr: float
+    model: nn.Module
+
+
+# ----------------------------------------------------------------------------------------------
+# interruption
+
+
+class _DeferredInterrupt:
+    """Turns the first Ctrl-C into a request honoured between two steps; the second stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _DeferredInterrupt:
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+
+
+@dataclass
+class _Position:
+    """Where training stands; a checkpoint stores it."""
+
+    epoch: int = 0  # epoch in progress (0-based)
+    batch: int = 0  # batches done in that epoch
+    step: int = 0  # optimisation steps done in total
+    totals: dict[str, float] = field(default_factory=lambda: _zero_totals())
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _zero_totals() -> dict[str, float]:
+    return {"loss": 0.0, "correct": 0.0, "count": 0.0, "seconds": 0.0}
+
+
+class _Trainer:
+    """State and steps of one :func:`fit` call."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_set: Dataset,
+        val_set: Dataset | None,
+        config: TrainConfig,
+        callbacks: Sequence[Callable[[StepInfo], None]],
+        classes: list[str] | None,
+    ) -> None:
+        self.config = config
+        self.callbacks = list(callbacks)
+        self.ctx = DistributedContext.from_env(config.device)
+        self.device = self.ctx.device(config.device)
+        self.classes = classes if classes is not None else _class_names(train_set)
+        self.checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+        seed_everything(config.seed)
+
+        clips = as_training_set(train_set, config.modality, config.frames)
+        self.val_clips = _eval_view(val_set, config) if val_set is not None else None
+        self.loader, self.sampler, self.generator = make_loader(
+            clips,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            variable_length=config.variable_length,
+            num_workers=config.num_workers,
+            pin_memory=self.device.type == "cuda",
+            world_size=self.ctx.world_size,
+            rank=self.ctx.rank,
+        )
+        self.steps_per_epoch = math.ceil(len(self.sampler.sampler) / config.batch_size)
+        total_steps = self.steps_per_epoch * config.epochs
+        warmup_steps = round(config.warmup_epochs * self.steps_per_epoch)
+
+        self.model = model.to(self.device)
+        self.optimizer = _make_optimizer(self.model, config)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: warmup_cosine(step, warmup_steps, total_steps)
+        )
+        self.use_amp = config.amp and self.device.type == "cuda"
+        self.amp_dtype = (
+            torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        )
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16
+        )
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.position = _Position()
+        self.epoch_start_generator = self.generator.get_state()
+        self.boundary_rng = capture_rng_state(self.generator)
+        self._resume_if_possible()
+        self.net: nn.Module = self.model
+        if self.ctx.enabled:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def _resume_if_possible(self) -> None:
+        if self.checkpoint_dir is None or not (self.checkpoint_dir / "last.pt").is_file():
+            return
+        path = self.checkpoint_dir / "last.pt"
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        check_model_config(self.model, checkpoint, f"'{path}'")
+        saved = checkpoint.get("train_config") or {}
+        changed = [
+            key
+            for key, value in saved.items()
+            if key not in _RESUME_FREE and getattr(self.config, key, value) != value
+        ]
+        if changed:
+            warnings.warn(
+                f"resuming '{path}' with changed training settings {changed}; "
+                "the result will differ from an uninterrupted run",
+                stacklevel=3,
+            )
+        self.model.load_state_dict(checkpoint["model_state"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        if checkpoint.get("scaler"):
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        self.position = _Position(
+            epoch=checkpoint["epoch"],
+            batch=checkpoint["batch"],
+            step=checkpoint["step"],
+            totals=dict(checkpoint["totals"]),
+            history=list(checkpoint["history"]),
+        )
+        restore_rng_state(checkpoint["rng"], self.generator)
+        self.epoch_start_generator = self.generator.get_state()
+        self.boundary_rng = checkpoint["rng"]
+
+    def save(self, name: str, rng: dict[str, Any] | None = None) -> Path | None:
+        """Write ``name`` (``last.pt`` / ``best.pt``) on the main process; returns its path."""
+        if self.checkpoint_dir is None or not self.ctx.is_main:
+            return None
+        rng = dict(rng if rng is not None else capture_rng_state(self.generator))
+        if self.position.batch > 0:  # mid-epoch: replaying the epoch needs its starting state
+            rng["generator"] = self.epoch_start_generator
+        return save_checkpoint(
+            self.checkpoint_dir / name,
+            self.model,
+            classes=self.classes,
+            train_config=self.config.to_dict(),
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            epoch=self.position.epoch,
+            batch=self.position.batch,
+            step=self.position.step,
+            totals=dict(self.position.totals),
+            history=list(self.position.history),
+            best=_best_record(self.position.history),
+            rng=rng,
+            provenance=provenance({"world_size": self.ctx.world_size}),
+        )
+
+    def write_history(self, records: list[dict[str, Any]]) -> None:
+        if self.checkpoint_dir is not None and self.ctx.is_main:
+            History(records).to_csv(self.checkpoint_dir / "history.csv")
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def train_step(
+        self, videos: torch.Tensor, lengths: torch.Tensor | None, labels: torch.Tensor
+    ) -> tuple[float, float, int]:
+        """One optimisation step on a batch.
+
+        Returns (mean loss of this process, mean loss over all processes, correct predictions here).
+        """
+        videos = videos.to(self.device, non_blocking=True)
+        labels = labels.to(self.device, non_blocking=True)
+        if lengths is not None:
+            lengths = lengths.to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            logits = run_model(self.net, videos, lengths)  # (B, K)
+            loss = self.criterion(logits.float(), labels)
+        local_loss = loss.item()
+        loss_value = self.ctx.all_sum([local_loss], self.device)[0] / self.ctx.world_size
+        if not math.isfinite(loss_value):
+            where = (
+                f"epoch {self.position.epoch + 1}, batch {self.position.batch + 1} "
+                f"(step {self.position.step + 1})"
+            )
+            kept = (
+                f"; the last good checkpoint is kept in '{self.checkpoint_dir}'"
+                if self.checkpoint_dir is not None
+                else ""
+            )
+            raise FloatingPointError(f"training loss is {loss_value} at {where}{kept}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.config.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        correct = int((logits.argmax(dim=-1) == labels).sum())
+        return local_loss, loss_value, correct
+
+    # -- validation -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def validate(self) -> tuple[float | None, float | None]:
+        """Mean cross-entropy (without smoothing) and accuracy on the validation set."""
+        if self.val_clips is None:
+            return None, None
+        shard = Subset(
+            self.val_clips, range(self.ctx.rank, len(self.val_clips), self.ctx.world_size)
+        )
+        loader = DataLoader(
+            shard,
+            batch_size=self.config.batch_size,
+            collate_fn=_pad_collate if self.config.variable_length else stack_clips,
+            num_workers=self.config.num_workers,
+            generator=make_generator(self.config.seed),
+            worker_init_fn=worker_init_fn,
+        )
+        self.model.eval()
+        loss_sum, correct, count = 0.0, 0.0, 0.0
+        for videos, lengths, labels in loader:
+            videos, labels = videos.to(self.device), labels.to(self.device)
+            lengths = lengths.to(self.device) if lengths is not None else None
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                logits = run_model(self.model, videos, lengths).float()  # (B, K)
+            loss_sum += float(nn.functional.cross_entropy(logits, labels, reduction="sum"))
+            correct += float((logits.argmax(dim=-1) == labels).sum())
+            count += labels.numel()
+        self.model.train()
+        loss_sum, correct, count = self.ctx.all_sum([loss_sum, correct, count], self.device)
+        if count == 0:
+            return None, None
+        return loss_sum / count, correct / count
+
+    def epoch_record(self) -> dict[str, Any]:
+        totals = self.ctx.all_sum(
+            [self.position.totals[k] for k in ("loss", "correct", "count")], self.device
+        )
+        loss_sum, correct, count = totals
+        seconds = self.position.totals["seconds"]
+        val_loss, val_acc = self.validate()
+        return {
+            "epoch": self.position.epoch + 1,
+            "step": self.position.step,
+            "train_loss": loss_sum / count if count else None,
+            "train_acc": correct / count if count else None,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": seconds,
+            "samples_per_s": count / seconds if seconds > 0 else None,
+        }
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def run(self) -> History:
+        config = self.config
+        total_steps = self.steps_per_epoch * config.epochs
+        bar = _progress_bar(
+            total=total_steps,
+            initial=self.position.step,
+            enabled=config.progress and self.ctx.is_main,
+        )
+        stopped_early = config.max_steps is not None and self.position.step >= config.max_steps
+        try:
+            with _DeferredInterrupt() as interrupt:
+                while self.position.epoch < config.epochs and not stopped_early:
+                    stopped_early = self.run_epoch(bar, interrupt)
+        except KeyboardInterrupt:
+            self.save("last.pt", rng=self.boundary_rng)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        records = list(self.position.history)
+        if stopped_early and self.position.batch > 0:
+            records.append(self.epoch_record())
+        self.write_history(records)
+        self.model.eval()
+        self.ctx.close()
+        return History(records, unwrap_model(self.model), self.checkpoint_dir)
+
+    def run_epoch(self, bar: Any, interrupt: _DeferredInterrupt) -> bool:
+        """Train the epoch in progress from where it stands; returns True when stopped early."""
+        config, position = self.config, self.position
+        self.sampler.set_epoch(position.epoch)
+        self.sampler.start = position.batch * config.batch_size
+        self.epoch_start_generator = (
+            self.epoch_start_generator if position.batch > 0 else self.generator.get_state()
+        )
+        self.net.train()
+        tick = time.perf_counter()
+        for videos, lengths, labels in self.loader:
+            local_loss, loss, correct = self.train_step(videos, lengths, labels)
+            batch_size = labels.numel()
+            position.totals["loss"] += local_loss * batch_size
+            position.totals["correct"] += correct
+            position.totals["count"] += batch_size
+            now = time.perf_counter()
+            position.totals["seconds"] += now - tick
+            tick = now
+            position.batch += 1
+            position.step += 1
+            self.boundary_rng = capture_rng_state(self.generator)
+            lr = self.optimizer.param_groups[0]["lr"]
+            if bar is not None:
+                bar.update(1)
+                totals = position.totals
+                bar.set_postfix(
+                    epoch=position.epoch + 1,
+                    loss=f"{totals['loss'] / totals['count']:.3f}",
+                    acc=f"{totals['correct'] / totals['count']:.3f}",
+                    lr=f"{lr:.2e}",
+                    refresh=False,
+                )
+            info = StepInfo(position.epoch, position.batch, position.step, loss, lr, self.model)
+            for callback in self.callbacks:
+                callback(info)
+            if interrupt.requested:
+                raise KeyboardInterrupt
+            if config.max_steps is not None and position.step >= config.max_steps:
+                if position.batch < self.steps_per_epoch:
+                    self.save("last.pt")
+                    return True
+                break
+            tick = time.perf_counter()
+        self.end_epoch(bar)
+        return config.max_steps is not None and position.step >= config.max_steps
+
+    def end_epoch(self, bar: Any) -> None:
+        record = self.epoch_record()
+        position = self.position
+        position.history.append(record)
+        position.epoch += 1
+        position.batch = 0
+        position.totals = _zero_totals()
+        self.boundary_rng = capture_rng_state(self.generator)
+        if bar is not None:
+            shown = {k: v for k, v in record.items() if k not in ("lr", "step")}
+            bar.write(" ".join(f"{k}={_short(v)}" for k, v in shown.items()))
+        self.write_history(position.history)
+        last = position.epoch == self.config.epochs
+        if position.epoch % self.config.checkpoint_every == 0 or last:
+            self.save("last.pt")
+        if _best_record(position.history) is record:
+            self.save("best.pt")
+
+
+_RESUME_FREE = {"progress", "num_workers", "device", "checkpoint_dir", "max_steps", "amp"}
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
+
+
+def _class_names(dataset: Dataset) -> list[str] | None:
+    classes = getattr(dataset, "classes", None)
+    return [str(name) for name in classes] if classes is not None else None
+
+
+def fit(
+    model: nn.Module,
+    train_set: Dataset,
+    val_set: Dataset | None = None,
+    config: TrainConfig | None = None,
+    *,
+    callbacks: Sequence[Callable[[StepInfo], None]] = (),
+    classes: list[str] | None = None,
+) -> History:
+    """Train ``model`` on ``train_set``; returns the :class:`History` (with the trained model).
+
+    Args:
+        model: maps ``(B, T, C, H, W)`` clips (and optional ``lengths=(B,)``) to logits ``(B, K)``.
+        train_set: items ``(input, label)``; turned into clips by :func:`as_training_set`.
+        val_set: optional; validated after each epoch with the batched forward pass. Videos are
+            used as they are, stills as the training modality shows them (without randomness).
+        config: a :class:`TrainConfig` (defaults when ``None``).
+        callbacks: called with a :class:`StepInfo` after every optimisation step.
+        classes: class names stored in checkpoints (default: ``train_set.classes``).
+
+    With ``config.checkpoint_dir``, ``last.pt`` is written every ``checkpoint_every`` epochs, at
+    the end, when ``max_steps`` stops the run and on Ctrl-C (``KeyboardInterrupt`` is re-raised
+    after saving); ``best.pt`` when the validation accuracy improves; ``history.csv`` after each
+    epoch. If ``last.pt`` already exists, training resumes from it. A non-finite loss raises
+    ``FloatingPointError`` before the bad step touches the weights or any checkpoint.
+    """
+    config = config if config is not None else TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    return _Trainer(model, train_set, val_set, config, callbacks, classes).run()

@@ -1,0 +1,292 @@
+"""Small tools every run needs: seeding, devices, atomic writes and provenance.
+
+* Seeding: :func:`seed_everything` seeds Python, NumPy and torch; :func:`make_generator` and
+  :func:`worker_init_fn` make ``DataLoader`` workers reproducible.
+* Devices: :func:`resolve_device` turns ``"auto"`` into CUDA when there is a GPU, else the CPU.
+* Atomic writes: a result file is first written to a temporary file in the same folder, then renamed
+  over the target with :func:`os.replace`, so a crash never leaves a half-written file behind.
+* Provenance: :func:`environment_info`, :func:`git_info` and :func:`provenance` describe the code,
+  the packages and the hardware that produced a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "atomic_open",
+    "atomic_save",
+    "atomic_write_json",
+    "atomic_write_text",
+    "call_with_rng_isolated",
+    "environment_info",
+    "git_info",
+    "make_generator",
+    "provenance",
+    "resolve_device",
+    "seed_everything",
+    "to_jsonable",
+    "worker_init_fn",
+]
+
+# ----------------------------------------------------------------------------------------------
+# seeding
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU).
+
+    With ``deterministic=True`` torch is also asked for deterministic kernels
+    (``torch.use_deterministic_algorithms``): needed for bit-identical runs on GPUs, not on the CPU.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator is what we seed)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed``, for a ``DataLoader(generator=...)``."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """Seed Python and NumPy inside a ``DataLoader`` worker.
+
+    torch already seeds each worker with ``base_seed + worker_id``, where ``base_seed`` is drawn from
+    the loader's generator; Python's ``random`` and NumPy are seeded from that same number so that
+    augmentations written with either library are reproducible as well.
+    """
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the legacy global generator is what we seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# devices
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> the first CUDA device when one is available, else the CPU.
+
+    Any other value is passed to ``torch.device``; asking for CUDA on a machine without a GPU raises
+    a ``ValueError``.
+    """
+    if isinstance(device, torch.device):
+        resolved = device
+    elif device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            resolved = torch.device(device)
+        except RuntimeError as error:
+            raise ValueError(f"device {device!r} is not a valid torch device: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(resolved)!r} was requested but CUDA is not available")
+    return resolved
+
+
+# ----------------------------------------------------------------------------------------------
+# atomic writes
+
+
+@contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
+    """Open a temporary file next to ``path``; on success rename it over ``path`` atomically.
+
+    If the body raises, the temporary file is removed and ``path`` keeps its old content.
+    ``mode`` is ``"w"`` (text) or ``"wb"`` (bytes).
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with _ignore_missing():
+            os.unlink(tmp_name)
+        raise
+
+
+@contextmanager
+def _ignore_missing() -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError:
+        pass
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (NumPy and torch scalars are converted)."""
+    text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=True) + "\n"
+    return atomic_write_text(path, text)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save(obj, path)`` through a temporary file, so a crash never leaves half a file."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)
+    return Path(path)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert NumPy/torch scalars and arrays, paths, tuples and sets to plain JSON types."""
+    if isinstance(obj, dict):
+        return {str(key): to_jsonable(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(value) for value in obj]
+    if isinstance(obj, torch.Tensor):
+        return to_jsonable(obj.detach().cpu().tolist())
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, torch.device | torch.dtype):
+        return str(obj)
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# provenance
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment_info() -> dict[str, Any]:
+    """Package versions and hardware: Python, torch, torchvision, NumPy, PyAV; CPU, cores, GPUs."""
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {
+            name: _version(name)
+            for name in ("rvit", "torch", "torchvision", "numpy", "av", "pandas", "tqdm")
+        },
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+        "cuda_version": torch.version.cuda,
+        "gpus": [],
+    }
+    if torch.cuda.is_available():
+        info["gpus"] = [
+            torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())
+        ]
+    return info
+
+
+def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The git commit of the code and whether the work tree has uncommitted changes.
+
+    ``path`` defaults to the folder of this package. Outside a git checkout (an installed wheel),
+    both fields are ``None``.
+    """
+    folder = Path(path) if path is not None else Path(__file__).resolve().parent
+
+    def run(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = run("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a result file should say about where it came from.
+
+    Returns ``{"created", "command", "git", "environment", **extra}``.
+    """
+    record: dict[str, Any] = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else None,
+        "git": git_info(),
+        "environment": environment_info(),
+    }
+    if extra:
+        record.update(extra)
+    return record
+
+
+def call_with_rng_isolated(fn: Callable[[], Any], seed: int) -> Any:
+    """Call ``fn()`` with Python, NumPy and torch CPU generators seeded from ``seed``.
+
+    The caller's generator states are restored afterwards, so the call neither depends on nor
+    changes the global random state: what ``fn`` draws is a pure function of ``seed``.
+    """
+    py_state = random.getstate()
+    np_state = np.random.get_state()  # noqa: NPY002 (the legacy global generator is what we seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator is what we seed)
+        try:
+            return fn()
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)  # noqa: NPY002 (the legacy global generator is what we seed)
