@@ -79,3 +79,174 @@ def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     with counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
+
+
+# ---------------------------------------------------------------------------------------------
+# Peak memory of one call, and the two summaries chapter 9 draws from the benchmarks: the
+# scaling exponent of a cost (slope on log-log axes) and the size where one cost drops below
+# another (the crossover).
+# ---------------------------------------------------------------------------------------------
+
+_CLEAR_REFS = "/proc/self/clear_refs"
+
+
+def _proc_status_bytes(key: str) -> int:
+    """A memory figure of this process from ``/proc/self/status`` (``VmRSS``, ``VmHWM``), in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024  # the kernel reports kB
+    raise ValueError(f"/proc/self/status has no field {key!r}")
+
+
+def _ru_maxrss_bytes() -> int:
+    """The process's resident-set high-water mark from ``getrusage`` (kB on Linux, bytes on macOS)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _release_free_heap() -> None:
+    """Return freed heap pages to the operating system (glibc ``malloc_trim``), if available."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
+def memory_method(device: str | torch.device) -> str:
+    """How :class:`PeakMemory` measures on ``device``, without touching the device.
+
+    - ``"cuda_max_memory_allocated"`` (CUDA): ``torch.cuda.reset_peak_memory_stats`` at entry, then
+      ``max_memory_allocated`` minus the memory allocated at entry. Exact for tensors torch allocates.
+    - ``"rss_peak_reset"`` (CPU on Linux): freed heap pages are returned to the system, the resident
+      set's high-water mark is reset to the current resident set (``/proc/self/clear_refs``), and
+      the growth is the high-water mark at exit minus the resident set at entry. Counts every
+      allocation of the process (torch's allocator is invisible to ``tracemalloc``), so measure in
+      a fresh, otherwise idle process.
+    - ``"ru_maxrss"`` (CPU elsewhere): growth of ``getrusage``'s high-water mark, which cannot be
+      reset: only meaningful for the first large call of a fresh process.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "cuda_max_memory_allocated"
+    if device.type != "cpu":
+        raise ValueError(f"device {str(device)!r}: peak memory is measured on cpu or cuda only")
+    import os
+
+    if os.path.exists(_CLEAR_REFS) and os.access(_CLEAR_REFS, os.W_OK):
+        return "rss_peak_reset"
+    return "ru_maxrss"
+
+
+class PeakMemory:
+    """Peak memory growth, in bytes, of the code run inside ``with PeakMemory(device) as mem:``.
+
+    ``mem.growth`` is the highest memory in use during the block minus the memory in use at entry
+    (``mem.baseline``); ``mem.peak`` is that highest value, ``mem.method`` how it was read (see
+    :func:`memory_method`). Tensors freed inside the block still count while they were alive.
+    """
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.method = memory_method(self.device)
+        self.baseline: int | None = None
+        self.peak: int | None = None
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = None
+        if self.method == "cuda_max_memory_allocated":
+            torch.cuda.synchronize(self.device)
+            self.baseline = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        elif self.method == "rss_peak_reset":
+            _release_free_heap()
+            self.baseline = _proc_status_bytes("VmRSS")
+            with open(_CLEAR_REFS, "w") as clear_refs:
+                clear_refs.write("5")  # 5: reset the peak resident set size to the current one
+        else:
+            self.baseline = _ru_maxrss_bytes()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.method == "cuda_max_memory_allocated":
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device)
+        elif self.method == "rss_peak_reset":
+            self.peak = _proc_status_bytes("VmHWM")
+        else:
+            self.peak = _ru_maxrss_bytes()
+
+    @property
+    def growth(self) -> int:
+        """Peak bytes in use during the block beyond those in use at its entry (>= 0)."""
+        if self.peak is None or self.baseline is None:
+            raise ValueError("PeakMemory.growth is known only after the with-block has ended")
+        return max(0, self.peak - self.baseline)
+
+
+def _check_positive(x: list[float], **ys: list[float]) -> None:
+    """Every series has one value per ``x`` and all values are positive (they are logged)."""
+    for name, values in (("x", x), *ys.items()):
+        if len(values) != len(x):
+            raise ValueError(f"{name} has {len(values)} values, expected {len(x)} (one per x)")
+        if any(not v > 0 for v in values):
+            raise ValueError(f"{name} must be positive for a log-log fit, got {list(values)}")
+
+
+def loglog_slope(x: list[float], y: list[float]) -> float:
+    """Least-squares slope of ``log y`` against ``log x``: the exponent ``p`` in ``y ~ x^p``.
+
+    ``p = 1`` is linear growth, ``p = 2`` quadratic, ``p = 0`` flat. Needs two or more points.
+    """
+    if len(x) < 2:
+        raise ValueError(f"loglog_slope needs at least 2 points, got {len(x)}")
+    import math
+
+    _check_positive(list(x), y=list(y))
+    lx = [math.log(v) for v in x]
+    ly = [math.log(v) for v in y]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    sxx = sum((a - mx) ** 2 for a in lx)
+    if sxx == 0:
+        raise ValueError("loglog_slope needs at least two distinct x values")
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sxx
+
+
+def crossover(x: list[float], a: list[float], b: list[float]) -> float | None:
+    """The ``x`` from which cost ``a`` stays below cost ``b``, interpolated between measured points.
+
+    ``x`` ascending. Scans for the last measured point where ``a >= b``; the crossover lies between
+    it and the next point, where ``log(a / b)`` is interpolated linearly in ``log x`` to zero.
+    Returns ``x[0]`` when ``a < b`` at every point (the crossover is at or below the measured range)
+    and ``None`` when ``a >= b`` at the last point (no crossover within the range).
+    """
+    import itertools
+    import math
+
+    if len(x) < 1:
+        raise ValueError("crossover needs at least one point")
+    _check_positive(list(x), a=list(a), b=list(b))
+    if any(x1 <= x0 for x0, x1 in itertools.pairwise(x)):
+        raise ValueError(f"x must be strictly ascending, got {list(x)}")
+    ratio = [math.log(p / q) for p, q in zip(a, b, strict=True)]
+    if ratio[-1] >= 0:
+        return None
+    last = max((i for i, r in enumerate(ratio) if r >= 0), default=None)
+    if last is None:
+        return float(x[0])
+    lx0, lx1 = math.log(x[last]), math.log(x[last + 1])
+    r0, r1 = ratio[last], ratio[last + 1]
+    return math.exp(lx0 + (lx1 - lx0) * r0 / (r0 - r1))
+
+
+__all__ += ["PeakMemory", "crossover", "loglog_slope", "memory_method"]

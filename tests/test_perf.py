@@ -1,0 +1,150 @@
+"""rvit.perf: the peak-memory probe, the log-log slope and the crossover of two measured costs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rvit.perf import PeakMemory, crossover, loglog_slope, memory_method
+
+MIB = 2**20
+
+# --- which method measures memory on which device -------------------------------------------------
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1", torch.device("cuda", 0)])
+def test_cuda_devices_select_the_cuda_allocator_statistics(device):
+    # Selecting the method must not touch CUDA: this runs on machines without a GPU.
+    assert memory_method(device) == "cuda_max_memory_allocated"
+
+
+def test_cpu_selects_a_resident_set_method():
+    assert memory_method("cpu") in {"rss_peak_reset", "ru_maxrss"}
+    assert PeakMemory("cpu").method == memory_method(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("device", ["meta", "mps"])
+def test_other_devices_are_refused_by_name(device):
+    with pytest.raises(ValueError, match=device):
+        memory_method(device)
+
+
+# --- the CPU probe ------------------------------------------------------------------------------
+
+needs_reset = pytest.mark.skipif(
+    memory_method("cpu") != "rss_peak_reset", reason="needs a resettable resident-set peak (Linux)"
+)
+
+
+@needs_reset
+def test_peak_counts_a_tensor_freed_inside_the_block():
+    with PeakMemory("cpu") as mem:
+        x = torch.ones(64 * MIB // 4)  # 64 MiB, every page written
+        del x
+    assert mem.growth >= 60 * MIB
+
+
+@needs_reset
+def test_peak_is_reset_between_blocks():
+    big = torch.ones(64 * MIB // 4)
+    del big
+    with PeakMemory("cpu") as mem:
+        small = torch.ones(16)
+    assert small.sum() == 16
+    assert mem.growth < 16 * MIB  # the earlier 64 MiB peak does not leak into this block
+
+
+@needs_reset
+def test_growth_follows_the_allocation_size():
+    growth = []
+    for mib in (16, 64):
+        with PeakMemory("cpu") as mem:
+            x = torch.ones(mib * MIB // 4)
+            del x
+        growth.append(mem.growth)
+    assert growth[1] - growth[0] >= 40 * MIB
+
+
+def test_growth_before_the_block_ends_is_an_error():
+    mem = PeakMemory("cpu")
+    with pytest.raises(ValueError, match="after the with-block"):
+        _ = mem.growth
+
+
+# --- scaling exponents --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("power", [0.0, 1.0, 2.0, -0.5])
+def test_loglog_slope_recovers_the_exponent_of_a_power_law(power):
+    x = [8, 16, 32, 64, 128]
+    y = [3.0 * v**power for v in x]
+    assert loglog_slope(x, y) == pytest.approx(power, abs=1e-12)
+
+
+def test_loglog_slope_is_unchanged_by_units():
+    x = [1, 2, 4, 8]
+    y = [1.0, 3.0, 8.0, 20.0]
+    assert loglog_slope(x, y) == pytest.approx(loglog_slope(x, [1e6 * v for v in y]))
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        ([1], [1.0], "at least 2 points"),
+        ([1, 2], [1.0], "y has 1 values"),
+        ([1, 2], [1.0, 0.0], "y must be positive"),
+        ([2, 2], [1.0, 3.0], "distinct x"),
+    ],
+)
+def test_loglog_slope_rejects_bad_input(x, y, message):
+    with pytest.raises(ValueError, match=message):
+        loglog_slope(x, y)
+
+
+# --- crossover ----------------------------------------------------------------------------------
+
+
+def test_crossover_of_power_laws_is_exact():
+    # a = 100 n (linear), b = n^2 (quadratic): b overtakes a at n = 100, between 64 and 128.
+    x = [16, 32, 64, 128, 256]
+    a = [100.0 * n for n in x]
+    b = [float(n) ** 2 for n in x]
+    assert crossover(x, a, b) == pytest.approx(100.0)
+
+
+def test_crossover_is_symmetric_in_scale():
+    x = [16, 32, 64, 128, 256]
+    a = [100.0 * n for n in x]
+    b = [float(n) ** 2 for n in x]
+    assert crossover(x, [7 * v for v in a], [7 * v for v in b]) == pytest.approx(100.0)
+
+
+def test_crossover_uses_the_last_sign_change():
+    # a dips below b at 2, rises above it at 4 and stays below from 8 on: the answer lies in (4, 8).
+    x = [1, 2, 4, 8, 16]
+    a = [2.0, 0.5, 2.0, 0.5, 0.5]
+    b = [1.0] * 5
+    assert 4 < crossover(x, a, b) < 8
+    assert crossover(x, a, b) == pytest.approx(math.sqrt(32))  # log-midpoint of 4 and 8
+
+
+def test_crossover_below_and_beyond_the_range():
+    x = [1, 2, 4]
+    assert crossover(x, [1.0, 1.0, 1.0], [2.0, 2.0, 2.0]) == 1.0  # always cheaper
+    assert crossover(x, [3.0, 1.0, 3.0], [2.0, 2.0, 2.0]) is None  # not cheaper at the end
+
+
+@pytest.mark.parametrize(
+    ("x", "a", "b", "message"),
+    [
+        ([], [], [], "at least one point"),
+        ([1, 2], [1.0, 2.0], [1.0], "b has 1 values"),
+        ([2, 1], [1.0, 2.0], [2.0, 1.0], "ascending"),
+        ([1, 2], [-1.0, 2.0], [2.0, 1.0], "a must be positive"),
+    ],
+)
+def test_crossover_rejects_bad_input(x, a, b, message):
+    with pytest.raises(ValueError, match=message):
+        crossover(x, a, b)
