@@ -1,0 +1,258 @@
+"""Augmentation for images and videos on ``torchvision.transforms.v2``, and pseudo-videos from stills.
+
+A transform here takes an image ``(C, H, W)`` or a video ``(T, C, H, W)``, ``float`` in ``[0, 1]``
+(``uint8`` is converted), and returns ``float32`` in ``[0, 1]``. A 4-D input is wrapped as a
+``tv_tensors.Video``, so every random choice (crop box, flip, colour change, augmentation op,
+erased patch, noise pattern) is drawn once per call and applied to every frame of the video: a
+clip is augmented as one piece of film, never frame by frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as nnf
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
+
+__all__ = [
+    "PRESETS",
+    "ClipTransform",
+    "FrameSharedGaussianNoise",
+    "make_transform",
+    "eval_transform",
+    "CameraPose",
+    "PseudoVideo",
+]
+
+#: Names accepted by :func:`make_transform`.
+PRESETS = ("none", "basic", "strong")
+
+
+class ClipTransform(torch.nn.Module):
+    """Run a v2 pipeline on one image ``(C, H, W)`` or one video ``(T, C, H, W)``.
+
+    The input is wrapped as ``tv_tensors.Image`` or ``tv_tensors.Video`` so that v2 draws its
+    random parameters once for the whole call; the output is a plain tensor.
+    """
+
+    def __init__(self, pipeline: v2.Transform) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 3:
+            wrapped: torch.Tensor = tv_tensors.Image(x)
+        elif x.ndim == 4:
+            wrapped = tv_tensors.Video(x)
+        else:
+            raise ValueError(
+                f"expected an image (C, H, W) or a video (T, C, H, W), got shape {tuple(x.shape)}"
+            )
+        return self.pipeline(wrapped).as_subclass(torch.Tensor)
+
+
+class FrameSharedGaussianNoise(v2.Transform):
+    """Add Gaussian noise drawn once per call, the same pattern on every frame of a video.
+
+    ``v2.GaussianNoise`` draws fresh noise for every element, which would make the frames of a
+    still clip differ from each other; this variant draws one ``(C, H, W)`` pattern in
+    ``make_params`` and adds it to each frame. Float inputs only; the result is clipped to
+    ``[0, 1]``.
+    """
+
+    def __init__(self, sigma: float = 0.03) -> None:
+        super().__init__()
+        if sigma < 0:
+            raise ValueError(f"sigma must be >= 0, got {sigma}")
+        self.sigma = sigma
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        for inpt in flat_inputs:
+            if isinstance(inpt, (tv_tensors.Image, tv_tensors.Video)):
+                return {"noise": torch.randn(inpt.shape[-3:]) * self.sigma}
+        return {"noise": None}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        noise = params["noise"]
+        if noise is None or not isinstance(inpt, (tv_tensors.Image, tv_tensors.Video)):
+            return inpt
+        if not inpt.is_floating_point():
+            raise ValueError(f"FrameSharedGaussianNoise needs a float input, got {inpt.dtype}")
+        out = (inpt.as_subclass(torch.Tensor) + noise.to(inpt.dtype)).clamp_(0.0, 1.0)
+        return tv_tensors.wrap(out, like=inpt)
+
+
+def _check_size(image_size: int) -> None:
+    if not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
+
+
+def eval_transform(image_size: int) -> ClipTransform:
+    """Deterministic evaluation transform: resize the shorter side to ``image_size``, centre crop.
+
+    Image ``(C, H, W)`` -> ``(C, S, S)``; video ``(T, C, H, W)`` -> ``(T, C, S, S)``, float32.
+    """
+    _check_size(image_size)
+    return ClipTransform(
+        v2.Compose(
+            [
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Resize(image_size, antialias=True),
+                v2.CenterCrop(image_size),
+            ]
+        )
+    )
+
+
+def make_transform(preset: str = "basic", image_size: int = 32) -> ClipTransform:
+    """Training transform for images ``(C, H, W)`` and videos ``(T, C, H, W)``.
+
+    - ``"none"``: no randomness, the same as :func:`eval_transform`;
+    - ``"basic"``: ``RandomResizedCrop`` (scale 0.5-1), horizontal flip, ``ColorJitter``;
+    - ``"strong"``: a wider ``RandomResizedCrop`` (scale 0.35-1), flip, ``TrivialAugmentWide``
+      (run on ``uint8``, as its posterize/equalize ops expect), ``ColorJitter``, Gaussian blur
+      (p = 0.3), Gaussian noise shared by all frames (p = 0.3, sigma 0.03) and
+      ``RandomErasing`` (p = 0.25).
+
+    Every random draw covers the whole input, so all frames of a video get the same augmentation.
+    Output: float32 in ``[0, 1]``, spatial size ``image_size x image_size``.
+    """
+    _check_size(image_size)
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    if preset == "none":
+        return eval_transform(image_size)
+    to_float = v2.ToDtype(torch.float32, scale=True)
+    jitter = v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05)
+    if preset == "basic":
+        steps: list[v2.Transform] = [
+            to_float,
+            v2.RandomResizedCrop(image_size, scale=(0.5, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            jitter,
+        ]
+    else:
+        steps = [
+            to_float,
+            v2.RandomResizedCrop(image_size, scale=(0.35, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.uint8, scale=True),
+            v2.TrivialAugmentWide(),
+            v2.ToDtype(torch.float32, scale=True),
+            jitter,
+            v2.RandomApply([v2.GaussianBlur(kernel_size=3, sigma=(0.1, 1.0))], p=0.3),
+            v2.RandomApply([FrameSharedGaussianNoise(sigma=0.03)], p=0.3),
+            v2.RandomErasing(p=0.25, scale=(0.02, 0.15), value=0.0),
+        ]
+    return ClipTransform(v2.Compose(steps))
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """A virtual camera pose relative to the still.
+
+    ``zoom`` >= 1 magnifies; ``shift_x``/``shift_y`` move the content by that fraction of the
+    width/height; ``angle`` rotates it, in degrees (counter-clockwise).
+    """
+
+    zoom: float = 1.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    angle: float = 0.0
+
+    def as_tensor(self) -> torch.Tensor:
+        return torch.tensor(
+            [self.zoom, self.shift_x, self.shift_y, self.angle], dtype=torch.float64
+        )
+
+
+class PseudoVideo(torch.nn.Module):
+    """Turn one still ``(C, H, W)`` into a ``frames``-long clip ``(T, C, H, W)`` by a camera move.
+
+    A start and an end pose are drawn at random (zoom in ``[1, 1 + max_zoom]``, shift in
+    ``[-max_shift, max_shift]`` of the image size per axis, rotation in
+    ``[-max_rotation, max_rotation]`` degrees) and interpolated linearly over time, so the camera
+    moves smoothly and consecutive frames differ little. Each frame is rendered by
+    ``v2.functional.affine`` on a reflect-padded copy of the still, then centre-cropped back to
+    ``H x W``, so borders show mirrored content instead of black bars.
+
+    Randomness comes from the torch global generator: ``torch.manual_seed`` reproduces a clip.
+    Passing ``start=CameraPose()`` (the identity) makes frame 0 equal the still.
+    """
+
+    def __init__(
+        self,
+        frames: int = 8,
+        max_zoom: float = 0.25,
+        max_shift: float = 0.15,
+        max_rotation: float = 10.0,
+    ) -> None:
+        super().__init__()
+        if frames < 1:
+            raise ValueError(f"frames must be >= 1, got {frames}")
+        if max_zoom < 0 or max_shift < 0 or max_rotation < 0:
+            raise ValueError(
+                "max_zoom, max_shift and max_rotation must be >= 0, got "
+                f"{max_zoom}, {max_shift}, {max_rotation}"
+            )
+        self.frames = frames
+        self.max_zoom = max_zoom
+        self.max_shift = max_shift
+        self.max_rotation = max_rotation
+
+    def sample_pose(self) -> CameraPose:
+        """A random pose within the limits (torch global generator)."""
+        u = torch.rand(4, dtype=torch.float64)
+        return CameraPose(
+            zoom=1.0 + self.max_zoom * float(u[0]),
+            shift_x=self.max_shift * float(2 * u[1] - 1),
+            shift_y=self.max_shift * float(2 * u[2] - 1),
+            angle=self.max_rotation * float(2 * u[3] - 1),
+        )
+
+    def poses(self, start: CameraPose, end: CameraPose) -> torch.Tensor:
+        """Linear path between two poses: ``(T, 4)`` rows of (zoom, shift_x, shift_y, angle)."""
+        t = torch.linspace(0.0, 1.0, self.frames, dtype=torch.float64)[:, None]  # (T, 1)
+        a, b = start.as_tensor(), end.as_tensor()
+        return a + t * (b - a)
+
+    def forward(
+        self,
+        still: torch.Tensor,
+        start: CameraPose | None = None,
+        end: CameraPose | None = None,
+    ) -> torch.Tensor:
+        """Still ``(C, H, W)`` -> clip ``(T, C, H, W)``, same dtype as the still."""
+        if still.ndim != 3:
+            raise ValueError(
+                f"PseudoVideo expects a still image (C, H, W), got {tuple(still.shape)}"
+            )
+        start = start if start is not None else self.sample_pose()
+        end = end if end is not None else self.sample_pose()
+        _, height, width = still.shape
+        image = still.float()
+        # Mirror the borders so that shifted or rotated frames show image content at the edges.
+        reach = self.max_shift + 0.5 * math.sin(math.radians(min(self.max_rotation, 90.0)))
+        margin = min(math.ceil(reach * max(height, width)) + 1, height - 1, width - 1)
+        if margin > 0:
+            image = nnf.pad(image[None], (margin, margin, margin, margin), mode="reflect")[0]
+        frames = []
+        for zoom, shift_x, shift_y, angle in self.poses(start, end).tolist():
+            moved = F.affine(
+                image,
+                angle=angle,
+                translate=[shift_x * width, shift_y * height],
+                scale=zoom,
+                shear=[0.0, 0.0],
+                interpolation=v2.InterpolationMode.BILINEAR,
+            )
+            frames.append(moved[:, margin : margin + height, margin : margin + width])
+        clip = torch.stack(frames)  # (T, C, H, W)
+        if still.dtype == torch.uint8:
+            return clip.round_().clamp_(0, 255).to(torch.uint8)
+        return clip.to(still.dtype)
