@@ -37,8 +37,12 @@ ATTENTION_KINDS: tuple[str, ...] = ("linear", "softmax")
 
 
 def elu_feature_map(x: Tensor) -> Tensor:
-    """The linear-attention feature map ``phi(x) = elu(x) + 1``, positive everywhere; any shape."""
-    return F.elu(x) + 1.0
+    """The linear-attention feature map ``phi(x) = elu(x) + 1``, positive everywhere; any shape.
+
+    Computed as ``x + 1`` for ``x > 0`` and ``exp(x)`` otherwise (the same function), which stays
+    positive in float32 where ``elu(x) + 1`` would round to 0 (``x`` below about -17).
+    """
+    return torch.where(x > 0, x + 1.0, torch.exp(x.clamp(max=0.0)))
 
 
 def _check_qkv(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None) -> None:

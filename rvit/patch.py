@@ -211,6 +211,10 @@ class SharedPosEmbed(PosEmbed):
             )
         return self.table[None]  # (1, N, D)
 
+    def tables(self, grid: tuple[int, int], num_frames: int | Tensor | None = None) -> Tensor:
+        """``(1, 1, N, D)``: one table for every sample and frame, whatever the lengths."""
+        return self.resized(grid)[None]
+
 
 class InterpolatedPosEmbed(PosEmbed):
     """A learnable ``(T0, H0/P, W0/P, D)`` table, resized trilinearly to the input (the variant's choice).

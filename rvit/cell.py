@@ -1,0 +1,183 @@
+r"""The recurrent cell: RViT's attention gate and one RViT layer (chapter 4).
+
+RViT reads a video one frame at a time. Each layer ``l`` keeps a hidden state ``h`` with the shape of a
+frame's tokens, ``(B, N, D)``, starting from ``h_0 = 0``. For frame ``t`` with input tokens ``x``
+``(B, N, D)`` and the previous hidden state ``h_{t-1}``, one layer computes:
+
+.. math::
+
+    x &\leftarrow x + \mathrm{SpatialAttn}(\mathrm{LN}_1(x))
+        &&\text{(1) attention within the frame} \\
+    u &= \mathrm{LN}_2(x), \quad
+    a = \mathrm{Attn}\big(q = u,\; kv = [u;\, h_{t-1}]\big)
+        &&\text{(2) the frame reads itself and its memory} \\
+    c &= W_c\, a, \quad
+    z = \sigma\big(W_z\, [u \,\|\, h_{t-1}] + b_z\big), \quad
+    h_t = (1 - z) \odot h_{t-1} + z \odot (m \odot c)
+        &&\text{(3) the attention gate} \\
+    x &\leftarrow x + W_o\, h_t, \quad x \leftarrow x + \mathrm{MLP}(\mathrm{LN}_3(x))
+        &&\text{(4) the memory feeds the next layer}
+
+``[u; h]`` stacks tokens (``(B, 2N, D)``: keys and values from the frame and the memory), ``[u || h]``
+concatenates features (``(B, N, 2D)``: the update gate sees both per token). ``m`` is the recurrent
+dropout mask (see below). Steps (2) and (3) are :class:`AttentionGate`; steps (1) to (4) are
+:class:`RecurrentBlock`.
+
+What is known and what is reconstructed
+---------------------------------------
+The paper (Yang et al., CVPR 2022) states that an *attention gate* "builds interaction between the
+current frame input and the previous hidden state", that the model runs frame by frame (so it is causal),
+and, per later work citing it, that the gate uses *linear attention*. It publishes neither code nor the
+gate's equations. Everything above beyond those facts is a reconstruction:
+
+* the hidden state as a token map per layer with ``h_0 = 0`` (alternatives: a learnable ``h_0``; the
+  matrix-valued state ``S = sum_m phi(k_m) v_m^T`` of recurrent linear attention);
+* queries from the frame, keys and values from frame and memory (``gate_kv="frame_and_memory"``);
+  ``gate_kv="memory"`` offers the other natural reading, where the frame queries only the memory;
+* a GRU-like convex update with a sigmoid gate (alternative: an LSTM cell with a separate cell state, as
+  in the authors' later LSTM-CrossRWKV);
+* pre-norm residual steps, and the hidden state entering the token stream through ``W_o``.
+
+Recurrent dropout
+-----------------
+With rate ``p`` > 0 the candidate ``c`` is multiplied by a mask ``m`` drawn once per sequence and layer
+(variational dropout, Gal and Ghahramani 2016): one Bernoulli(1 - p) value per sample and channel, scaled
+by ``1 / (1 - p)``, shared by all tokens and all frames of that sequence, so the same memory channels are
+silenced for the whole video. The model draws the masks in ``init_state`` in training mode only; in
+evaluation ``m = 1``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rvit.attention import AttentionKind, Mlp, MultiHeadAttention
+
+__all__ = ["GATE_KV", "AttentionGate", "RecurrentBlock", "recurrent_dropout_mask"]
+
+GateKV = Literal["frame_and_memory", "memory"]
+GATE_KV: tuple[str, ...] = ("frame_and_memory", "memory")
+
+
+def recurrent_dropout_mask(
+    batch_size: int, dim: int, p: float, device: torch.device | None = None
+) -> Tensor:
+    """One recurrent-dropout mask per sequence: ``(B, 1, D)`` of 0 and ``1 / (1 - p)``."""
+    if not 0 <= p < 1:
+        raise ValueError(f"recurrent dropout p={p} must lie in [0, 1)")
+    keep = torch.full((batch_size, 1, dim), 1.0 - p, device=device)
+    return torch.bernoulli(keep) / (1.0 - p)
+
+
+class AttentionGate(nn.Module):
+    """RViT's attention gate: the new hidden state from the frame's tokens and the previous state.
+
+    ``forward(u, h_prev)`` with ``u = LN(x)`` ``(B, N, D)`` and ``h_prev`` ``(B, N, D)`` returns
+    ``h_t`` ``(B, N, D)`` and the attention weights ``(B, heads, N, M)`` (``M = 2N`` for
+    ``"frame_and_memory"``, ``N`` for ``"memory"``) when asked::
+
+        a   = Attn(q = u, kv = [u; h_prev])       # or kv = h_prev
+        c   = W_c a                               # candidate
+        z   = sigmoid(W_z [u || h_prev])          # update gate, per token and channel
+        h_t = (1 - z) * h_prev + z * (m * c)      # m: recurrent-dropout mask or 1
+    """
+
+    def __init__(
+        self, dim: int, heads: int, kind: AttentionKind = "linear", kv: GateKV = "frame_and_memory"
+    ) -> None:
+        super().__init__()
+        if kv not in GATE_KV:
+            raise ValueError(f"gate kv must be one of {GATE_KV}; got {kv!r}")
+        self.kv = kv
+        self.attn = MultiHeadAttention(dim, heads, kind=kind, out_proj=False)
+        self.candidate = nn.Linear(dim, dim)  # W_c
+        self.update = nn.Linear(2 * dim, dim)  # W_z, b_z
+
+    def context(self, u: Tensor, h_prev: Tensor) -> Tensor:
+        """The tokens that give keys and values: ``[u; h_prev]`` ``(B, 2N, D)`` or ``h_prev``."""
+        return torch.cat([u, h_prev], dim=1) if self.kv == "frame_and_memory" else h_prev
+
+    def forward(
+        self,
+        u: Tensor,
+        h_prev: Tensor,
+        mask: Tensor | None = None,
+        return_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """``u``, ``h_prev`` ``(B, N, D)``; ``mask`` ``(B, 1, D)`` or None -> ``(h_t, weights or None)``."""
+        result = self.attn(u, self.context(u, h_prev), return_weights=return_weights)
+        a, weights = result if return_weights else (result, None)  # a: (B, N, D)
+        c = self.candidate(a)  # (B, N, D)
+        z = torch.sigmoid(self.update(torch.cat([u, h_prev], dim=-1)))  # (B, N, D)
+        if mask is not None:
+            c = c * mask
+        h = (1.0 - z) * h_prev + z * c
+        return h, weights
+
+
+class RecurrentBlock(nn.Module):
+    """One RViT layer: spatial attention, the attention gate, the memory read-out and an MLP.
+
+    ``forward(x, h_prev)``: ``x`` and ``h_prev`` ``(B, N, D)`` -> ``(x_out, h_t, gate_weights)``.
+
+    Args:
+        spatial_kind: kernel of the attention within the frame.
+        gate_kind: kernel of the gate's attention.
+        gate_kv: which tokens give the gate's keys and values.
+        emits_tokens: when False (the last layer under a head that reads only ``h_t``), the layer
+            stops after the gate: it has no ``W_o`` and no MLP, and ``x_out`` is ``x`` after step (1).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        mlp_ratio: float = 4.0,
+        spatial_kind: AttentionKind = "linear",
+        gate_kind: AttentionKind = "linear",
+        gate_kv: GateKV = "frame_and_memory",
+        dropout: float = 0.0,
+        emits_tokens: bool = True,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.spatial = MultiHeadAttention(dim, heads, kind=spatial_kind, proj_drop=dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.gate = AttentionGate(dim, heads, kind=gate_kind, kv=gate_kv)
+        self.emits_tokens = emits_tokens
+        if emits_tokens:
+            self.out = nn.Linear(dim, dim)  # W_o
+            self.norm3 = nn.LayerNorm(dim)
+            self.mlp = Mlp(dim, int(dim * mlp_ratio), dropout)
+
+    def forward(
+        self,
+        x: Tensor,
+        h_prev: Tensor,
+        mask: Tensor | None = None,
+        active: Tensor | None = None,
+        return_weights: bool = False,
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """One frame through one layer.
+
+        Args:
+            x: the frame's tokens ``(B, N, D)``.
+            h_prev: this layer's previous hidden state ``(B, N, D)``.
+            mask: recurrent-dropout mask ``(B, 1, D)`` or None.
+            active: bool ``(B,)``; samples marked False (their video has ended) keep ``h_prev``.
+            return_weights: also return the gate's attention weights ``(B, heads, N, M)``.
+
+        Returns:
+            ``x_out`` ``(B, N, D)``, ``h_t`` ``(B, N, D)``, and the gate weights or None.
+        """
+        x = x + self.spatial(self.norm1(x))  # (1)
+        h, weights = self.gate(self.norm2(x), h_prev, mask, return_weights)  # (2), (3)
+        if active is not None:
+            h = torch.where(active[:, None, None], h, h_prev)
+        if self.emits_tokens:
+            x = x + self.out(h)  # (4)
+            x = x + self.mlp(self.norm3(x))
+        return x, h, weights

@@ -1,0 +1,235 @@
+"""The model configuration: one field per design choice, two presets, named sizes (chapter 5).
+
+Each row of the proposal's comparison table is one field of :class:`RViTConfig`, so the paper's design
+and the proposal's variant differ only in field values:
+
+=================  =====================  =========================
+field              ``paper()``            ``variant()``
+=================  =====================  =========================
+``patch_embed``    ``"conv2d"``           ``"conv3d"`` (tubelet)
+``pos_embed``      ``"shared"``           ``"interpolated"``
+``attention``      ``"linear"``           ``"hybrid"``
+``recurrent_dropout``  ``0.0``            ``0.1``
+``head``           ``"concat"``           ``"gap"``
+=================  =====================  =========================
+
+``attention`` names the kernels of the two attention steps of an RViT layer: ``"linear"`` uses linear
+attention in both the spatial step and the gate; ``"hybrid"`` uses softmax attention within the frame
+and linear attention in the recurrent gate; ``"softmax"`` uses softmax in both.
+
+Model widths come from the table :data:`SIZES` unless given explicitly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["OPTIONS", "SIZES", "RViTConfig", "parameter_table"]
+
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {"dim": 64, "depth": 4, "heads": 4, "mlp_ratio": 2.0},
+    "small": {"dim": 192, "depth": 6, "heads": 3, "mlp_ratio": 4.0},
+    "base": {"dim": 768, "depth": 12, "heads": 12, "mlp_ratio": 4.0},
+}
+"""Named model sizes: width, layers, heads and MLP ratio. ``base`` is ViT-B-like."""
+
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "size": tuple(SIZES),
+    "patch_embed": ("conv2d", "conv3d"),
+    "pos_embed": ("shared", "interpolated"),
+    "attention": ("linear", "hybrid", "softmax"),
+    "gate_kv": ("frame_and_memory", "memory"),
+    "head": ("concat", "gap"),
+}
+"""The allowed values of each option field."""
+
+_SIZE_FIELDS = ("dim", "depth", "heads", "mlp_ratio")
+_POSITIVE_INTS = (
+    "num_classes",
+    "image_size",
+    "in_chans",
+    "patch_size",
+    "dim",
+    "depth",
+    "heads",
+    "tubelet",
+    "num_frames",
+    "max_frames",
+)
+_RATES = ("recurrent_dropout", "dropout")
+
+
+@dataclass(frozen=True)
+class RViTConfig:
+    """Every choice that defines an RViT (and its baselines FrameViT and ClipViT).
+
+    Defaults are the paper preset at the ``tiny`` size. ``dim``, ``depth``, ``heads`` and ``mlp_ratio``
+    are filled from :data:`SIZES` when left ``None``. All fields are validated on construction; a bad
+    value raises ``ValueError`` naming the field, the value and what is allowed.
+    """
+
+    num_classes: int
+    image_size: int = 32
+    in_chans: int = 3
+    patch_size: int = 4
+    size: Literal["tiny", "small", "base"] = "tiny"
+    dim: int | None = None
+    depth: int | None = None
+    heads: int | None = None
+    mlp_ratio: float | None = None
+    patch_embed: Literal["conv2d", "conv3d"] = "conv2d"
+    tubelet: int = 2
+    pos_embed: Literal["shared", "interpolated"] = "shared"
+    num_frames: int = 8
+    max_frames: int = 64
+    attention: Literal["linear", "hybrid", "softmax"] = "linear"
+    gate_kv: Literal["frame_and_memory", "memory"] = "frame_and_memory"
+    recurrent_dropout: float = 0.0
+    head: Literal["concat", "gap"] = "concat"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, allowed in OPTIONS.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name}={value!r} is not allowed; choose one of {allowed}")
+        for name in _SIZE_FIELDS:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, SIZES[self.size][name])
+        for name in _POSITIVE_INTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} is not allowed; expected an integer >= 1")
+        if isinstance(self.mlp_ratio, bool) or not isinstance(self.mlp_ratio, int | float):
+            raise ValueError(f"mlp_ratio={self.mlp_ratio!r} is not allowed; expected a number > 0")
+        if not self.mlp_ratio > 0 or int(self.dim * self.mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio={self.mlp_ratio!r} is not allowed; expected a number > 0")
+        object.__setattr__(self, "mlp_ratio", float(self.mlp_ratio))
+        for name in _RATES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+                raise ValueError(f"{name}={value!r} is not allowed; expected a number in [0, 1)")
+            object.__setattr__(self, name, float(value))
+        if self.image_size % self.patch_size:
+            raise ValueError(
+                f"image_size={self.image_size} is not divisible by patch_size={self.patch_size}"
+            )
+        if self.dim % self.heads:
+            raise ValueError(f"dim={self.dim} is not divisible by heads={self.heads}")
+
+    # presets -------------------------------------------------------------------------------------
+
+    @classmethod
+    def paper(
+        cls, num_classes: int, image_size: int = 32, size: str = "tiny", **overrides: Any
+    ) -> RViTConfig:
+        """The paper's design: 2D patches, one shared position table, linear attention, concat head."""
+        settings: dict[str, Any] = {
+            "patch_embed": "conv2d",
+            "pos_embed": "shared",
+            "attention": "linear",
+            "recurrent_dropout": 0.0,
+            "head": "concat",
+            "dropout": 0.0,
+        }
+        settings.update(overrides)
+        return cls(num_classes=num_classes, image_size=image_size, size=size, **settings)
+
+    @classmethod
+    def variant(
+        cls, num_classes: int, image_size: int = 32, size: str = "tiny", **overrides: Any
+    ) -> RViTConfig:
+        """The proposal's image-trained variant: tubelets, interpolated positions, hybrid attention,
+        recurrent dropout 0.1, global-average-pooled head."""
+        settings: dict[str, Any] = {
+            "patch_embed": "conv3d",
+            "pos_embed": "interpolated",
+            "attention": "hybrid",
+            "recurrent_dropout": 0.1,
+            "head": "gap",
+        }
+        settings.update(overrides)
+        return cls(num_classes=num_classes, image_size=image_size, size=size, **settings)
+
+    # changes and serialisation -------------------------------------------------------------------
+
+    def replace(self, **changes: Any) -> RViTConfig:
+        """A new validated config with ``changes`` applied and every other field kept.
+
+        Changing ``size`` refills ``dim``, ``depth``, ``heads`` and ``mlp_ratio`` from :data:`SIZES`
+        unless they are given in the same call.
+        """
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown config field(s) {unknown}; known: {self.field_names()}")
+        if "size" in changes:
+            for name in _SIZE_FIELDS:
+                changes.setdefault(name, None)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a plain JSON-ready dict (sizes filled in)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RViTConfig:
+        """The config that ``to_dict`` wrote; unknown keys raise ``ValueError``."""
+        if not isinstance(d, dict):
+            raise ValueError(f"from_dict expects a dict; got {type(d).__name__}")
+        unknown = sorted(set(d) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"unknown config field(s) {unknown}; known: {cls.field_names()}")
+        if "num_classes" not in d:
+            raise ValueError("the config dict has no 'num_classes'")
+        return cls(**d)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The names of all config fields, in order."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """The patch grid ``(image_size / patch_size,) * 2`` at the configured image size."""
+        side = self.image_size // self.patch_size
+        return side, side
+
+    @property
+    def num_patches(self) -> int:
+        """Tokens per frame ``N`` at the configured image size."""
+        return self.grid_size[0] * self.grid_size[1]
+
+
+def parameter_table(num_classes: int = 10, image_size: int = 32) -> list[dict[str, Any]]:
+    """Parameter counts of RViT, FrameViT and ClipViT for every size and both presets.
+
+    The models are really built, on PyTorch's ``meta`` device (shapes without memory), so the counts
+    are exact and even ``base`` takes well under a second. Returns one dict per (size, preset, model)
+    with keys ``size, preset, model, dim, depth, heads, parameters``.
+    """
+    import torch
+
+    from rvit.baselines import ClipViT, FrameViT
+    from rvit.model import RViT
+
+    rows = []
+    for size in SIZES:
+        for preset in ("paper", "variant"):
+            cfg = getattr(RViTConfig, preset)(num_classes, image_size=image_size, size=size)
+            for model_cls in (RViT, FrameViT, ClipViT):
+                with torch.device("meta"):
+                    model = model_cls(cfg)
+                rows.append(
+                    {
+                        "size": size,
+                        "preset": preset,
+                        "model": model_cls.__name__,
+                        "dim": cfg.dim,
+                        "depth": cfg.depth,
+                        "heads": cfg.heads,
+                        "parameters": model.num_parameters(),
+                    }
+                )
+    return rows

@@ -1,0 +1,388 @@
+"""RViT and its recurrent cell: streaming equals batch, causality, lengths, gradients, details, errors."""
+
+import math
+
+import pytest
+import torch
+
+from rvit import RViT, RViTConfig
+from rvit.attention import elu_feature_map
+from rvit.cell import AttentionGate, RecurrentBlock, recurrent_dropout_mask
+
+K = 5
+SIZE = 16
+
+
+def tiny(preset: str = "paper", **overrides) -> RViTConfig:
+    settings = {"dim": 32, "depth": 2, "heads": 4, "patch_size": 4, "num_frames": 4}
+    settings.update(overrides)
+    return getattr(RViTConfig, preset)(num_classes=K, image_size=SIZE, **settings)
+
+
+# one config per option of each field, on top of the paper preset (plus both presets)
+OPTION_CONFIGS = {
+    "paper": tiny("paper"),
+    "variant": tiny("variant"),
+    "conv3d": tiny(patch_embed="conv3d", tubelet=3),
+    "interpolated": tiny(pos_embed="interpolated"),
+    "hybrid": tiny(attention="hybrid"),
+    "softmax": tiny(attention="softmax"),
+    "gate_memory": tiny(gate_kv="memory"),
+    "gap": tiny(head="gap"),
+    "recurrent_dropout": tiny(recurrent_dropout=0.3),
+}
+
+
+def video(b: int = 2, t: int = 5, size: int = SIZE) -> torch.Tensor:
+    return torch.randn(b, t, 3, size, size)
+
+
+def stream(model, clip, num_frames=None, **kwargs):
+    """Logits after each frame by stepping: (B, T, K)."""
+    state = model.init_state(clip.shape[0], num_frames=num_frames)
+    outs = []
+    for t in range(clip.shape[1]):
+        logits, state = model.step(clip[:, t], state, **kwargs)
+        outs.append(logits)
+    return torch.stack(outs, dim=1)
+
+
+def close(a, b, atol=1e-5):
+    torch.testing.assert_close(a, b, atol=atol, rtol=0)
+
+
+# --- streaming equals batch ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(OPTION_CONFIGS))
+@torch.no_grad()
+def test_forward_equals_stepping(name):
+    model = RViT(OPTION_CONFIGS[name]).eval()
+    clip = video()
+    per_frame = model(clip, return_all=True)
+    assert per_frame.shape == (2, 5, K)
+    close(per_frame, stream(model, clip, num_frames=5))
+    close(model(clip), per_frame[:, -1])
+
+
+@pytest.mark.parametrize("preset", ["paper", "variant"])
+@torch.no_grad()
+def test_stepping_with_lengths_equals_forward_with_lengths(preset):
+    model = RViT(tiny(preset)).eval()
+    clip, lengths = video(3, 6), torch.tensor([6, 2, 4])
+    per_frame = model(clip, lengths=lengths, return_all=True)
+    close(per_frame, stream(model, clip, num_frames=lengths))
+    close(model(clip, lengths=lengths), per_frame[:, -1])
+
+
+def test_stream_detects_a_different_embedding_path():
+    # The test above compares two code paths: perturbing the streaming path must be caught.
+    model = RViT(tiny("variant")).eval()
+    clip = video()
+    with torch.no_grad():
+        batch = model(clip, return_all=True)
+        model.patch_embed.embed_frame = lambda frame, buffer: type(model.patch_embed).embed_frame(
+            model.patch_embed, frame, None
+        )
+        streamed = stream(model, clip, num_frames=5)
+    assert (batch[:, 1:] - streamed[:, 1:]).abs().max() > 1e-4
+
+
+# --- causality and lengths -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["paper", "variant", "softmax"])
+@torch.no_grad()
+def test_prediction_after_frame_t_ignores_later_frames(name):
+    model = RViT(OPTION_CONFIGS[name]).eval()
+    clip = video(2, 6)
+    changed = clip.clone()
+    changed[:, 3:] = torch.randn_like(changed[:, 3:])
+    a, b = model(clip, return_all=True), model(changed, return_all=True)
+    close(a[:, :3], b[:, :3])
+    assert (a[:, 3:] - b[:, 3:]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("name", ["paper", "variant", "conv3d", "interpolated", "gap"])
+@torch.no_grad()
+def test_padded_video_equals_the_same_video_alone(name):
+    model = RViT(OPTION_CONFIGS[name]).eval()
+    clip, lengths = video(3, 7), torch.tensor([7, 3, 5])
+    clip[1, 3:] = 100.0  # padding content must not matter
+    batched = model(clip, lengths=lengths, return_all=True)
+    for b, length in enumerate(lengths.tolist()):
+        alone = model(clip[b : b + 1, :length], return_all=True)
+        close(batched[b : b + 1, :length], alone)
+        close(batched[b, length:], alone[0, -1].expand(7 - length, K))  # frozen after the end
+
+
+# --- images, sizes, lengths ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["paper", "variant"])
+@torch.no_grad()
+def test_an_image_is_a_one_frame_video(preset):
+    model = RViT(tiny(preset)).eval()
+    images = torch.randn(3, 3, SIZE, SIZE)
+    close(model(images), model(images[:, None]))
+
+
+@pytest.mark.parametrize(("size", "frames"), [(8, 3), (24, 3), (SIZE, 2), (SIZE, 9), (24, 9)])
+@torch.no_grad()
+def test_interpolated_positions_run_at_other_sizes_and_lengths(size, frames):
+    model = RViT(tiny("variant")).eval()
+    clip = video(2, frames, size)
+    per_frame = model(clip, return_all=True)
+    assert per_frame.shape == (2, frames, K)
+    assert torch.isfinite(per_frame).all()
+    close(per_frame, stream(model, clip, num_frames=frames))
+
+
+@torch.no_grad()
+def test_unknown_length_stream_uses_the_configured_grid_and_clamps():
+    cfg = tiny("variant")  # num_frames = 4
+    model = RViT(cfg).eval()
+    clip = video(2, 6)
+    streamed = stream(model, clip, num_frames=None)
+    # within the configured length: the same positions as a clip of exactly cfg.num_frames frames
+    close(streamed[:, : cfg.num_frames], model(clip[:, : cfg.num_frames], return_all=True))
+    # beyond it: the last entry of the table is reused, so the stream still runs causally
+    assert torch.isfinite(streamed).all()
+    table = model.pos_embed.tables(cfg.grid_size, None)
+    assert table.shape[1] == cfg.num_frames
+
+
+def test_shared_positions_at_another_size_raise():
+    model = RViT(tiny("paper"))
+    with pytest.raises(ValueError, match="image size 24x24.*interpolated"):
+        model(video(1, 2, 24))
+
+
+# --- gradients, determinism, dropout -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["paper", "variant"])
+def test_gradients_reach_every_parameter(preset):
+    model = RViT(tiny(preset)).train()
+    model(video(2, 4)).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert not missing
+
+
+@pytest.mark.parametrize("preset", ["paper", "variant"])
+def test_same_seed_same_outputs(preset):
+    def run():
+        torch.manual_seed(7)
+        model = RViT(tiny(preset)).train()
+        clip = video()
+        return model(clip, return_all=True)
+
+    assert torch.equal(run(), run())
+
+
+def test_recurrent_dropout_one_mask_per_sequence_and_layer():
+    p = 0.5
+    model = RViT(tiny(recurrent_dropout=p)).train()
+    state = model.init_state(3)
+    assert len(state.masks) == model.cfg.depth
+    masks = [m.clone() for m in state.masks]
+    for m in masks:
+        assert m.shape == (3, 1, model.cfg.dim)
+        assert set(m.unique().tolist()) <= {0.0, 1 / (1 - p)}
+    clip = video(3, 3)
+    for t in range(3):
+        _, state = model.step(clip[:, t], state)
+        for before, now in zip(masks, state.masks, strict=True):
+            assert torch.equal(before, now)  # the same mask at every step
+
+
+def test_recurrent_dropout_is_applied_to_the_candidate():
+    model = RViT(tiny(recurrent_dropout=0.5)).train()
+    state = model.init_state(2)
+    state.masks[0] = torch.zeros_like(state.masks[0])  # silence layer 0's memory entirely
+    clip = video(2, 3)
+    for t in range(3):
+        _, state, details = model.step(clip[:, t], state, return_details=True)
+        assert torch.all(details["hidden_norm"][:, 0] == 0)
+        assert torch.all(details["hidden_norm"][:, 1] > 0)
+
+
+def test_recurrent_dropout_off_in_eval_and_zero_rate_equals_none():
+    clip = video()
+    model = RViT(tiny(recurrent_dropout=0.5)).eval()
+    assert model.init_state(2).masks is None
+    with torch.no_grad():
+        evaluated = model(clip)
+        model.train()
+        dropped = model(clip)
+    assert (evaluated - dropped).abs().max() > 1e-4
+
+    no_dropout = RViT(tiny(recurrent_dropout=0.0))
+    no_dropout.load_state_dict(model.state_dict())
+    no_dropout.train()
+    assert no_dropout.init_state(2).masks is None
+    with torch.no_grad():
+        close(no_dropout(clip), evaluated)  # dropout=0 and p=0: train mode changes nothing
+
+
+def test_recurrent_dropout_mask_rate():
+    torch.manual_seed(0)
+    mask = recurrent_dropout_mask(400, 50, 0.25)
+    assert mask.shape == (400, 1, 50)
+    assert abs((mask == 0).float().mean().item() - 0.25) < 0.02
+    close(mask.mean(), torch.tensor(1.0), atol=0.03)
+
+
+# --- details -------------------------------------------------------------------------------------
+
+
+def _recomputed_gate_weights(gate: AttentionGate, u, context):
+    q, k, _ = gate.attn.project(u, context)
+    if gate.attn.kind == "linear":
+        scores = elu_feature_map(q) @ elu_feature_map(k).transpose(-2, -1)
+        return scores / scores.sum(-1, keepdim=True)
+    return (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)
+
+
+@pytest.mark.parametrize("name", ["paper", "variant", "softmax", "gate_memory"])
+@torch.no_grad()
+def test_details_are_the_weights_the_gate_used(name):
+    model = RViT(OPTION_CONFIGS[name]).eval()
+    cfg = model.cfg
+    seen = {}
+
+    def hook(i):
+        def capture(module, args, output):
+            seen[i] = args[:2]  # (u, context) given to the gate's attention
+
+        return capture
+
+    handles = [b.gate.attn.register_forward_hook(hook(i)) for i, b in enumerate(model.blocks)]
+    clip = video(2, 3)
+    plain, detailed = model.init_state(2, 3), model.init_state(2, 3)
+    n = cfg.num_patches
+    m = 2 * n if cfg.gate_kv == "frame_and_memory" else n
+    for t in range(3):
+        logits, plain = model.step(clip[:, t], plain)
+        logits_d, detailed, details = model.step(clip[:, t], detailed, return_details=True)
+        assert torch.equal(logits, logits_d)  # details change nothing
+        for i, weights in enumerate(details["gate_attention"]):
+            assert weights.shape == (2, cfg.heads, n, m)
+            close(weights.sum(-1), torch.ones(2, cfg.heads, n))
+            close(weights, _recomputed_gate_weights(model.blocks[i].gate, *seen[i]))
+        norms = torch.stack([h.norm(dim=-1).mean(1) for h in detailed.hidden], dim=1)
+        assert details["hidden_norm"].shape == (2, cfg.depth)
+        close(details["hidden_norm"], norms)
+    for h in handles:
+        h.remove()
+
+
+# --- the cell on its own -------------------------------------------------------------------------
+
+
+def test_gate_interpolates_between_memory_and_candidate():
+    gate = AttentionGate(16, 2)
+    u, h_prev = torch.randn(2, 4, 16), torch.randn(2, 4, 16)
+    with torch.no_grad():
+        gate.update.bias.fill_(-1e4)  # z = 0: keep the memory
+        close(gate(u, h_prev)[0], h_prev)
+        gate.update.bias.fill_(1e4)  # z = 1: take the candidate W_c a
+        a = gate.attn(u, gate.context(u, h_prev))
+        close(gate(u, h_prev)[0], gate.candidate(a))
+
+
+def test_gate_memory_only_ignores_the_frame_as_keys():
+    gate = AttentionGate(16, 2, kv="memory")
+    u, h_prev = torch.randn(2, 4, 16), torch.randn(2, 4, 16)
+    _, weights = gate(u, h_prev, return_weights=True)
+    assert weights.shape == (2, 2, 4, 4)
+    assert torch.equal(gate.context(u, h_prev), h_prev)
+
+
+def test_block_keeps_the_memory_of_ended_samples():
+    block = RecurrentBlock(16, 2, 2.0)
+    x, h_prev = torch.randn(3, 4, 16), torch.randn(3, 4, 16)
+    active = torch.tensor([True, False, True])
+    _, h, _ = block(x, h_prev, active=active)
+    assert torch.equal(h[1], h_prev[1])
+    assert not torch.allclose(h[0], h_prev[0])
+
+
+def test_step_leaves_the_given_state_unchanged():
+    model = RViT(tiny("variant")).eval()
+    state = model.init_state(2)
+    _, after_one = model.step(video(2, 1)[:, 0], state)
+    assert state.hidden is None and state.buffer is None and int(state.frame_index.sum()) == 0
+    assert after_one.frame_index.tolist() == [1, 1]
+
+
+def test_parameter_count_and_config_attribute():
+    model = RViT(tiny())
+    assert model.cfg == tiny()
+    assert model.num_parameters() == sum(p.numel() for p in model.parameters())
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def paper_model():
+    return RViT(tiny("paper")).eval()
+
+
+@pytest.mark.parametrize(
+    ("make_input", "kwargs", "match"),
+    [
+        (lambda: torch.randn(2, 3, 3), {}, "shape"),
+        (lambda: torch.randn(1, 2, 2, 3, SIZE, SIZE), {}, "shape"),
+        (lambda: torch.randn(2, 3, 1, SIZE, SIZE), {}, "channels"),
+        (lambda: torch.randn(2, 0, 3, SIZE, SIZE), {}, "0 frames"),
+        (lambda: torch.randn(0, 2, 3, SIZE, SIZE), {}, "batch size 0"),
+        (lambda: torch.randn(2, 2, 3, 14, 14), {}, "not divisible by patch_size"),
+        (lambda: torch.randn(2, 2, 3, 32, 32), {}, "image size 32x32"),
+        (lambda: torch.zeros(2, 2, 3, SIZE, SIZE, dtype=torch.uint8), {}, "floating-point"),
+        (lambda: torch.full((2, 2, 3, SIZE, SIZE), float("nan")), {}, "NaN or inf"),
+        (lambda: torch.full((2, 2, 3, SIZE, SIZE), float("inf")), {}, "NaN or inf"),
+        (
+            lambda: torch.randn(2, 3, 3, SIZE, SIZE),
+            {"lengths": torch.tensor([3])},
+            "shape \\(2,\\)",
+        ),
+        (lambda: torch.randn(2, 3, 3, SIZE, SIZE), {"lengths": torch.tensor([3.0, 2.0])}, "dtype"),
+        (lambda: torch.randn(2, 3, 3, SIZE, SIZE), {"lengths": torch.tensor([3, 0])}, "1..3"),
+        (lambda: torch.randn(2, 3, 3, SIZE, SIZE), {"lengths": torch.tensor([4, 1])}, "1..3"),
+        (lambda: torch.randn(2, 3, 3, SIZE, SIZE), {"lengths": [3, 2]}, "LongTensor"),
+    ],
+)
+def test_bad_video_input_raises(paper_model, make_input, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        paper_model(make_input(), **kwargs)
+
+
+def test_bad_stream_input_raises(paper_model):
+    frame = torch.randn(2, 3, SIZE, SIZE)
+    state = paper_model.init_state(2)
+    with pytest.raises(ValueError, match="batch size 2"):
+        paper_model.step(frame[:1], state)
+    with pytest.raises(ValueError, match="another config"):
+        paper_model.step(frame, RViT(tiny("paper", depth=1)).init_state(2))
+    with pytest.raises(ValueError, match="not made by RViT"):
+        paper_model.step(frame, {"hidden": None})
+    with pytest.raises(ValueError, match="shape \\(B, C, H, W\\)"):
+        paper_model.step(frame[:, None], state)
+    with pytest.raises(ValueError, match="NaN"):
+        paper_model.step(frame * float("nan"), state)
+    with pytest.raises(ValueError, match="batch_size"):
+        paper_model.init_state(0)
+    with pytest.raises(ValueError, match="num_frames"):
+        paper_model.init_state(2, num_frames=0)
+    with pytest.raises(ValueError, match="shape \\(2,\\)"):
+        paper_model.init_state(2, num_frames=torch.tensor([3, 3, 3]))
+
+
+def test_frame_size_may_not_change_mid_stream():
+    model = RViT(tiny("variant")).eval()
+    state = model.init_state(1)
+    _, state = model.step(torch.randn(1, 3, SIZE, SIZE), state)
+    with pytest.raises(ValueError, match="differs from the earlier frames"):
+        model.step(torch.randn(1, 3, 8, 8), state)
