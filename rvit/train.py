@@ -433,13 +433,15 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; biases, norms, and parameters the model lists in ``no_weight_decay()`` are not decayed."""
+    """AdamW. Not decayed: biases and norms (1-d), position tables and learned tokens, and what
+    the model lists in ``no_weight_decay()`` (the timm convention)."""
     skip = set(getattr(model, "no_weight_decay", lambda: ())())
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        if parameter.ndim <= 1 or name in skip or name.split(".")[-1] in skip:
+        exempt = name in skip or any(part in skip for part in name.split("."))
+        if parameter.ndim <= 1 or exempt or "pos_embed" in name or "token" in name:
             no_decay.append(parameter)
         else:
             decay.append(parameter)

@@ -1,0 +1,576 @@
+"""Evaluation: stream each test video frame by frame and record the prediction after every frame.
+
+:func:`evaluate_videos` runs a batch of videos at once through ``model.init_state`` and
+``model.step``, honours each video's own length (the padded frames after a video ends are run but
+never counted), and returns a :class:`VideoEvalResult`: top-1 / top-5 accuracy on the prediction
+after the last frame, per-class and per-group accuracy (appearance vs motion classes), the confusion
+matrix, the online recognition curve (accuracy of the prediction after frame t), the time per frame
+and the peak memory. Every part converts to a ``pandas.DataFrame``; the whole result to JSON.
+
+Evaluation is deterministic: a data set whose transform contains a random augmentation is refused
+(:func:`check_deterministic`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from rvit.train import StillClips, item_kind
+from rvit.utils import atomic_write_json, resolve_device
+
+__all__ = [
+    "RANDOM_TRANSFORMS",
+    "PeakMemory",
+    "VideoEvalResult",
+    "check_deterministic",
+    "evaluate_images",
+    "evaluate_videos",
+    "find_random_transforms",
+]
+
+# Transforms that draw random numbers; any class whose name starts with "Random" counts too.
+RANDOM_TRANSFORMS = frozenset(
+    {
+        "ColorJitter",
+        "RandAugment",
+        "TrivialAugmentWide",
+        "AutoAugment",
+        "AugMix",
+        "GaussianNoise",
+        "ElasticTransform",
+        "ScaleJitter",
+        "MixUp",
+        "CutMix",
+        "PseudoVideo",
+    }
+)
+
+# Attributes through which data sets and transforms hold other data sets and transforms.
+_NESTED = (
+    "transform",
+    "transforms",
+    "animate",
+    "dataset",
+    "datasets",
+    "base",
+    "video_set",
+    "image_set",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# determinism
+
+
+def _is_random(obj: Any) -> bool:
+    name = type(obj).__name__
+    return name in RANDOM_TRANSFORMS or name.startswith("Random")
+
+
+def find_random_transforms(obj: Any) -> list[str]:
+    """Paths (``"dataset.transform.transforms[1]: RandomHorizontalFlip"``) of random transforms.
+
+    Looks through nested data sets (``dataset``, ``base``, ``datasets``, ...), transforms
+    (``transform``, ``transforms``, ``Compose`` lists) and ``nn.Module`` children.
+    """
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def visit(item: Any, path: str) -> None:
+        if item is None or isinstance(item, str | bytes | int | float | torch.Tensor):
+            return
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if _is_random(item):
+            found.append(f"{path}: {type(item).__name__}")
+        if isinstance(item, list | tuple):
+            for index, child in enumerate(item):
+                visit(child, f"{path}[{index}]")
+            return
+        if isinstance(item, nn.Module):
+            for name, child in item.named_children():
+                visit(child, f"{path}.{name}")
+        for name in _NESTED:
+            child = getattr(item, name, None) if _safe_has(item, name) else None
+            if child is not None and not inspect.ismethod(child):
+                visit(child, f"{path}.{name}")
+
+    visit(obj, "dataset")
+    return found
+
+
+def _safe_has(item: Any, name: str) -> bool:
+    try:
+        return name in vars(item) or hasattr(type(item), name)
+    except TypeError:  # objects without __dict__
+        return hasattr(item, name)
+
+
+def check_deterministic(dataset: Dataset) -> None:
+    """Raise ``ValueError`` naming the first random transform found in ``dataset``."""
+    found = find_random_transforms(dataset)
+    if found:
+        raise ValueError(
+            f"evaluation must be deterministic, but {found[0]} draws random numbers"
+            f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; "
+            "give the evaluation set rvit.data.eval_transform(image_size) instead"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# memory
+
+
+def _rss_kib(field_name: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")  # resets VmHWM (the peak resident set size) to the current size
+        return True
+    except OSError:
+        return False
+
+
+class PeakMemory:
+    """Peak memory over a ``with`` block.
+
+    On CUDA: ``torch.cuda.max_memory_allocated`` (tensors only). On the CPU: the growth of the
+    process's peak resident set size (Linux ``VmHWM``, reset at the start of the block), which
+    includes torch's tensors, plus ``tracemalloc``'s peak of Python allocations (``python_mb``).
+    ``peak_mb`` is ``None`` when the platform offers no measurement.
+    """
+
+    def __init__(self, device: torch.device, trace_python: bool = True) -> None:
+        self.device = device
+        self.trace_python = trace_python
+        self.peak_mb: float | None = None
+        self.python_mb: float | None = None
+        self.method = ""
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.method = "torch.cuda.max_memory_allocated (tensors on the GPU)"
+            return self
+        self._rss_start = _rss_kib("VmRSS")
+        self._hwm_reset = _reset_peak_rss()
+        self._tracing = self.trace_python and not tracemalloc.is_tracing()
+        if self._tracing:
+            tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+            return
+        if self._tracing:
+            self.python_mb = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+        peak = _rss_kib("VmHWM")
+        if self._hwm_reset and peak is not None and self._rss_start is not None:
+            self.peak_mb = max(0, peak - self._rss_start) / 1024
+            self.method = "growth of the process peak RSS (VmHWM) on the CPU; Python: tracemalloc"
+        else:
+            self.method = "not available on this platform (tracemalloc only)"
+
+
+# ----------------------------------------------------------------------------------------------
+# result
+
+
+@dataclass
+class VideoEvalResult:
+    """What :func:`evaluate_videos` measured. Lists are per video unless stated.
+
+    ``frame_predictions[i]`` holds the predicted class after each of the ``lengths[i]`` frames of
+    video ``i``; ``predictions[i]`` is the last of them. ``online`` is the recognition curve: for
+    t = 1..max length, the accuracy of the prediction after frame t over the videos that have at
+    least t frames. ``frame_logits`` (only with ``keep_logits=True``) is not serialised.
+    """
+
+    classes: list[str]
+    targets: list[int]
+    predictions: list[int]
+    lengths: list[int]
+    frame_predictions: list[list[int]]
+    top1: float
+    top5: float
+    top5_k: int
+    online: list[dict[str, float]]
+    groups: list[str] | None = None
+    step_latency_ms: float = math.nan
+    ms_per_frame: float = math.nan
+    frames_per_s: float = math.nan
+    peak_memory_mb: float | None = None
+    python_peak_mb: float | None = None
+    memory_method: str = ""
+    device: str = "cpu"
+    batch_size: int = 1
+    frame_logits: list[torch.Tensor] | None = field(default=None, repr=False)
+
+    # -- derived ------------------------------------------------------------------------------
+
+    @property
+    def num_videos(self) -> int:
+        return len(self.targets)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """``(K, K)`` counts: row = true class, column = predicted class (final prediction)."""
+        matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+        np.add.at(matrix, (np.asarray(self.targets), np.asarray(self.predictions)), 1)
+        return matrix
+
+    @property
+    def per_class_accuracy(self) -> list[float | None]:
+        """Top-1 accuracy of each class (``None`` for a class without test videos)."""
+        matrix = self.confusion
+        totals = matrix.sum(axis=1)
+        return [float(matrix[k, k] / totals[k]) if totals[k] else None for k in range(len(totals))]
+
+    @property
+    def group_accuracy(self) -> dict[str, float]:
+        """Top-1 accuracy over the videos of each class group (``{}`` without groups)."""
+        if not self.groups:
+            return {}
+        targets = np.asarray(self.targets)
+        correct = targets == np.asarray(self.predictions)
+        video_groups = np.asarray(self.groups, dtype=object)[targets]
+        return {
+            group: float(correct[video_groups == group].mean())
+            for group in dict.fromkeys(self.groups)
+            if (video_groups == group).any()
+        }
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """One row of headline numbers (``pandas.DataFrame([result.summary()])``)."""
+        row: dict[str, Any] = {
+            "videos": self.num_videos,
+            "classes": self.num_classes,
+            "top1": self.top1,
+            f"top{self.top5_k}": self.top5,
+            "mean_frames": float(np.mean(self.lengths)) if self.lengths else math.nan,
+        }
+        for group, accuracy in self.group_accuracy.items():
+            row[f"top1_{group}"] = accuracy
+        row.update(
+            step_latency_ms=self.step_latency_ms,
+            ms_per_frame=self.ms_per_frame,
+            frames_per_s=self.frames_per_s,
+            peak_memory_mb=self.peak_memory_mb,
+            batch_size=self.batch_size,
+            device=self.device,
+        )
+        return row
+
+    def summary_frame(self) -> Any:
+        """:meth:`summary` as a one-row ``pandas.DataFrame``."""
+        import pandas as pd
+
+        return pd.DataFrame([self.summary()])
+
+    def per_class_frame(self) -> Any:
+        """One row per class: class, group, videos, accuracy."""
+        import pandas as pd
+
+        counts = self.confusion.sum(axis=1)
+        return pd.DataFrame(
+            {
+                "class": self.classes,
+                "group": self.groups if self.groups else [None] * self.num_classes,
+                "videos": counts,
+                "accuracy": self.per_class_accuracy,
+            }
+        )
+
+    def online_frame(self) -> Any:
+        """The online recognition curve: frames_seen, accuracy, videos (still running at t)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.online, columns=["frames_seen", "accuracy", "videos"])
+
+    def confusion_frame(self) -> Any:
+        """The confusion matrix with class names as index (true) and columns (predicted)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.confusion, index=self.classes, columns=self.classes)
+        frame.index.name, frame.columns.name = "true", "predicted"
+        return frame
+
+    # -- serialisation ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field except ``frame_logits``, plus the derived tables (JSON-ready)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "frame_logits"}
+        data["summary"] = self.summary()
+        data["per_class_accuracy"] = self.per_class_accuracy
+        data["group_accuracy"] = self.group_accuracy
+        data["confusion"] = self.confusion.tolist()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoEvalResult:
+        """Inverse of :meth:`to_dict` (derived entries are recomputed, not read)."""
+        names = {f.name for f in fields(cls)} - {"frame_logits"}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+    def to_json(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically."""
+        return atomic_write_json(path, self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VideoEvalResult):
+            return NotImplemented
+        mine, theirs = asdict(self), asdict(other)
+        mine.pop("frame_logits"), theirs.pop("frame_logits")
+        return mine == theirs
+
+
+# ----------------------------------------------------------------------------------------------
+# the streaming loop
+
+
+def _pad_collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, ...]:
+    from rvit.data import pad_videos
+
+    return pad_videos(batch)
+
+
+def _class_names(dataset: Dataset, num_classes: int | None) -> list[str]:
+    classes = getattr(dataset, "classes", None)
+    if classes is not None:
+        return [str(name) for name in classes]
+    if num_classes is None:
+        raise ValueError(
+            "the evaluation set has no 'classes' attribute and the model no cfg.num_classes; "
+            "cannot tell the number of classes"
+        )
+    return [str(k) for k in range(num_classes)]
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def evaluate_videos(
+    model: nn.Module,
+    video_set: Dataset,
+    batch_size: int = 16,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    max_videos: int | None = None,
+    num_workers: int = 0,
+    keep_logits: bool = False,
+    trace_memory: bool = True,
+) -> VideoEvalResult:
+    """Stream ``video_set`` through ``model`` frame by frame and score the prediction after each frame.
+
+    Args:
+        model: has ``init_state(B, num_frames=T)`` and ``step(frame (B, C, H, W), state)
+            -> (logits (B, K), state)``.
+        video_set: items ``(video (T, C, H, W), label)``; lengths may differ. It must not apply
+            random augmentation (``ValueError`` otherwise).
+        batch_size: videos streamed side by side (padded to the longest; padding is not scored).
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:0"``, ...
+        progress: show a progress bar over videos.
+        max_videos: evaluate only the first ``max_videos`` videos.
+        num_workers: ``DataLoader`` workers that decode videos.
+        keep_logits: also keep each video's per-frame logits ``(T_i, K)`` in ``frame_logits``.
+        trace_memory: on the CPU, trace Python allocations with ``tracemalloc`` (slows Python code
+            a little; the step time is measured all the same).
+
+    Top-5 uses k = min(5, K). Latency: ``step_latency_ms`` is the mean wall time of one
+    ``model.step`` call (one frame of ``batch_size`` videos); ``ms_per_frame`` is the step time per
+    scored frame (``1000 / frames_per_s``).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_videos is not None and max_videos < 1:
+        raise ValueError(f"max_videos must be >= 1 or None, got {max_videos}")
+    if not hasattr(model, "step") or not hasattr(model, "init_state"):
+        raise ValueError(
+            f"model {type(model).__name__} has no init_state/step methods; "
+            "evaluate_videos streams videos frame by frame"
+        )
+    check_deterministic(video_set)
+    if item_kind(video_set) != "video":
+        raise ValueError(
+            f"evaluate_videos needs videos (T, C, H, W), but {type(video_set).__name__} gives "
+            "still images; use evaluate_images"
+        )
+    cfg = getattr(model, "cfg", None)
+    classes = _class_names(video_set, getattr(cfg, "num_classes", None))
+    num_classes = len(classes)
+    top_k = min(5, num_classes)
+    groups = getattr(video_set, "groups", None)
+    groups = [str(g) for g in groups] if groups is not None else None
+
+    subset = (
+        video_set
+        if max_videos is None
+        else Subset(video_set, range(min(max_videos, len(video_set))))
+    )
+    loader = DataLoader(
+        subset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=_pad_collate,
+        num_workers=num_workers,
+    )
+    device = resolve_device(device)
+    model = model.to(device)
+
+    targets: list[int] = []
+    predictions: list[int] = []
+    lengths_all: list[int] = []
+    frame_predictions: list[list[int]] = []
+    frame_logits: list[torch.Tensor] | None = [] if keep_logits else None
+    top5_hits = 0
+    step_seconds = 0.0
+    steps = 0
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(subset), desc="evaluate", unit="video", dynamic_ncols=True)
+    memory = PeakMemory(device, trace_python=trace_memory)
+    with _eval_mode(model), torch.inference_mode(), memory:
+        for videos, lengths, labels in loader:
+            batch, frames = videos.shape[:2]
+            videos = videos.to(device)
+            state = model.init_state(batch, num_frames=frames)
+            per_step = []
+            for t in range(frames):
+                start = time.perf_counter()
+                logits_t, state = model.step(videos[:, t], state)  # (B, K)
+                _synchronize(device)
+                step_seconds += time.perf_counter() - start
+                steps += 1
+                per_step.append(logits_t.float().cpu())
+            logits = torch.stack(per_step, dim=1)  # (B, T, K)
+            for i in range(batch):
+                length = int(lengths[i])
+                video_logits = logits[i, :length]  # (T_i, K)
+                label = int(labels[i])
+                frame_predictions.append(video_logits.argmax(dim=-1).tolist())
+                predictions.append(frame_predictions[-1][-1])
+                top5_hits += int(label in video_logits[-1].topk(top_k).indices.tolist())
+                targets.append(label)
+                lengths_all.append(length)
+                if frame_logits is not None:
+                    frame_logits.append(video_logits.clone())
+            if bar is not None:
+                bar.update(batch)
+                bar.set_postfix(
+                    top1=f"{np.mean(np.equal(predictions, targets)):.3f}", refresh=False
+                )
+    if bar is not None:
+        bar.close()
+
+    scored_frames = sum(lengths_all)
+    return VideoEvalResult(
+        classes=classes,
+        targets=targets,
+        predictions=predictions,
+        lengths=lengths_all,
+        frame_predictions=frame_predictions,
+        top1=float(np.mean(np.equal(predictions, targets))) if targets else math.nan,
+        top5=top5_hits / len(targets) if targets else math.nan,
+        top5_k=top_k,
+        online=_online_curve(frame_predictions, targets),
+        groups=groups,
+        step_latency_ms=1000 * step_seconds / steps if steps else math.nan,
+        ms_per_frame=1000 * step_seconds / scored_frames if scored_frames else math.nan,
+        frames_per_s=scored_frames / step_seconds if step_seconds > 0 else math.nan,
+        peak_memory_mb=memory.peak_mb,
+        python_peak_mb=memory.python_mb,
+        memory_method=memory.method,
+        device=str(device),
+        batch_size=batch_size,
+        frame_logits=frame_logits,
+    )
+
+
+def _online_curve(frame_predictions: list[list[int]], targets: list[int]) -> list[dict[str, float]]:
+    """Accuracy of the prediction after frame t, over the videos with at least t frames."""
+    longest = max((len(p) for p in frame_predictions), default=0)
+    curve = []
+    for t in range(longest):
+        hits = [p[t] == y for p, y in zip(frame_predictions, targets, strict=True) if len(p) > t]
+        curve.append({"frames_seen": t + 1, "accuracy": float(np.mean(hits)), "videos": len(hits)})
+    return curve
+
+
+def evaluate_images(
+    model: nn.Module,
+    image_set: Dataset,
+    batch_size: int = 64,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    max_images: int | None = None,
+    num_workers: int = 0,
+) -> VideoEvalResult:
+    """Evaluate still images ``(C, H, W)`` as 1-frame videos; same result type.
+
+    The online curve then has a single point and ``frame_predictions`` one entry per image.
+    """
+    check_deterministic(image_set)
+    if item_kind(image_set) != "image":
+        raise ValueError(
+            f"evaluate_images needs still images (C, H, W), but {type(image_set).__name__} gives "
+            "videos; use evaluate_videos"
+        )
+    return evaluate_videos(
+        model,
+        StillClips(image_set),
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        max_videos=max_images,
+        num_workers=num_workers,
+    )
