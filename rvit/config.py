@@ -3,15 +3,15 @@
 Each row of the proposal's comparison table is one field of :class:`RViTConfig`, so the paper's design
 and the proposal's variant differ only in field values:
 
-=================  =====================  =========================
-field              ``paper()``            ``variant()``
-=================  =====================  =========================
-``patch_embed``    ``"conv2d"``           ``"conv3d"`` (tubelet)
-``pos_embed``      ``"shared"``           ``"interpolated"``
-``attention``      ``"linear"``           ``"hybrid"``
-``recurrent_dropout``  ``0.0``            ``0.1``
-``head``           ``"concat"``           ``"gap"``
-=================  =====================  =========================
+=====================  ==============  ==========================
+field                  ``paper()``     ``variant()``
+=====================  ==============  ==========================
+``patch_embed``        ``"conv2d"``    ``"conv3d"`` (tubelet)
+``pos_embed``          ``"shared"``    ``"interpolated"``
+``attention``          ``"linear"``    ``"hybrid"``
+``recurrent_dropout``  ``0.0``         ``0.1``
+``head``               ``"concat"``    ``"gap"``
+=====================  ==============  ==========================
 
 ``attention`` names the kernels of the two attention steps of an RViT layer: ``"linear"`` uses linear
 attention in both the spatial step and the gate; ``"hybrid"`` uses softmax attention within the frame

@@ -242,7 +242,8 @@ class StreamingClassifier(nn.Module):
             raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
         _, device = self._dtype_device()
         if isinstance(num_frames, Tensor):
-            num_frames = check_lengths(num_frames, batch_size, int(num_frames.max())).to(device)
+            longest = int(num_frames.max()) if num_frames.numel() else 1
+            num_frames = check_lengths(num_frames, batch_size, longest).to(device)
         elif num_frames is not None and (
             isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1
         ):

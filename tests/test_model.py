@@ -75,6 +75,21 @@ def test_stepping_with_lengths_equals_forward_with_lengths(preset):
     close(model(clip, lengths=lengths), per_frame[:, -1])
 
 
+@torch.no_grad()
+def test_hidden_states_stop_at_each_videos_end():
+    model = RViT(tiny("variant")).eval()
+    clip, lengths = video(2, 5), torch.tensor([5, 2])
+    state = model.init_state(2, num_frames=lengths)
+    alone = model.init_state(1, num_frames=2)
+    for t in range(5):
+        _, state = model.step(clip[:, t], state)
+        if t < 2:
+            _, alone = model.step(clip[1:, t], alone)
+    assert state.frame_index.tolist() == [5, 5]
+    for h, h_alone in zip(state.hidden, alone.hidden, strict=True):
+        close(h[1:], h_alone)
+
+
 def test_stream_detects_a_different_embedding_path():
     # The test above compares two code paths: perturbing the streaming path must be caught.
     model = RViT(tiny("variant")).eval()
