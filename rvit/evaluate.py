@@ -96,7 +96,7 @@ def find_random_transforms(obj: Any) -> list[str]:
         if id(item) in seen:
             return
         seen.add(id(item))
-        if _is_random(item):
+        if _is_random(item) and not isinstance(item, Dataset):
             found.append(f"{path}: {type(item).__name__}")
         if isinstance(item, list | tuple):
             for index, child in enumerate(item):
@@ -483,7 +483,9 @@ def evaluate_videos(
         for videos, lengths, labels in loader:
             batch, frames = videos.shape[:2]
             videos = videos.to(device)
-            state = model.init_state(batch, num_frames=frames)
+            # Every video's own length, so a model may freeze a video that has ended.
+            equal = bool((lengths == frames).all())
+            state = model.init_state(batch, num_frames=frames if equal else lengths.to(device))
             per_step = []
             for t in range(frames):
                 start = time.perf_counter()
