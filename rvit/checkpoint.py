@@ -134,7 +134,7 @@ def _config_class_path(model: nn.Module) -> str | None:
 
 
 def check_model_config(model: nn.Module, checkpoint: dict[str, Any], source: str = "") -> None:
-    """Raise ``ValueError`` when ``checkpoint`` was made by another class or config than ``model``."""
+    """Raise ``ValueError`` if ``checkpoint`` comes from another class or config than ``model``."""
     where = f" {source}" if source else ""
     expected_class = checkpoint.get("model_class")
     actual_class = model_class_path(model)

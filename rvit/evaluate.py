@@ -407,7 +407,7 @@ def evaluate_videos(
     keep_logits: bool = False,
     trace_memory: bool = True,
 ) -> VideoEvalResult:
-    """Stream ``video_set`` through ``model`` frame by frame and score the prediction after each frame.
+    """Stream ``video_set`` through ``model`` frame by frame; score the prediction after each frame.
 
     Args:
         model: has ``init_state(B, num_frames=T)`` and ``step(frame (B, C, H, W), state)

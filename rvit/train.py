@@ -177,7 +177,7 @@ def _split_item(item: Any) -> tuple[torch.Tensor, int]:
 
 
 def item_kind(dataset: Dataset) -> str:
-    """``"image"`` when items are ``(C, H, W)``, ``"video"`` when ``(T, C, H, W)`` (item 0 is read)."""
+    """``"image"`` if items are ``(C, H, W)``, ``"video"`` if ``(T, C, H, W)`` (reads item 0)."""
     if len(dataset) == 0:
         raise ValueError(f"data set {type(dataset).__name__} is empty")
     x, _ = _split_item(call_with_rng_isolated(lambda: dataset[0], 0))
@@ -337,7 +337,7 @@ def _pad_collate(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tenso
 
 
 class _SeededSampler(torch.utils.data.Sampler):
-    """Yields ``(index, seed)``: the indices of ``sampler`` with a seed for each sample's randomness.
+    """Yields ``(index, seed)``: the indices of ``sampler``, each with a seed for its randomness.
 
     The seed is a function of ``(seed, epoch, index)`` only. ``start`` skips the first samples of
     the current epoch (to resume in the middle of one).
@@ -580,7 +580,7 @@ class StepInfo:
 
 
 class _DeferredInterrupt:
-    """Turns the first Ctrl-C into a request honoured between two steps; the second stops at once."""
+    """Turns the first Ctrl-C into a request honoured between steps; a second one stops at once."""
 
     def __init__(self) -> None:
         self.requested = False

@@ -75,7 +75,7 @@ def make_generator(seed: int) -> torch.Generator:
 def worker_init_fn(worker_id: int) -> None:
     """Seed Python and NumPy inside a ``DataLoader`` worker.
 
-    torch already seeds each worker with ``base_seed + worker_id``, where ``base_seed`` is drawn from
+    torch already seeds each worker with ``base_seed + worker_id``, ``base_seed`` being drawn from
     the loader's generator; Python's ``random`` and NumPy are seeded from that same number so that
     augmentations written with either library are reproducible as well.
     """
