@@ -1,0 +1,234 @@
+"""Checkpoints: exact resumption, faults (NaN, Ctrl-C), atomic files, rebuilding the right model."""
+
+import json
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from rvit.baselines import FrameViT
+from rvit.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    load_model,
+    load_weights,
+    restore_rng_state,
+    save_checkpoint,
+)
+from rvit.config import RViTConfig
+from rvit.model import RViT
+from rvit.train import TrainConfig, fit
+from rvit.utils import (
+    atomic_write_json,
+    git_info,
+    make_generator,
+    provenance,
+    seed_everything,
+)
+
+K, SIZE = 3, 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: extra threads only add synchronisation (and suffer most on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Blobs(Dataset):
+    """Stills whose brightness tells the class, plus noise drawn from the global generator.
+
+    The noise makes every item depend on the random state the training loop sets for it.
+    """
+
+    classes = ["dark", "mid", "bright"]
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, index):
+        label = index % K
+        image = torch.full((3, SIZE, SIZE), 0.2 + 0.3 * label)
+        return (image + 0.1 * torch.randn_like(image)).clamp(0, 1), label
+
+
+def cfg(**overrides):
+    settings = {"dim": 32, "depth": 1, "heads": 2, "patch_size": 4, "dropout": 0.1}
+    settings.update(overrides)
+    return RViTConfig.paper(num_classes=K, image_size=SIZE, **settings)
+
+
+def model(seed=0, cls=RViT, **overrides):
+    torch.manual_seed(seed)
+    return cls(cfg(**overrides))
+
+
+def config(**changes):
+    settings = dict(
+        modality="static_clip",
+        frames=2,
+        epochs=2,
+        batch_size=4,
+        lr=3e-3,
+        warmup_epochs=0.5,
+        device="cpu",
+        progress=False,
+        seed=0,
+    )
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def assert_same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+def without_timing(records):
+    return [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in records]
+
+
+# --- random states -----------------------------------------------------------------------------
+
+
+def test_rng_state_round_trip():
+    seed_everything(3)
+    generator = make_generator(5)
+    state = capture_rng_state(generator)
+
+    def draw():
+        legacy_numpy = np.random.rand()  # noqa: NPY002 (the global state is under test)
+        return random.random(), legacy_numpy, torch.rand(2), torch.rand(2, generator=generator)
+
+    first = draw()
+    restore_rng_state(state, generator)
+    again = draw()
+    assert first[:2] == again[:2]
+    assert torch.equal(first[2], again[2]) and torch.equal(first[3], again[3])
+
+
+def test_seed_everything_rejects_bad_seeds():
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(-1)
+
+
+# --- resuming ----------------------------------------------------------------------------------
+
+
+def test_resume_after_max_steps_equals_an_uninterrupted_run(tmp_path):
+    straight = fit(model(), Blobs(), Blobs(), config())
+    stopped = fit(model(), Blobs(), Blobs(), config(checkpoint_dir=tmp_path, max_steps=4))
+    assert stopped.records[-1]["step"] == 4  # 3 steps per epoch: stopped inside epoch 2
+    assert load_checkpoint(tmp_path / "last.pt")["batch"] == 1
+    resumed = fit(model(seed=1), Blobs(), Blobs(), config(checkpoint_dir=tmp_path))
+    assert_same_weights(straight.model, resumed.model)
+    assert without_timing(resumed.records) == without_timing(straight.records)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resuming_is_exact(tmp_path):
+    def interrupt(info):
+        if info.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path), callbacks=[interrupt])
+    saved = load_checkpoint(tmp_path / "last.pt")
+    assert (saved["epoch"], saved["batch"], saved["step"]) == (0, 2, 2)
+    resumed = fit(model(seed=1), Blobs(), None, config(checkpoint_dir=tmp_path))
+    straight = fit(model(), Blobs(), None, config())
+    assert_same_weights(straight.model, resumed.model)
+
+
+def test_resume_refuses_a_model_of_another_config(tmp_path):
+    fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path, max_steps=1))
+    with pytest.raises(ValueError, match="dim=32 .checkpoint. vs 64 .model."):
+        fit(model(dim=64), Blobs(), None, config(checkpoint_dir=tmp_path))
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    def poison(info):
+        if info.step == 4:  # first step of epoch 2 is done; the next loss is NaN
+            with torch.no_grad():
+                info.model.head.weight.fill_(float("nan"))
+
+    with pytest.raises(FloatingPointError, match=r"epoch 2, batch 2 \(step 5\)"):
+        fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path), callbacks=[poison])
+    kept = load_checkpoint(tmp_path / "last.pt")
+    assert kept["epoch"] == 1 and kept["step"] == 3
+    assert all(torch.isfinite(v).all() for v in kept["model_state"].values())
+
+
+def test_training_leaves_only_finished_files(tmp_path):
+    history = fit(model(), Blobs(), Blobs(), config(checkpoint_dir=tmp_path, epochs=3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "history.csv", "last.pt"]
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["epoch"] == history.best["epoch"]
+    written = pd.read_csv(tmp_path / "history.csv")
+    assert list(written["epoch"]) == [1, 2, 3]
+    assert np.allclose(written["train_loss"], history.to_frame()["train_loss"])
+
+
+def test_a_failed_atomic_write_keeps_the_old_file(tmp_path):
+    path = atomic_write_json(tmp_path / "metrics.json", {"top1": 0.5})
+    with pytest.raises(TypeError):
+        atomic_write_json(path, {"top1": object()})
+    assert json.loads(path.read_text()) == {"top1": 0.5}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+# --- rebuilding models -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [RViT, FrameViT])
+def test_load_model_rebuilds_class_config_and_weights(tmp_path, cls):
+    original = model(cls=cls, depth=2).eval()
+    path = save_checkpoint(tmp_path / "m.pt", original, classes=Blobs.classes)
+    loaded = load_model(path)
+    assert type(loaded) is cls and loaded.cfg == original.cfg and not loaded.training
+    assert loaded.classes == Blobs.classes
+    video = torch.rand(2, 3, 3, SIZE, SIZE)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(video), original(video), atol=0, rtol=0)
+
+
+def test_loading_into_another_config_is_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", model())
+    with pytest.raises(ValueError, match="head='concat' .checkpoint. vs 'gap' .model."):
+        load_weights(model(head="gap"), path)
+    with pytest.raises(ValueError, match="holds a rvit.model.RViT"):
+        load_weights(model(cls=FrameViT), path)
+
+
+def test_unreadable_checkpoints_raise_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an rvit checkpoint"):
+        load_model(tmp_path / "other.pt")
+    payload = torch.load(save_checkpoint(tmp_path / "m.pt", model()), weights_only=True)
+    payload["model_class"] = "os.system"
+    torch.save(payload, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="outside the rvit package"):
+        load_model(tmp_path / "foreign.pt")
+
+
+def test_provenance_names_code_and_environment():
+    record = provenance({"seed": 1})
+    assert record["seed"] == 1 and record["environment"]["packages"]["torch"]
+    info = git_info()
+    assert set(info) == {"commit", "dirty"}
+    assert info["commit"] is None or len(info["commit"]) == 40
