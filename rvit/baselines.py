@@ -36,7 +36,7 @@ __all__ = ["ClipState", "ClipViT", "FrameState", "FrameViT"]
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class FrameState(StreamState):
     """FrameViT's streaming state: the running sum of per-frame features and the frame count.
 
@@ -142,7 +142,7 @@ class FrameViT(StreamingClassifier):
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class ClipState(StreamState):
     """ClipViT's streaming state: the tokens of every frame seen so far.
 

@@ -99,7 +99,7 @@ def check_lengths(lengths: Any, batch_size: int, num_frames: int) -> Tensor:
     return lengths.long()
 
 
-@dataclass
+@dataclass(eq=False)
 class StreamState:
     """What every streaming state holds.
 
@@ -313,7 +313,7 @@ class StreamingClassifier(nn.Module):
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class RViTState(StreamState):
     """RViT's streaming state (see :class:`StreamState` for the common fields).
 
