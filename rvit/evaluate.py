@@ -56,6 +56,8 @@ RANDOM_TRANSFORMS = frozenset(
         "MixUp",
         "CutMix",
         "PseudoVideo",
+        "GaussianBlur",
+        "FrameSharedGaussianNoise",
     }
 )
 
@@ -381,6 +383,17 @@ def _class_names(dataset: Dataset, num_classes: int | None) -> list[str]:
     return [str(k) for k in range(num_classes)]
 
 
+def _class_groups(dataset: Dataset, classes: list[str]) -> list[str] | None:
+    """The group of each class: from ``class_groups`` (by name) or an aligned ``groups`` list."""
+    by_name = getattr(dataset, "class_groups", None)
+    if isinstance(by_name, dict) and all(c in by_name for c in classes):
+        return [str(by_name[c]) for c in classes]
+    groups = getattr(dataset, "groups", None)
+    if groups is not None and len(groups) == len(classes):
+        return [str(g) for g in groups]
+    return None
+
+
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -446,8 +459,7 @@ def evaluate_videos(
     classes = _class_names(video_set, getattr(cfg, "num_classes", None))
     num_classes = len(classes)
     top_k = min(5, num_classes)
-    groups = getattr(video_set, "groups", None)
-    groups = [str(g) for g in groups] if groups is not None else None
+    groups = _class_groups(video_set, classes)
 
     subset = (
         video_set

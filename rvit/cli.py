@@ -1,0 +1,615 @@
+"""The command line: ``python -m rvit train ...``, ``python -m rvit evaluate ...`` (and ``study``).
+
+``train`` builds a data set from a spec (``synthetic``, ``imagefolder:PATH``, ``stanford40:PATH``,
+``videofolder:PATH``), a model from a preset and size, trains it with :func:`rvit.train.fit` and
+writes ``OUT/last.pt``, ``OUT/best.pt``, ``OUT/history.csv`` and ``OUT/metrics.json``; it resumes
+when ``OUT/last.pt`` exists. With ``--eval-videos SPEC`` it first audits the training images
+against the test videos for leakage (refusing to go on when it finds any, unless
+``--allow-leakage``), then evaluates the videos frame by frame after training.
+
+``evaluate`` rebuilds a model from a checkpoint and streams a video set through it.
+
+Runs unchanged under ``torchrun``. User errors (a missing path, a bad spec, class names that do not
+match, a checkpoint of another config) print one line to stderr and exit with status 1; leakage
+exits with status 2. Other subcommands (``study``) come from the modules in
+:data:`EXTERNAL_SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "EXTERNAL_SUBCOMMANDS",
+    "DataSpec",
+    "LeakageFound",
+    "add_subcommands",
+    "build_parser",
+    "main",
+]
+
+IMAGE_KINDS = ("synthetic", "imagefolder", "stanford40")
+VIDEO_KINDS = ("synthetic", "videofolder", "ucf101", "hmdb51")
+MODEL_CLASSES = {
+    "rvit": "rvit.model:RViT",
+    "framevit": "rvit.baselines:FrameViT",
+    "clipvit": "rvit.baselines:ClipViT",
+}
+
+# Subcommands defined elsewhere: name -> "module:function"; the function registers its parser on
+# an argparse subparsers object and sets ``func`` (``args -> exit status``).
+EXTERNAL_SUBCOMMANDS: dict[str, str] = {"study": "rvit.study.runner:add_study_parser"}
+
+
+class LeakageFound(Exception):
+    """Training images that come from the test videos (exit status 2)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# data specs
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """``synthetic`` or ``KIND:PATH`` (``imagefolder:data/stills``)."""
+
+    kind: str
+    path: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str, kinds: Sequence[str], option: str) -> DataSpec:
+        """Read ``text``; ``kinds`` are the kinds allowed for ``option`` (named in errors)."""
+        kind, sep, path = text.partition(":")
+        expected = ", ".join(k if k == "synthetic" else f"{k}:PATH" for k in kinds)
+        if kind not in kinds:
+            raise ValueError(f"{option} {text!r} is not a data spec; expected one of {expected}")
+        if kind == "synthetic":
+            if sep:
+                raise ValueError(f"{option} {text!r}: 'synthetic' takes no path")
+            return cls(kind)
+        if not path:
+            raise ValueError(f"{option} {text!r} needs a path: {kind}:PATH")
+        folder = Path(path).expanduser()
+        if not folder.exists():
+            raise FileNotFoundError(f"{option}: '{folder}' does not exist")
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{option}: '{folder}' is not a folder")
+        return cls(kind, folder)
+
+
+def _frames_arg(text: str) -> int | tuple[int, int]:
+    """``--frames 8`` or ``--frames 6-10`` (a range of lengths, synthetic videos only)."""
+    low, sep, high = text.partition("-")
+    try:
+        value = (int(low), int(high)) if sep else int(low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected T or MIN-MAX, got {text!r}") from None
+    numbers = value if isinstance(value, tuple) else (value,)
+    if min(numbers) < 1 or (sep and value[0] > value[1]):
+        raise argparse.ArgumentTypeError(
+            f"expected frame counts >= 1 with MIN <= MAX, got {text!r}"
+        )
+    return value
+
+
+def _option_arg(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as YAML (``depth=2``, ``dropout=0.1``, ``head=gap``)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# building data sets and models
+
+
+def _synthetic(args: argparse.Namespace, split: str, modality: str, **kw: Any) -> Any:
+    from rvit.data import SyntheticActions
+
+    frames = args.frames if args.frames is not None else 8
+    return SyntheticActions(
+        split,
+        modality=modality,
+        num_samples=kw.pop("num_samples", None) or args.num_samples,
+        frames=frames,
+        image_size=kw.pop("image_size", None) or args.image_size,
+        seed=args.data_seed,
+        domain_gap=args.domain_gap,
+        difficulty=args.difficulty,
+        **kw,
+    )
+
+
+def _fixed_frames(args: argparse.Namespace, default: int | None) -> int | None:
+    if isinstance(args.frames, tuple):
+        raise ValueError("--frames MIN-MAX is for synthetic videos only; give one number")
+    return args.frames if args.frames is not None else default
+
+
+def build_train_sets(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The training set and the validation set (``None`` unless synthetic or ``--val-data``)."""
+    from rvit.data import eval_transform, make_transform
+
+    spec = DataSpec.parse(args.data, (*IMAGE_KINDS, "videofolder"), "--data")
+    wants_video = args.modality in ("video", "frames")
+    augment = make_transform(args.augment, args.image_size) if args.augment != "none" else None
+    size = args.image_size
+    if spec.kind == "synthetic":
+        modality = "video" if wants_video else "image"
+        train = _synthetic(args, "train", modality, transform=augment)
+        val_count = max(len(train.classes), args.num_samples // 4)
+        return train, _synthetic(args, "val", modality, num_samples=val_count)
+    if wants_video != (spec.kind == "videofolder"):
+        raise ValueError(
+            f"--modality {args.modality} does not fit --data {spec.kind}: "
+            "'video' and 'frames' need videofolder:PATH, the others still images"
+        )
+    if spec.kind == "imagefolder":
+        from rvit.data import ImageFolderActions
+
+        train = ImageFolderActions(spec.path, transform=augment or eval_transform(size))
+    elif spec.kind == "stanford40":
+        from rvit.data import Stanford40
+
+        train = Stanford40(spec.path, "train", transform=augment or eval_transform(size))
+    else:
+        from rvit.data import VideoFolder
+
+        frames = _fixed_frames(args, 16)
+        train = VideoFolder(spec.path, frames=frames, transform=augment or eval_transform(size))
+    if len(train) == 0:
+        raise ValueError(f"--data '{spec.path}' holds no samples")
+    val = None
+    if args.val_data:
+        kinds = tuple(dict.fromkeys((*VIDEO_KINDS, *IMAGE_KINDS)))
+        val = build_eval_set(args.val_data, args, size, train.classes, "--val-data", kinds)
+    return train, val
+
+
+def build_eval_set(
+    text: str,
+    args: argparse.Namespace,
+    image_size: int,
+    classes: list[str] | None,
+    option: str,
+    kinds: Sequence[str] = VIDEO_KINDS,
+) -> Any:
+    """A deterministic evaluation set for a spec, labelled in the order of ``classes``."""
+    from rvit.data import eval_transform
+
+    spec = DataSpec.parse(text, kinds, option)
+    transform = eval_transform(image_size)
+    if spec.kind == "synthetic":
+        count = getattr(args, "eval_num_samples", None) or args.num_samples
+        dataset = _synthetic(
+            args, "test", "video", num_samples=count, image_size=image_size, classes=classes
+        )
+    elif spec.kind == "videofolder":
+        from rvit.data import VideoFolder
+
+        dataset = VideoFolder(spec.path, frames=_fixed_frames(args, None), transform=transform)
+    elif spec.kind in ("ucf101", "hmdb51"):
+        from rvit.data import HMDB51, UCF101
+
+        if args.splits_dir is None:
+            raise ValueError(f"{option} {spec.kind}:PATH needs --splits-dir DIR (the split files)")
+        cls = UCF101 if spec.kind == "ucf101" else HMDB51
+        dataset = cls(
+            spec.path,
+            args.splits_dir,
+            fold=args.fold,
+            split="test",
+            frames=_fixed_frames(args, None),
+            transform=transform,
+        )
+    elif spec.kind == "imagefolder":
+        from rvit.data import ImageFolderActions
+
+        dataset = ImageFolderActions(spec.path, transform=transform)
+    else:
+        from rvit.data import Stanford40
+
+        dataset = Stanford40(spec.path, "test", transform=transform)
+    if len(dataset) == 0:
+        raise ValueError(f"{option} {text!r} holds no samples")
+    return _match_classes(dataset, classes, option)
+
+
+def _match_classes(dataset: Any, classes: list[str] | None, option: str) -> Any:
+    """Relabel ``dataset`` into the order of ``classes``; unknown class names are an error."""
+    names = list(getattr(dataset, "classes", []) or [])
+    if classes is None or names == list(classes):
+        return dataset
+    from rvit.data import LabelSpace
+
+    try:
+        return LabelSpace(classes).apply(dataset)
+    except ValueError as error:
+        raise ValueError(f"{option}: the class names do not match the model's: {error}") from None
+
+
+def build_model(args: argparse.Namespace, num_classes: int) -> Any:
+    """The model of ``--model``, ``--preset``, ``--size``, ``--image-size`` and ``--model-option``."""
+    from rvit.config import RViTConfig
+
+    overrides = dict(args.model_option or [])
+    preset = getattr(RViTConfig, args.preset)
+    cfg = preset(num_classes=num_classes, image_size=args.image_size, size=args.size, **overrides)
+    module, _, name = MODEL_CLASSES[args.model].partition(":")
+    return getattr(import_module(module), name)(cfg)
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# train
+
+
+def _leakage_check(train_set: Any, eval_set: Any, modality: str) -> None:
+    try:
+        from rvit.data.leakage import audit_leakage
+    except ImportError:
+        return
+    images = train_set
+    if modality in ("video", "frames"):
+        from rvit.data import VideoFrames
+
+        images = VideoFrames(train_set, per_video=4)
+    report = audit_leakage(images, eval_set)
+    if report:
+        table = report.table
+        pairs = [f"{row.image} ~ {row.video}" for row in table.head(3).itertuples()]
+        more = f" and {len(table) - 3} more" if len(table) > 3 else ""
+        raise LeakageFound(
+            f"{report.summary}: {'; '.join(pairs)}{more}; "
+            "refusing to evaluate (pass --allow-leakage to go on anyway)"
+        )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``rvit train``: see :func:`add_train_parser`."""
+    from rvit.train import TrainConfig, fit
+    from rvit.utils import atomic_write_json, provenance, seed_everything
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out '{out}' exists and is not a folder")
+    frames = args.frames
+    if args.modality in ("static_clip", "pseudo_video") and frames is None:
+        frames = 8
+    if isinstance(frames, tuple) or args.modality == "video" and args.data == "synthetic":
+        frames = None  # synthetic videos are rendered at their lengths already
+    config = TrainConfig(
+        modality=args.modality,
+        frames=frames,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        label_smoothing=args.label_smoothing,
+        grad_clip=args.grad_clip if args.grad_clip > 0 else None,
+        seed=args.seed,
+        num_workers=args.num_workers,
+        device=args.device,
+        amp=args.amp,
+        checkpoint_dir=str(out),
+        checkpoint_every=args.checkpoint_every,
+        variable_length=args.variable_length,
+        progress=args.progress and _is_main_process(),
+        max_steps=args.max_steps,
+    )
+    train_set, val_set = build_train_sets(args)
+    classes = [str(c) for c in train_set.classes]
+    eval_set = None
+    if args.eval_videos:
+        eval_set = build_eval_set(args.eval_videos, args, args.image_size, classes, "--eval-videos")
+        # Synthetic splits never share a sample (each split has its own random key), while their
+        # plain renderings look alike to a perceptual hash: the audit is for real data.
+        synthetic_pair = args.data == "synthetic" and args.eval_videos == "synthetic"
+        if not args.allow_leakage and not synthetic_pair:
+            _leakage_check(train_set, eval_set, args.modality)
+    seed_everything(args.seed)  # the model's initial weights follow the seed
+    model = build_model(args, len(classes))
+    history = fit(model, train_set, val_set, config, classes=classes)
+    if not _is_main_process():
+        return 0
+
+    metrics: dict[str, Any] = {
+        "data": args.data,
+        "model_class": type(history.model).__name__,
+        "model_config": history.model.cfg.to_dict(),
+        "parameters": history.model.num_parameters(),
+        "train_config": config.to_dict(),
+        "classes": classes,
+        "history": history.records,
+        "best": history.best,
+    }
+    print(history.to_frame().to_string(index=False))
+    if eval_set is not None:
+        from rvit.evaluate import evaluate_videos
+
+        result = evaluate_videos(
+            history.model,
+            eval_set,
+            batch_size=args.eval_batch_size,
+            device=args.device,
+            progress=args.progress,
+        )
+        metrics["eval"] = {"videos": args.eval_videos, **result.to_dict()}
+        _print_summary(result)
+    metrics["provenance"] = provenance()
+    atomic_write_json(out / "metrics.json", metrics)
+    print(
+        f"wrote {out / 'last.pt'}, {out / 'best.pt'}, {out / 'history.csv'}, {out / 'metrics.json'}"
+    )
+    return 0
+
+
+def _print_summary(result: Any) -> None:
+    frame = result.summary_frame()
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train``."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model on images, pseudo-videos, frames or videos",
+        description="Train RViT (or a baseline) and write OUT/last.pt, OUT/best.pt, "
+        "OUT/history.csv and OUT/metrics.json; resume when OUT/last.pt exists.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--data",
+        default="synthetic",
+        help="training data: synthetic | imagefolder:PATH | stanford40:PATH | videofolder:PATH",
+    )
+    data.add_argument("--val-data", default=None, help="validation set spec (synthetic: automatic)")
+    data.add_argument(
+        "--modality",
+        default="image",
+        choices=("video", "image", "static_clip", "pseudo_video", "frames"),
+        help="how samples reach the model (see rvit.train.as_training_set)",
+    )
+    data.add_argument(
+        "--frames",
+        type=_frames_arg,
+        default=None,
+        help="clip length T (MIN-MAX for synthetic videos of varying length); default 8 for "
+        "static_clip, pseudo_video and synthetic videos, 16 for videofolder, all frames for "
+        "evaluation videos",
+    )
+    data.add_argument("--image-size", type=int, default=32, help="frame side in pixels")
+    data.add_argument("--num-samples", type=int, default=1200, help="synthetic: training samples")
+    data.add_argument("--eval-num-samples", type=int, default=None, help="synthetic: test videos")
+    data.add_argument("--data-seed", type=int, default=0, help="synthetic: the world's seed")
+    data.add_argument("--domain-gap", type=float, default=0.0, help="synthetic: video degradation")
+    data.add_argument("--difficulty", type=float, default=0.5, help="synthetic: nuisances, 0-1")
+    data.add_argument(
+        "--augment", default="basic", choices=("none", "basic", "strong"), help="augmentation"
+    )
+    data.add_argument(
+        "--variable-length",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="batch videos of different lengths padded with their lengths",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model", default="rvit", choices=tuple(MODEL_CLASSES), help="RViT or a baseline"
+    )
+    model.add_argument(
+        "--preset",
+        default="paper",
+        choices=("paper", "variant"),
+        help="the paper's design or the proposal's variant (rvit.config.RViTConfig)",
+    )
+    model.add_argument(
+        "--size", default="tiny", choices=("tiny", "small", "base"), help="named model size"
+    )
+    model.add_argument(
+        "--model-option",
+        type=_option_arg,
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. depth=2 (repeatable)",
+    )
+    opt = parser.add_argument_group("optimisation")
+    opt.add_argument("--epochs", type=int, default=10, help="passes over the training set")
+    opt.add_argument("--batch-size", type=int, default=32, help="per process under torchrun")
+    opt.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    opt.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay")
+    opt.add_argument(
+        "--warmup-epochs", type=float, default=1.0, help="linear warm-up, then cosine decay"
+    )
+    opt.add_argument("--label-smoothing", type=float, default=0.1, help="of the cross-entropy loss")
+    opt.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
+    opt.add_argument("--seed", type=int, default=0, help="seed of weights, order and augmentation")
+    opt.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", required=True, help="output folder (resumes from OUT/last.pt)")
+    run.add_argument("--checkpoint-every", type=int, default=1, help="epochs between last.pt")
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    run.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    run.add_argument(
+        "--amp", action=argparse.BooleanOptionalAction, default=True, help="mixed precision (CUDA)"
+    )
+    run.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
+    )
+    ev = parser.add_argument_group("evaluation after training")
+    ev.add_argument(
+        "--eval-videos",
+        default=None,
+        help="test videos: synthetic | videofolder:PATH | ucf101:PATH | hmdb51:PATH",
+    )
+    ev.add_argument("--splits-dir", default=None, help="ucf101/hmdb51: folder of split files")
+    ev.add_argument("--fold", type=int, default=1, choices=(1, 2, 3), help="ucf101/hmdb51 split")
+    ev.add_argument("--eval-batch-size", type=int, default=16, help="videos streamed at once")
+    ev.add_argument(
+        "--allow-leakage",
+        action="store_true",
+        help="evaluate even when training images come from the test videos",
+    )
+    parser.set_defaults(func=cmd_train)
+    return parser
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluate
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``rvit evaluate``: see :func:`add_evaluate_parser`."""
+    from rvit.checkpoint import load_model
+    from rvit.evaluate import evaluate_videos
+    from rvit.utils import atomic_write_json, provenance
+
+    model = load_model(args.checkpoint)
+    classes = getattr(model, "classes", None)
+    image_size = model.cfg.image_size
+    videos = build_eval_set(args.videos, args, image_size, classes, "--videos")
+    if classes is None and len(videos.classes) != model.cfg.num_classes:
+        raise ValueError(
+            f"--videos has {len(videos.classes)} classes, the checkpoint's model "
+            f"{model.cfg.num_classes}"
+        )
+    result = evaluate_videos(
+        model,
+        videos,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=args.progress,
+        max_videos=args.max_videos,
+        num_workers=args.num_workers,
+    )
+    _print_summary(result)
+    if args.json:
+        record = {
+            "checkpoint": str(args.checkpoint),
+            "videos": args.videos,
+            **result.to_dict(),
+            "provenance": provenance(),
+        }
+        atomic_write_json(args.json, record)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``evaluate``."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint on videos, frame by frame",
+        description="Stream test videos frame by frame through a trained model; print a summary "
+        "and optionally write every metric as JSON.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint file (last.pt, best.pt)")
+    parser.add_argument(
+        "--videos",
+        default="synthetic",
+        help="test videos: synthetic | videofolder:PATH | ucf101:PATH | hmdb51:PATH",
+    )
+    parser.add_argument("--splits-dir", default=None, help="ucf101/hmdb51: folder of split files")
+    parser.add_argument("--fold", type=int, default=1, choices=(1, 2, 3), help="official split")
+    parser.add_argument(
+        "--frames", type=_frames_arg, default=None, help="frames per video (default: all)"
+    )
+    parser.add_argument("--json", default=None, help="write all metrics to this JSON file")
+    parser.add_argument("--batch-size", type=int, default=16, help="videos streamed at once")
+    parser.add_argument("--max-videos", type=int, default=None, help="evaluate only the first N")
+    parser.add_argument("--num-workers", type=int, default=0, help="video decoding processes")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
+    )
+    syn = parser.add_argument_group("synthetic videos")
+    syn.add_argument("--num-samples", type=int, default=300, help="number of test videos")
+    syn.add_argument("--eval-num-samples", type=int, default=None, help=argparse.SUPPRESS)
+    syn.add_argument("--data-seed", type=int, default=0, help="the world's seed")
+    syn.add_argument("--domain-gap", type=float, default=0.0, help="video degradation, 0-1")
+    syn.add_argument("--difficulty", type=float, default=0.5, help="nuisances, 0-1")
+    parser.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+# ----------------------------------------------------------------------------------------------
+# the parser and the entry point
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Register this module's subcommands (``train``, ``evaluate``)."""
+    add_train_parser(subparsers)
+    add_evaluate_parser(subparsers)
+
+
+def _add_external(subparsers: Any, name: str, target: str) -> None:
+    module, _, function = target.partition(":")
+    try:
+        register: Callable[[Any], Any] = getattr(import_module(module), function)
+    except (ImportError, AttributeError) as error:
+        reason = f"{name} is not available: {error}"
+        parser = subparsers.add_parser(name, help=f"(unavailable: {error})")
+
+        def unavailable(args: argparse.Namespace) -> int:
+            raise ValueError(reason)
+
+        parser.set_defaults(func=unavailable)
+        return
+    register(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rvit`` parser with every subcommand."""
+    from rvit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rvit",
+        description="Recurrent Vision Transformer: train on images or videos, test on videos "
+        "frame by frame.",
+    )
+    parser.add_argument("--version", action="version", version=f"rvit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_subcommands(subparsers)
+    for name, target in EXTERNAL_SUBCOMMANDS.items():
+        _add_external(subparsers, name, target)
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 user error, 2 leakage/usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = os.environ.get("RVIT_TRACEBACK") == "1"
+    try:
+        return int(args.func(args) or 0)
+    except LeakageFound as error:
+        print(f"rvit {args.command}: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, FloatingPointError) as error:
+        if debug:
+            raise
+        print(f"rvit {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"rvit {args.command}: interrupted", file=sys.stderr)
+        return 130
