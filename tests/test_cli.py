@@ -1,0 +1,181 @@
+"""The command line: train and evaluate end to end, resuming, leakage refusal, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rvit.checkpoint import load_checkpoint
+from rvit.cli import build_parser, main
+from rvit.data.video import read_video, write_video
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--model-option", "dim=32", "--model-option", "depth=1", "--image-size", "16"]
+QUICK = ["--batch-size", "8", "--epochs", "1", "--no-progress", "--augment", "none"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: extra threads only add synchronisation (and suffer most on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_cli(*args):
+    """``python -m rvit ARGS`` in a fresh process (one thread: the models are tiny)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "rvit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+
+
+def fails_with(capsys, argv, message, status=1):
+    """``main(argv)`` exits with ``status`` and one stderr line containing ``message``."""
+    assert main(argv) == status
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert message in err, err
+    return err
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def test_train_then_evaluate_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    data = ["--num-samples", "24", "--eval-num-samples", "12", "--frames", "3"]
+    done = run_cli("train", *data, *TINY, *QUICK, "--out", out, "--eval-videos", "synthetic")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "best.pt",
+        "history.csv",
+        "last.pt",
+        "metrics.json",
+    ]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["history"][-1]["epoch"] == 1
+    assert len(metrics["eval"]["targets"]) == 12 and metrics["provenance"]["git"]
+    report = tmp_path / "eval.json"
+    args = ["--num-samples", "12", "--frames", "3", "--no-progress", "--json", report]
+    assert main(["evaluate", "--checkpoint", str(out / "last.pt"), *map(str, args)]) == 0
+    assert "top1" in capsys.readouterr().out
+    evaluated = json.loads(report.read_text())
+    # the saved model scores the same test videos exactly as the trained one did
+    assert evaluated["predictions"] == metrics["eval"]["predictions"]
+    assert evaluated["top1"] == metrics["eval"]["top1"]
+
+
+def test_train_resumes_from_last_checkpoint(tmp_path, capsys):
+    argv = ["train", "--num-samples", "24", *TINY, *QUICK, "--epochs", "2", "--out", str(tmp_path)]
+    assert main([*argv, "--max-steps", "2"]) == 0
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 2
+    assert main(argv) == 0
+    history = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    assert [r["step"] for r in history] == [3, 6]  # 24 samples / 8 per batch: 3 steps an epoch
+    fails_with(
+        capsys,
+        [*argv[:-2], "--model-option", "depth=2", "--out", str(tmp_path)],
+        "depth=1 (checkpoint) vs 2 (model)",
+    )
+
+
+# --- leakage and class spaces ------------------------------------------------------------------
+
+
+def make_folders(tmp_path, video_classes=("clap", "wave"), image_classes=("clap", "wave")):
+    """A video per class, and per class two stills: the first two frames of that class's video
+    when both sets have the class (leaked), else fresh noise."""
+    rng = np.random.default_rng(0)
+    videos, images = tmp_path / "videos", tmp_path / "images"
+    clips = {}
+    for c, name in enumerate(video_classes):
+        frames = rng.integers(0, 256, size=(4, 3, 16, 16), dtype=np.uint8)
+        frames[:, c % 3] = 255  # a class colour
+        path = write_video(
+            videos / name / f"{name}_clip.avi", torch.from_numpy(frames), codec="mjpeg"
+        )
+        clips[name] = read_video(path)  # uint8 (T, C, H, W), as decoded
+    for name in image_classes:
+        (images / name).mkdir(parents=True)
+        stills = (
+            clips[name][:2]
+            if name in clips
+            else torch.from_numpy(rng.integers(0, 256, size=(2, 3, 16, 16), dtype=np.uint8))
+        )
+        for i, still in enumerate(stills):
+            Image.fromarray(still.permute(1, 2, 0).numpy()).save(images / name / f"{name}_{i}.png")
+    return images, videos
+
+
+def test_leakage_is_refused_unless_allowed(tmp_path, capsys):
+    images, videos = make_folders(tmp_path)
+    argv = ["train", "--data", f"imagefolder:{images}", "--eval-videos", f"videofolder:{videos}"]
+    argv += [*TINY, *QUICK, "--out", str(tmp_path / "run")]
+    err = fails_with(capsys, argv, "LEAKAGE", status=2)
+    assert "clap_0.png" in err and "clap_clip.avi" in err and "--allow-leakage" in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+    assert main([*argv, "--allow-leakage"]) == 0
+    assert "eval" in json.loads((tmp_path / "run" / "metrics.json").read_text())
+
+
+def test_class_spaces_must_match(tmp_path, capsys):
+    images, videos = make_folders(tmp_path, ("clap", "run"), ("clap", "wave"))
+    argv = ["train", "--data", f"imagefolder:{images}", "--eval-videos", f"videofolder:{videos}"]
+    fails_with(capsys, [*argv, *TINY, *QUICK, "--out", str(tmp_path / "o")], "'run'")
+
+
+# --- errors and help ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--data", "webcam", "--out", "o"], "'webcam' is not a data spec"),
+        (["train", "--data", "imagefolder", "--out", "o"], "needs a path: imagefolder:PATH"),
+        (["train", "--data", "imagefolder:missing-dir", "--out", "o"], "'missing-dir' does not"),
+        (["train", "--data", "synthetic:x", "--out", "o"], "'synthetic' takes no path"),
+        (["evaluate", "--checkpoint", "missing.pt"], "'missing.pt' does not exist"),
+        (["train", "--modality", "video", "--data", "imagefolder:.", "--out", "o"], "does not fit"),
+    ],
+)
+def test_user_errors_are_one_line(capsys, argv, message):
+    fails_with(capsys, argv, message)
+
+
+def test_empty_folder_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    argv = ["train", "--data", f"imagefolder:{tmp_path / 'empty'}", "--out", str(tmp_path / "o")]
+    fails_with(capsys, argv, str(tmp_path / "empty"))
+
+
+def test_help_documents_every_option(capsys):
+    parser = build_parser()
+    for command in ("train", "evaluate"):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        sub = parser._subparsers._group_actions[0].choices[command]
+        for action in sub._actions:
+            if action.help == "==SUPPRESS==":
+                continue
+            assert action.help, f"{command} {action.option_strings} has no help"
+            assert all(option in text for option in action.option_strings)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert all(name in text for name in ("train", "evaluate", "study"))
