@@ -1,0 +1,186 @@
+"""Figures that show a data set: a gallery of stills per class, and filmstrips of the motion pairs.
+
+Both return a :class:`matplotlib.figure.Figure` built without ``pyplot``, so a notebook shows it once
+(as the cell's value) and no global figure state is left behind. Save one with ``fig.savefig(path)``.
+
+``rvit.data.gallery`` names both this module and its main function. Importing a submodule makes the
+package attribute point at the module, so the module is made callable: ``rvit.data.gallery(...)`` and
+``from rvit.data import gallery; gallery(...)`` both call :func:`gallery`.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from rvit.data.synthetic import CLASS_GROUPS, MOTION_PAIRS, SyntheticActions
+
+__all__ = ["filmstrips", "gallery"]
+
+GROUP_COLORS = {"appearance": "#1f5fa8", "motion": "#b5461f"}  # row labels, by class group
+
+
+def _as_image(x: Tensor) -> Tensor:
+    """(C, H, W) in [0, 1] -> (H, W, C) for ``imshow``; a single channel stays grey."""
+    x = x.detach().float().clamp(0, 1).cpu()
+    return x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)
+
+
+def _bare(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _row_label(ax: Axes, name: str, group: str | None) -> None:
+    text = name.replace("_", " ") if group is None else f"{name.replace('_', ' ')}\n({group})"
+    ax.set_ylabel(
+        text,
+        rotation=0,
+        ha="right",
+        va="center",
+        fontsize=9,
+        color=GROUP_COLORS.get(group or "", "black"),
+    )
+
+
+def _still(dataset: Any, index: int) -> tuple[Tensor, int]:
+    """A still of sample ``index``: the image itself, or the still frame of a clip."""
+    x, label = dataset[index]
+    if x.dim() == 4:  # a clip (T, C, H, W): show the frame a still would show
+        frame = x.shape[0] // 2
+        if isinstance(dataset, SyntheticActions):
+            frame = dataset.sample_params(index)["still_frame"]
+        x = x[frame]
+    return x, int(label)
+
+
+def gallery(
+    dataset_or_kwargs: Any = None,
+    per_class: int = 4,
+    class_columns: int = 2,
+    title: str | None = None,
+) -> Figure:
+    """A grid of ``per_class`` stills for every class, each row titled by class name and group.
+
+    Args:
+        dataset_or_kwargs: a data set with ``classes`` and ``targets`` returning ``(tensor, label)``
+            (images (C, H, W) or clips (T, C, H, W)), or a dict of :class:`SyntheticActions`
+            arguments (default: a synthetic still-image set with ``per_class`` samples per class).
+        per_class: stills shown per class (the first ones of each class).
+        class_columns: classes are laid out in this many side-by-side blocks (the synthetic world's
+            appearance classes then sit left of its motion classes).
+        title: figure title (default: one naming the data set).
+
+    Returns:
+        The figure.
+    """
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"per_class must be an integer >= 1, got {per_class!r}")
+    if isinstance(class_columns, bool) or not isinstance(class_columns, int) or class_columns < 1:
+        raise ValueError(f"class_columns must be an integer >= 1, got {class_columns!r}")
+    if dataset_or_kwargs is None or isinstance(dataset_or_kwargs, Mapping):
+        kwargs = {"modality": "image", "image_size": 32, **(dataset_or_kwargs or {})}
+        kwargs.setdefault("num_samples", per_class * len(kwargs.get("classes") or CLASS_GROUPS))
+        dataset = SyntheticActions(**kwargs)
+    else:
+        dataset = dataset_or_kwargs
+    for attribute in ("classes", "targets"):
+        if not hasattr(dataset, attribute):
+            raise ValueError(f"dataset_or_kwargs: the data set has no {attribute!r} attribute")
+    classes = list(dataset.classes)
+    groups = getattr(dataset, "groups", None) or [None] * len(classes)
+    targets = list(dataset.targets)
+    chosen = {
+        label: [i for i, t in enumerate(targets) if t == label][:per_class]
+        for label in range(len(classes))
+    }
+
+    rows = -(-len(classes) // class_columns)  # ceil
+    blocks = min(class_columns, len(classes))
+    fig = Figure(
+        figsize=(blocks * (1.0 * per_class + 1.6), 0.95 * rows + 0.7), layout="constrained"
+    )
+    axes = fig.subplots(rows, blocks * per_class, squeeze=False)
+    for label, name in enumerate(classes):
+        block, row = divmod(label, rows)
+        for k in range(per_class):
+            ax = axes[row, block * per_class + k]
+            if k < len(chosen[label]):
+                image, _ = _still(dataset, chosen[label][k])
+                ax.imshow(_as_image(image), interpolation="nearest")
+            if k == 0:
+                _row_label(ax, name, groups[label])
+    for ax in axes.flat:
+        _bare(ax)
+    if title is None:
+        name = type(dataset).__name__
+        title = f"{name}: {len(classes)} classes, {per_class} samples each"
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def filmstrips(
+    frames: int = 8,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    index: int = 0,
+    same_scene: bool = True,
+    **kwargs: Any,
+) -> Figure:
+    """One filmstrip per class of each motion pair, frames left to right in time order.
+
+    Args:
+        frames: frames per clip.
+        pairs: motion pairs to show (default: all of :data:`MOTION_PAIRS`).
+        index: the sample whose scene is shown.
+        same_scene: draw both classes of a pair from the same scene (same figure, background, start
+            and span), which shows that one class is the other played backward. With False, each row
+            is the first sample of its class.
+        **kwargs: further :class:`SyntheticActions` arguments (``image_size``, ``difficulty``,
+            ``domain_gap``, ``seed``, ``split``); ``difficulty`` defaults to 0.
+
+    Returns:
+        The figure; every panel is labelled with its frame index t.
+    """
+    pairs = list(MOTION_PAIRS if pairs is None else pairs)
+    for pair in pairs:
+        if len(pair) != 2 or any(CLASS_GROUPS.get(name) != "motion" for name in pair):
+            raise ValueError(
+                f"pairs: expected pairs of motion classes like {MOTION_PAIRS[0]}, got {pair!r}"
+            )
+    classes = [name for pair in pairs for name in pair]
+    settings = {"difficulty": 0.0, "image_size": 64, **kwargs}
+    settings.setdefault("num_samples", max(index + 1, 2 * len(classes)))
+    dataset = SyntheticActions(modality="video", frames=frames, classes=classes, **settings)
+    width = max(6.0, 0.85 * frames + 1.8)
+    fig = Figure(figsize=(width, 1.05 * len(classes) + 0.8), layout="constrained")
+    axes = fig.subplots(len(classes), frames, squeeze=False)
+    for label, name in enumerate(classes):
+        sample = index if same_scene else dataset.targets.index(label)
+        clip = dataset.render(sample, label)  # (T, C, H, W)
+        for t in range(frames):
+            ax = axes[label, t]
+            ax.imshow(_as_image(clip[t]), interpolation="nearest")
+            _bare(ax)
+            ax.set_xlabel(f"t = {t}", fontsize=8, labelpad=2)
+        _row_label(axes[label, 0], name, None)
+    how = "the same scene, frames in opposite order" if same_scene else "one clip per class"
+    fig.suptitle(f"Motion pairs: {how}; any single frame fits both classes", fontsize=11)
+    return fig
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`gallery` (see the module docstring)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Figure:
+        return gallery(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
