@@ -1,0 +1,47 @@
+"""The reproducibility study (chapter 8): every claim of the proposal, measured and given a verdict.
+
+* :mod:`rvit.study.registry`: the experiments as code: claims, configurations, seeds, readings.
+* :mod:`rvit.study.stats`: bootstrap intervals and the verdict rule.
+* :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
+* :mod:`rvit.study.report`: reads ``results/``, applies the readings, prints the verdict tables
+  (``python -m rvit study report``).
+"""
+
+from rvit.study.registry import (
+    CLAIMS,
+    EXPERIMENTS,
+    PROFILES,
+    Claim,
+    Contrast,
+    Experiment,
+    Profile,
+    Reading,
+    RunConfig,
+    Term,
+    claim_ids,
+    get_experiment,
+    get_experiments,
+    get_profile,
+)
+from rvit.study.stats import Interval, bootstrap_mean, combine_verdicts, decide
+
+__all__ = [
+    "CLAIMS",
+    "EXPERIMENTS",
+    "PROFILES",
+    "Claim",
+    "Contrast",
+    "Experiment",
+    "Interval",
+    "Profile",
+    "Reading",
+    "RunConfig",
+    "Term",
+    "bootstrap_mean",
+    "claim_ids",
+    "combine_verdicts",
+    "decide",
+    "get_experiment",
+    "get_experiments",
+    "get_profile",
+]

@@ -1,0 +1,641 @@
+"""Run the study: every configuration of every experiment, for every seed, resumably.
+
+``python -m rvit study run [NAMES] --profile smoke|book|full [--jobs N] [--results-dir DIR]``
+
+* One JSON per run: ``<results-dir>/<experiment>/<config-id>__seed<k>.json`` with the configuration,
+  the seed, the metrics, the timings, the code version (commit, dirty flag), package versions,
+  hardware and profile. Files are written atomically (a temporary file, then ``os.replace``).
+* Resumable: a run whose file exists and matches the registry is skipped.
+* Shared: the same training run (same :meth:`RunConfig.key` and seed) asked for by several
+  experiments trains once, is evaluated on the union of their evaluation sets, and its result is
+  written into each experiment's folder. A matching result already stored under another experiment
+  is copied instead of retrained.
+* ``book`` and ``full`` results go to ``results/`` (``results/full/`` for ``full``); ``smoke`` results
+  go to a scratch folder unless ``--results-dir`` says otherwise, so a smoke run never overwrites the
+  committed results.
+
+One run = build the data sets, build the model, :func:`rvit.train.fit`, then evaluate on each
+evaluation set (test videos streamed frame by frame with :func:`rvit.evaluate.evaluate_videos`,
+still images with :func:`rvit.evaluate.evaluate_images`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from rvit.study.registry import (
+    EXPERIMENTS,
+    Experiment,
+    Profile,
+    RunConfig,
+    get_experiments,
+    get_profile,
+)
+
+__all__ = [
+    "ROOT",
+    "TIMING_KEYS",
+    "CueThenBlank",
+    "Task",
+    "add_study_parser",
+    "build_eval_set",
+    "build_model",
+    "build_train_set",
+    "default_results_dir",
+    "execute",
+    "main",
+    "match_result",
+    "plan",
+    "result_path",
+    "run_study",
+    "strip_timings",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository root (``results/`` lives here)."""
+
+TIMING_KEYS = frozenset(
+    {
+        "time_s",
+        "train_s",
+        "eval_s",
+        "total_s",
+        "seconds",
+        "samples_per_s",
+        "latency_ms",
+        "ms_per_frame",
+        "frames_per_s",
+        "peak_mb",
+        "python_peak_mb",
+    }
+)
+"""Metric names that measure the machine (time, memory) rather than the model's predictions."""
+
+
+# ------------------------------------------------------------------------------------------------
+# where results go
+
+
+def default_results_dir(profile: str | Profile) -> Path:
+    """``results/`` for ``book``, ``results/full/`` for ``full``, a scratch folder for ``smoke``."""
+    name = get_profile(profile).name
+    if name == "book":
+        return ROOT / "results"
+    if name == "full":
+        return ROOT / "results" / "full"
+    scratch = os.environ.get("RVIT_SCRATCH_DIR") or tempfile.gettempdir()
+    return Path(scratch) / "rvit-study-smoke"
+
+
+def result_path(results_dir: str | os.PathLike, experiment: str, config_id: str, seed: int) -> Path:
+    """``<results_dir>/<experiment>/<config_id>__seed<seed>.json``."""
+    return Path(results_dir) / experiment / f"{config_id}__seed{seed}.json"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (experiment, configuration, seed) of the plan and the file it writes."""
+
+    experiment: str
+    config_id: str
+    config: RunConfig
+    seed: int
+    path: Path
+
+    @property
+    def run_id(self) -> tuple[str, int]:
+        """Tasks with the same ``run_id`` share one training run."""
+        return self.config.key(), self.seed
+
+
+def plan(experiments: Iterable[Experiment], results_dir: str | os.PathLike) -> list[Task]:
+    """Every (experiment, configuration, seed) task of ``experiments``, in order."""
+    return [
+        Task(exp.name, config_id, config, seed, result_path(results_dir, exp.name, config_id, seed))
+        for exp in experiments
+        for config_id, config in exp.configs.items()
+        for seed in exp.seeds
+    ]
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def match_result(
+    record: Mapping[str, Any] | None, config: RunConfig, seed: int, profile: str
+) -> str:
+    """Why ``record`` does not answer ``config`` at ``seed`` and ``profile`` ('' when it does).
+
+    It answers when profile and seed are equal, the training part (model, training, data) is equal,
+    and every evaluation set the configuration asks for was run with the same specification and
+    has metrics.
+    """
+    if record is None:
+        return "missing or unreadable"
+    if record.get("profile") != profile:
+        return f"profile {record.get('profile')!r} instead of {profile!r}"
+    if record.get("seed") != seed:
+        return f"seed {record.get('seed')!r} instead of {seed}"
+    stored = record.get("configuration") or {}
+    wanted = json.loads(json.dumps(config.to_dict()))
+    for part in ("model", "train", "data"):
+        if stored.get(part) != wanted[part]:
+            return f"its {part} configuration differs from the registry's"
+    stored_evals = stored.get("evals") or {}
+    metrics = record.get("metrics") or {}
+    for name, spec in wanted["evals"].items():
+        if stored_evals.get(name) != spec:
+            return f"evaluation {name!r} is missing or specified differently"
+        if name not in metrics:
+            return f"evaluation {name!r} has no metrics"
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------
+# building data sets and models
+
+
+def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
+    """The model of a run: ``{"arch", "preset", **RViTConfig fields}`` -> RViT, FrameViT or ClipViT."""
+    from rvit import ClipViT, FrameViT, RViT, RViTConfig
+
+    spec = dict(model)
+    arch, preset = spec.pop("arch", "rvit"), spec.pop("preset", "paper")
+    classes = {"rvit": RViT, "framevit": FrameViT, "clipvit": ClipViT}
+    if arch not in classes:
+        raise ValueError(f"model arch {arch!r} is unknown; choose one of {sorted(classes)}")
+    if preset not in ("paper", "variant"):
+        raise ValueError(f"model preset {preset!r} is unknown; choose 'paper' or 'variant'")
+    cfg = getattr(RViTConfig, preset)(num_classes, **spec)
+    return classes[arch](cfg)
+
+
+def _frames(value: Any) -> int | tuple[int, int]:
+    return tuple(value) if isinstance(value, list | tuple) else int(value)
+
+
+def build_train_set(data: Mapping[str, Any], train: Mapping[str, Any], seed: int) -> Dataset:
+    """The training set of a run: still images for image-like modalities, videos otherwise.
+
+    The data seed is the run's seed, so seeds differ in their training samples as well as in their
+    initial weights and batch order; the test videos are the same for every seed. Data sets are
+    cached in the process (rendering costs more than training the study's small models), so runs
+    that share a training set render it once.
+    """
+    modality = train["modality"]
+    kind = "video" if modality in ("video", "frames") else "image"
+    return _synthetic(_freeze({**data, "split": "train", "modality": kind, "seed": seed}))
+
+
+def _freeze(spec: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.items()))
+
+
+@functools.lru_cache(maxsize=16)
+def _synthetic(frozen: tuple[tuple[str, Any], ...]) -> Dataset:
+    from rvit.data import SyntheticActions, make_transform
+
+    spec = dict(frozen)
+    augment = spec.get("augment")
+    return SyntheticActions(
+        spec["split"],
+        modality=spec["modality"],
+        num_samples=int(spec["num_samples"]),
+        frames=_frames(spec["frames"]),
+        image_size=int(spec["image_size"]),
+        seed=int(spec["seed"]),
+        domain_gap=float(spec.get("domain_gap", 0.0)),
+        difficulty=float(spec["difficulty"]),
+        # "none" is a resize to the size the samples already have: skipping it changes nothing
+        transform=make_transform(augment, int(spec["image_size"]))
+        if augment and augment != "none"
+        else None,
+    )
+
+
+class CueThenBlank(Dataset):
+    """The retention probe: each video shows its first ``cue_frames`` frames, then a blank screen.
+
+    Item ``(video (T, C, H, W), label)`` -> the same video with frames ``t >= cue_frames`` replaced by
+    a flat frame of the video's mean colour. The prediction after the last frame then says how much
+    of the cue the hidden state still holds ``T - cue_frames`` frames later.
+    """
+
+    def __init__(self, base: Dataset, cue_frames: int) -> None:
+        if cue_frames < 1:
+            raise ValueError(f"cue_frames must be >= 1, got {cue_frames}")
+        self.base = base
+        self.cue_frames = cue_frames
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        video, label = self.base[index][:2]
+        out = video.clone()  # (T, C, H, W)
+        flat = video.mean(dim=(0, 2, 3), keepdim=True)  # (1, C, 1, 1)
+        out[self.cue_frames :] = flat
+        return out, label
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+
+def build_eval_set(spec: Mapping[str, Any], seed: int) -> Dataset:
+    """An evaluation set: ``SyntheticActions`` without augmentation (``seed=None``: the run's seed)."""
+    data_seed = seed if spec.get("seed") is None else int(spec["seed"])
+    fields = (
+        "split",
+        "modality",
+        "num_samples",
+        "frames",
+        "image_size",
+        "domain_gap",
+        "difficulty",
+    )
+    dataset = _synthetic(_freeze({**{k: spec[k] for k in fields}, "seed": data_seed}))
+    if spec.get("cue_frames"):
+        return CueThenBlank(dataset, int(spec["cue_frames"]))
+    return dataset
+
+
+# ------------------------------------------------------------------------------------------------
+# one run
+
+
+def _video_metrics(result: Any, chance: float) -> dict[str, Any]:
+    groups = result.group_accuracy
+    return {
+        "top1": result.top1,
+        "top5": result.top5,
+        "appearance": groups.get("appearance"),
+        "motion": groups.get("motion"),
+        "online": [point["accuracy"] for point in result.online],
+        "per_class": dict(zip(result.classes, result.per_class_accuracy, strict=True)),
+        "latency_ms": result.ms_per_frame,
+        "peak_mb": result.peak_memory_mb,
+        "videos": result.num_videos,
+        "chance": chance,
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _forward_flops(model_json: str, num_classes: int, clip_shape: tuple[int, ...]) -> int:
+    """FLOPs of one forward pass of one clip ``(T, C, H, W)`` through a fresh model of that spec."""
+    from rvit.perf import count_flops
+
+    model = build_model(json.loads(model_json), num_classes).eval()
+    with torch.no_grad():
+        return count_flops(model, torch.rand(1, *clip_shape))
+
+
+def _train_flops(model: Mapping[str, Any], num_classes: int, clip_shape: Sequence[int]) -> float:
+    """FLOPs of training on one clip: forward + backward, counted as 3 x the forward pass."""
+    key = json.dumps(dict(model), sort_keys=True)
+    return 3.0 * _forward_flops(key, num_classes, tuple(int(n) for n in clip_shape))
+
+
+def execute(
+    config: RunConfig,
+    seed: int,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train ``config`` with ``seed`` and evaluate it on each of its evaluation sets.
+
+    Training FLOPs are counted as 3 x the forward FLOPs of one training clip (the backward pass
+    costs about twice the forward), times the clips seen.
+
+    Returns ``{"metrics": {...}, "timings": {...}}``. ``metrics`` has ``chance`` (1 / K),
+    ``num_classes``, ``params``, ``train`` (``top1`` of the last epoch, ``time_s``, ``flops``,
+    ``log10_flops``, ``samples``, ``history``) and one entry per evaluation set (``top1``, ``top5``,
+    ``appearance``, ``motion``, ``online``, ``per_class``, ``latency_ms``, ``peak_mb``).
+    """
+    from rvit.evaluate import evaluate_images, evaluate_videos
+    from rvit.train import TrainConfig, as_training_set, fit
+    from rvit.utils import seed_everything
+
+    start = time.perf_counter()
+    seed_everything(seed)
+    train_set = build_train_set(config.data, config.train, seed)
+    num_classes = len(train_set.classes)
+    model = build_model(config.model, num_classes)
+    train_cfg = TrainConfig(
+        **config.train,
+        seed=seed,
+        device=device,
+        progress=progress,
+        amp=False,
+    )
+    history = fit(model, train_set, None, train_cfg)
+    model = history.model if history.model is not None else model
+    model.eval()
+    train_s = time.perf_counter() - start
+    records = history.records
+    clips = as_training_set(train_set, train_cfg.modality, train_cfg.frames)
+    clip_shape = list(clips[0][0].shape)  # (T, C, H, W)
+    if isinstance(config.data["frames"], list | tuple) and train_cfg.modality == "video":
+        clip_shape[0] = round(sum(config.data["frames"]) / 2)  # the mean length of the clips
+    samples = len(clips) * int(config.train["epochs"])
+    flops = _train_flops(config.model, num_classes, clip_shape) * samples
+    chance = 1.0 / num_classes
+    metrics: dict[str, Any] = {
+        "chance": chance,
+        "num_classes": num_classes,
+        "params": int(sum(p.numel() for p in model.parameters())),
+        "train": {
+            "top1": records[-1]["train_acc"] if records else None,
+            "loss": records[-1]["train_loss"] if records else None,
+            "time_s": float(sum(r["seconds"] or 0.0 for r in records)),
+            "flops": flops,
+            "log10_flops": math.log10(flops) if flops > 0 else None,
+            "samples": samples,
+            "history": [
+                {k: r[k] for k in ("epoch", "train_loss", "train_acc", "seconds")} for r in records
+            ],
+        },
+    }
+    eval_s: dict[str, float] = {}
+    for name, spec in config.evals.items():
+        tick = time.perf_counter()
+        dataset = build_eval_set(spec, seed)
+        try:
+            if spec["modality"] == "image":
+                result = evaluate_images(model, dataset, device=device, progress=False)
+            else:
+                result = evaluate_videos(
+                    model, dataset, batch_size=32, device=device, progress=False
+                )
+        except ValueError as error:
+            # a model that cannot take the input (a shared position table at another frame size)
+            metrics[name] = {"error": str(error), "chance": chance}
+        else:
+            metrics[name] = _video_metrics(result, chance)
+        eval_s[name] = time.perf_counter() - tick
+    timings = {"train_s": train_s, "eval_s": eval_s, "total_s": time.perf_counter() - start}
+    return {"metrics": metrics, "timings": timings}
+
+
+def strip_timings(obj: Any) -> Any:
+    """``obj`` without the keys of :data:`TIMING_KEYS` (at any depth): what must be reproducible."""
+    if isinstance(obj, dict):
+        return {k: strip_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, list):
+        return [strip_timings(v) for v in obj]
+    return obj
+
+
+# ------------------------------------------------------------------------------------------------
+# the study
+
+
+def _union_config(tasks: Sequence[Task]) -> RunConfig:
+    evals: dict[str, Mapping[str, Any]] = {}
+    for task in tasks:
+        for name, spec in task.config.evals.items():
+            if name in evals and dict(evals[name]) != dict(spec):
+                raise ValueError(
+                    f"evaluation {name!r} of run {task.config.key()} is specified differently by "
+                    f"{task.experiment}/{task.config_id} and by another experiment"
+                )
+            evals[name] = spec
+    return RunConfig(tasks[0].config.model, tasks[0].config.train, tasks[0].config.data, evals)
+
+
+def _record(task: Task, profile: Profile, config: RunConfig, outcome: Mapping[str, Any]) -> dict:
+    from rvit.utils import provenance
+
+    return {
+        "experiment": task.experiment,
+        "config_id": task.config_id,
+        "seed": task.seed,
+        "profile": profile.name,
+        "key": config.key(),
+        "configuration": config.to_dict(),
+        "metrics": outcome["metrics"],
+        "timings": outcome["timings"],
+        "provenance": provenance({"profile": profile.to_dict()}),
+    }
+
+
+def _write(path: Path, record: Mapping[str, Any]) -> None:
+    from rvit.utils import atomic_write_json
+
+    atomic_write_json(path, record)
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _execute_job(config_dict: dict[str, Any], seed: int, device: str) -> dict[str, Any]:
+    return execute(RunConfig.from_dict(config_dict), seed, device=device)
+
+
+def _existing(
+    group: Sequence[Task], config: RunConfig, profile: str, results_dir: Path
+) -> dict[str, Any] | None:
+    """A stored result of this run (under any experiment) that covers every evaluation needed."""
+    key, seed = group[0].run_id
+    for path in sorted(results_dir.glob(f"*/*__seed{seed}.json")):
+        record = _load(path)
+        if record and record.get("key") == key and not match_result(record, config, seed, profile):
+            return record
+    return None
+
+
+@dataclass
+class StudySummary:
+    """What :func:`run_study` did: tasks planned, runs trained, results copied or already there."""
+
+    tasks: int
+    skipped: int
+    trained: int
+    copied: int
+    seconds: float
+    results_dir: Path
+
+
+def run_study(
+    names: Sequence[str] | None = None,
+    profile: str | Profile = "smoke",
+    results_dir: str | os.PathLike | None = None,
+    jobs: int = 1,
+    device: str = "cpu",
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> StudySummary:
+    """Run the experiments ``names`` (all when empty) at ``profile``; returns a :class:`StudySummary`.
+
+    Finished (experiment, configuration, seed) results are skipped, so an interrupted study resumes
+    where it stopped. ``jobs > 1`` trains that many runs in parallel processes (torch threads are
+    split between them).
+    """
+    prof = get_profile(profile)
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
+    experiments = [e for e in get_experiments(names, prof) if e.bench is None]
+    tasks = plan(experiments, out)
+    start = time.perf_counter()
+    say = log or (lambda message: None)
+
+    groups: dict[tuple[str, int], list[Task]] = {}
+    for task in tasks:
+        groups.setdefault(task.run_id, []).append(task)
+    pending: list[tuple[RunConfig, list[Task]]] = []
+    skipped = copied = 0
+    for group in groups.values():
+        todo = [t for t in group if match_result(_load(t.path), t.config, t.seed, prof.name)]
+        skipped += len(group) - len(todo)
+        if not todo:
+            continue
+        config = _union_config(group)
+        found = _existing(group, config, prof.name, out)
+        if found is not None:
+            for task in todo:
+                _write(
+                    task.path, {**found, "experiment": task.experiment, "config_id": task.config_id}
+                )
+                copied += 1
+            continue
+        pending.append((config, group))
+    # runs with the same seed and training data next to each other: their data sets are cached
+    pending.sort(key=lambda item: (item[1][0].seed, json.dumps(dict(item[0].data), sort_keys=True)))
+
+    bar = None
+    if progress and pending:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(pending), desc=f"study ({prof.name})", unit="run", dynamic_ncols=True)
+
+    def finish(config: RunConfig, group: list[Task], outcome: Mapping[str, Any]) -> None:
+        for task in group:
+            _write(task.path, _record(task, prof, config, outcome))
+        say(
+            f"{group[0].experiment}/{group[0].config_id} seed {group[0].seed}: "
+            f"{outcome['timings']['total_s']:.1f} s"
+        )
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        if jobs == 1:
+            for config, group in pending:
+                finish(config, group, execute(config, group[0].seed, device=device))
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            threads = max(1, torch.get_num_threads() // jobs)
+            with ProcessPoolExecutor(
+                jobs,
+                mp_context=mp.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(threads,),
+            ) as pool:
+                futures = {
+                    pool.submit(_execute_job, config.to_dict(), group[0].seed, device): (
+                        config,
+                        group,
+                    )
+                    for config, group in pending
+                }
+                for future in as_completed(futures):
+                    config, group = futures[future]
+                    finish(config, group, future.result())
+    finally:
+        if bar is not None:
+            bar.close()
+    return StudySummary(
+        tasks=len(tasks),
+        skipped=skipped,
+        trained=len(pending),
+        copied=copied,
+        seconds=time.perf_counter() - start,
+        results_dir=out,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# the command line
+
+
+def add_study_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``study run`` and ``study report`` on an ``argparse`` subparsers object."""
+    parser = subparsers.add_parser(
+        "study",
+        help="run the reproducibility study or print its verdicts",
+        description="The reproducibility study: experiments from rvit.study.registry.",
+    )
+    commands = parser.add_subparsers(dest="study_command", required=True)
+    run = commands.add_parser("run", help="run experiments (resumable)")
+    run.add_argument(
+        "names", nargs="*", help=f"experiments (default: all of {', '.join(EXPERIMENTS)})"
+    )
+    run.add_argument("--profile", default="smoke", choices=("smoke", "book", "full"))
+    run.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (default 1)")
+    run.add_argument("--results-dir", default=None, help="where the JSON files go")
+    run.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    report = commands.add_parser("report", help="print the verdict tables")
+    report.add_argument("--profile", default="book", choices=("smoke", "book", "full"))
+    report.add_argument("--results-dir", default=None, help="where the JSON files are")
+    parser.set_defaults(func=study_command)
+    return parser
+
+
+def study_command(args: argparse.Namespace) -> int:
+    """Carry out ``study run`` or ``study report`` for parsed ``args``."""
+    if args.study_command == "run":
+        summary = run_study(
+            args.names,
+            profile=args.profile,
+            results_dir=args.results_dir,
+            jobs=args.jobs,
+            device=args.device,
+            progress=not args.no_progress,
+            log=lambda message: print(message, flush=True),
+        )
+        print(
+            f"{summary.tasks} results planned: {summary.trained} runs trained, {summary.copied} "
+            f"copied from shared runs, {summary.skipped} already done; {summary.seconds:.0f} s; "
+            f"results in {summary.results_dir}"
+        )
+        return 0
+    from rvit.study.report import print_report
+
+    print_report(args.profile, args.results_dir)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rvit.study.runner run|report ...`` (the same as ``python -m rvit study ...``)."""
+    parser = argparse.ArgumentParser(prog="rvit")
+    add_study_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
