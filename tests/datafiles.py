@@ -6,6 +6,7 @@ test can read a frame back and tell which frame it is, through lossy compression
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def save_rgb(path: Path, chw: torch.Tensor, **kwargs: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(chw.permute(1, 2, 0).numpy()).save(path, **kwargs)
     return path
+
+
+def jpeg_round_trip(chw: torch.Tensor, quality: int = 75) -> torch.Tensor:
+    """A uint8 ``(3, H, W)`` image after JPEG encoding and decoding with PIL."""
+    buffer = io.BytesIO()
+    Image.fromarray(chw.permute(1, 2, 0).numpy()).save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        return torch.from_numpy(np.asarray(image.convert("RGB")).copy()).permute(2, 0, 1)
 
 
 def texture(seed: int, height: int = 64, width: int = 64, cells: int = 6) -> torch.Tensor:
