@@ -15,6 +15,7 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -26,10 +27,10 @@ __all__ = ["filmstrips", "gallery"]
 GROUP_COLORS = {"appearance": "#1f5fa8", "motion": "#b5461f"}  # row labels, by class group
 
 
-def _as_image(x: Tensor) -> Tensor:
-    """(C, H, W) in [0, 1] -> (H, W, C) for ``imshow``; a single channel stays grey."""
+def _as_image(x: Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> (H, W, C) array for ``imshow``; a single channel stays grey."""
     x = x.detach().float().clamp(0, 1).cpu()
-    return x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)
+    return (x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)).numpy()
 
 
 def _bare(ax: Axes) -> None:
