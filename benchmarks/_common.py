@@ -1,0 +1,230 @@
+"""Shared helpers for the benchmark scripts: provenance, fresh-process measurements, tables, JSON.
+
+Every benchmark records where it ran (:func:`hardware`) and with what code (:func:`versions`), keeps
+the raw repeats of each measurement next to their median, prints a table and writes its JSON
+atomically to ``results/bench/<name>.json``.
+
+Memory is measured the same way everywhere (:func:`measure_call`, run in a fresh process per point by
+:func:`run_isolated`): one warm-up call, then the peak growth of the call over the memory in use just
+before it (:class:`rvit.perf.PeakMemory`: on CPU the resident set's high-water mark, reset after freed
+heap pages are returned to the system; on CUDA the allocator's peak statistics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rvit.perf import PeakMemory, memory_method, time_call
+from rvit.utils import atomic_write_json, environment_info, git_info
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "results" / "bench"
+MIB = 2**20
+
+MEMORY_METHODS = {
+    "rss_peak_reset": (
+        "peak resident-set growth of the call over the resident set just before it, in a fresh "
+        "process per point after one warm-up call (freed heap returned to the system with "
+        "malloc_trim, high-water mark reset through /proc/self/clear_refs)"
+    ),
+    "ru_maxrss": (
+        "growth of getrusage's resident-set high-water mark during the call, in a fresh process "
+        "per point after one warm-up call (the mark cannot be reset: an upper bound)"
+    ),
+    "cuda_max_memory_allocated": (
+        "torch.cuda.max_memory_allocated during the call minus memory_allocated before it, after "
+        "torch.cuda.reset_peak_memory_stats, in a fresh process per point after one warm-up call"
+    ),
+}
+"""How each memory method of :func:`rvit.perf.memory_method` is described in results."""
+
+
+def hardware(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Where the benchmark ran: processor, cores, torch threads, memory, accelerator, load average."""
+    device = torch.device(device)
+    env = environment_info()
+    info: dict[str, Any] = {
+        "cpu": env["cpu"],
+        "logical_cores": env["cpu_count"],
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch_threads": torch.get_num_threads(),
+        "platform": env["platform"],
+        "device": str(device),
+        "load_average_1_5_15min": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+    try:
+        info["memory_gib"] = round(
+            os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30, 1
+        )
+    except (ValueError, OSError, AttributeError):
+        info["memory_gib"] = None
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info["gpu"] = props.name
+        info["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+    return info
+
+
+def versions() -> dict[str, Any]:
+    """The code that ran: python, torch, rvit and the git commit (``+dirty`` with local changes)."""
+    env = environment_info()
+    git = git_info(ROOT)
+    commit = git["commit"]
+    if commit is not None and git["dirty"]:
+        commit += "+dirty"
+    return {
+        "python": env["python"],
+        "torch": env["packages"]["torch"],
+        "rvit": env["packages"]["rvit"],
+        "git_commit": commit,
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    """Median of the repeats (the robust summary every benchmark reports)."""
+    if not values:
+        raise ValueError("median: expected at least one value, got an empty sequence")
+    return float(statistics.median(values))
+
+
+def setup_worker(threads: int | None) -> None:
+    """Settings every measuring process shares: the torch thread count (``None``: torch's default)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def measure_call(
+    fn: Callable[[], Any],
+    device: torch.device | str = "cpu",
+    repeats: int = 5,
+    memory_repeats: int = 3,
+) -> dict[str, Any]:
+    """Peak memory and wall-clock time of ``fn()``: one warm-up call, then memory, then timing.
+
+    The warm-up call pays one-off costs (lazy initialisation, kernel selection) outside both
+    measurements. Then ``memory_repeats`` calls each run inside :class:`rvit.perf.PeakMemory` and
+    ``repeats`` timed calls follow. Returns raw repeats and medians: ``memory_bytes`` (list),
+    ``memory_median_bytes``, ``baseline_bytes`` (memory in use before the last measured call),
+    ``seconds`` (list), ``seconds_median``.
+    """
+    device = torch.device(device)
+    fn()
+    memory, baseline = [], 0
+    for _ in range(memory_repeats):
+        with PeakMemory(device) as mem:
+            fn()
+        memory.append(mem.growth)
+        baseline = mem.baseline or 0
+    seconds = time_call(fn, repeats=repeats, warmup=0, device=device)
+    return {
+        "memory_bytes": memory,
+        "memory_median_bytes": median(memory),
+        "baseline_bytes": baseline,
+        "seconds": seconds,
+        "seconds_median": median(seconds),
+    }
+
+
+_PRELOAD = ["torch", "rvit.attention", "rvit.cell", "rvit.model", "rvit.baselines"]
+
+
+def _fresh_process_context() -> BaseContext:
+    """Start method for measuring processes: a fork server that has imported torch and rvit (and
+    run nothing) when the platform has one, so each fresh process starts in milliseconds; else spawn.
+    """
+    if "forkserver" in get_all_start_methods():
+        context = get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return get_context("spawn")
+
+
+def run_isolated(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn(*args, **kwargs)`` in a fresh Python process and return its result.
+
+    ``fn`` must be a module-level function and its arguments and result picklable. A fresh process per
+    point keeps one measurement's allocations, caches and high-water marks out of the next.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=_fresh_process_context()) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
+def memory_note(device: torch.device | str) -> dict[str, str]:
+    """The memory method used on ``device`` and its one-line description, for results and output."""
+    method = memory_method(device)
+    return {"memory_method": method, "memory_method_description": MEMORY_METHODS[method]}
+
+
+def write_json(name: str, payload: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
+    """Write ``payload`` to ``<directory>/<name>.json`` atomically (temporary file, then rename)."""
+    return atomic_write_json(Path(directory) / f"{name}.json", payload, indent=1)
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """Command-line options every benchmark accepts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--device", default="cpu", help="torch device to measure on: cpu or cuda[:i] (default: cpu)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads in each measuring process (default: torch's own choice)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed repeats per point, median reported (>= 5)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS_DIR,
+        help="folder for the JSON result (default: results/bench)",
+    )
+    return parser
+
+
+def check_args(args: argparse.Namespace) -> torch.device:
+    """Validate the common options; returns the device. Errors name the option and the value."""
+    if args.repeats < 5:
+        raise SystemExit(f"--repeats {args.repeats}: at least 5 timed repeats are needed")
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit(f"--threads {args.threads}: expected an integer >= 1")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise SystemExit(f"--device {args.device!r} is not a torch device") from None
+    if device.type not in ("cpu", "cuda"):
+        raise SystemExit(f"--device {args.device!r}: expected cpu or cuda[:i]")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device!r}: CUDA is not available on this machine")
+    return device
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Print ``rows`` as a right-aligned text table of the given columns (``-`` for missing)."""
+
+    def fmt(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value)
+
+    cells = [[fmt(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
+    sys.stdout.flush()
