@@ -321,7 +321,8 @@ def _class_name(class_names: Sequence[str], k: int) -> str:
 class _ModelPanels:
     """The four panels of one model inside an :class:`ExplorerFigure` (a matplotlib subfigure)."""
 
-    BAR_COLOR, TRUE_COLOR = "#9aa5b1", "#e8710a"
+    BAR_COLOR, TRUE_COLOR, RIVAL_COLOR = "#9aa5b1", "#e8710a", "#3b6ea5"
+    TITLE, LABEL, TICK = 9, 8, 7  # font sizes in points
 
     def __init__(
         self,
@@ -335,17 +336,27 @@ class _ModelPanels:
         self.name, self.trace, self.class_names = name, trace, class_names
         self.subfig = subfig
         ax = subfig.subplots(
-            2, 2, gridspec_kw={"left": 0.1, "right": 0.97, "bottom": 0.1, "top": 0.8}
+            2, 2, gridspec_kw={"left": 0.11, "right": 0.95, "bottom": 0.11, "top": 0.8}
         )
-        subfig.subplots_adjust(wspace=0.35, hspace=0.62)
+        subfig.subplots_adjust(wspace=0.38, hspace=0.7)
         self.ax_frame, self.ax_top, self.ax_conf, self.ax_norm = ax.ravel()
-        frames = trace.num_frames
-        steps = np.arange(1, frames + 1)
-        self.rgb = _display_frames(trace.frames)
+        self.steps = np.arange(1, trace.num_frames + 1)
+        self._frame_panel(layer, keys)
+        self._top_panel()
+        self._confidence_panel()
+        self._norm_panel()
+        for axis in (self.ax_top, self.ax_conf, self.ax_norm):
+            axis.tick_params(labelsize=self.TICK)
+        self.ax_conf.set_xlim(0.5, trace.num_frames + 0.5)
+        self.ax_norm.set_xlim(0.5, trace.num_frames + 1.2)  # room for the layer labels
+        for axis in (self.ax_conf, self.ax_norm):
+            axis.set_xlabel("frames seen", fontsize=self.LABEL)
+
+    def _frame_panel(self, layer: int, keys: str) -> None:
+        """The frame, with the gate's attention laid over it."""
+        self.rgb = _display_frames(self.trace.frames)
         height, width = self.rgb.shape[1:3]
         self.extent = (0, width, height, 0)
-
-        # the frame and the gate's attention over it
         self.image = self.ax_frame.imshow(self.rgb[0], extent=self.extent, interpolation="nearest")
         self.heat = None
         self.layer: int | None = None
@@ -353,71 +364,62 @@ class _ModelPanels:
         self.ax_frame.set_xticks([])
         self.ax_frame.set_yticks([])
 
-        # the top-5 classes after this frame
-        k = min(TOP_K, trace.num_classes)
-        self.bars = self.ax_top.barh(np.arange(k)[::-1], np.zeros(k), color=self.BAR_COLOR)
+    def _top_panel(self) -> None:
+        """The top-5 classes after this frame."""
+        k = min(TOP_K, self.trace.num_classes)
+        rows = np.arange(k)[::-1]
+        self.bars = self.ax_top.barh(rows, np.zeros(k), color=self.BAR_COLOR, height=0.8)
         self.bar_names = [
-            self.ax_top.text(0.02, y, "", va="center", ha="left", fontsize=7)
-            for y in np.arange(k)[::-1]
+            self.ax_top.text(0.02, y, "", va="center", ha="left", fontsize=self.LABEL) for y in rows
         ]
         self.ax_top.set_xlim(0, 1)
         self.ax_top.set_yticks([])
-        self.ax_top.set_xlabel("probability after this frame", fontsize=7)
-        self.ax_top.set_title("top-5 classes (orange: true class)", fontsize=8)
+        self.ax_top.set_xlabel("probability after this frame", fontsize=self.LABEL)
+        self.ax_top.set_title("top-5 classes (orange: true)", fontsize=self.TITLE)
 
-        # the confidence in the true class so far
-        label = trace.label
-        self.curve_true = trace.confidence().numpy() if label is not None else None
-        if self.curve_true is None:
-            curve = trace.probs.max(dim=-1).values.numpy()
-            (self.line_true,) = self.ax_conf.plot([], [], color=self.TRUE_COLOR, label="top-1")
-            self.curve_true = curve
-            self.curve_rival = None
-            self.ax_conf.set_title("confidence of the top class", fontsize=8)
+    def _confidence_panel(self) -> None:
+        """The probability of the true class (or of the top class) and of its best rival so far."""
+        trace, ax = self.trace, self.ax_conf
+        self.curve_rival = None
+        if trace.label is None:
+            self.curve_true = trace.probs.max(dim=-1).values.numpy()
+            ax.set_title("probability of the top class", fontsize=self.TITLE)
         else:
+            self.curve_true = trace.confidence().numpy()
             self.curve_rival = trace.rival().numpy()
-            (self.line_true,) = self.ax_conf.plot(
-                [], [], color=self.TRUE_COLOR, marker="o", ms=3, label="true class"
-            )
-            (self.line_rival,) = self.ax_conf.plot(
-                [], [], color="#3b6ea5", ls="--", marker=".", ms=3, label="best other class"
-            )
-            self.ax_conf.set_title(f"confidence in {_class_name(class_names, label)}", fontsize=8)
-        self.cursor_conf = self.ax_conf.axvline(1, color="0.6", lw=0.8)
-        self.ax_conf.set_xlim(0.5, frames + 0.5)
-        self.ax_conf.set_ylim(0, 1.02)
-        self.ax_conf.set_xlabel("frames seen", fontsize=7)
-        self.ax_conf.set_ylabel("probability", fontsize=7)
-        self.ax_conf.legend(fontsize=6, loc="upper left", frameon=False)
+            true_name = _class_name(self.class_names, trace.label)
+            ax.set_title(f"p({true_name}) orange,\nbest other class blue", fontsize=self.TITLE)
+        (self.line_true,) = ax.plot([], [], color=self.TRUE_COLOR, marker="o", ms=3)
+        (self.line_rival,) = ax.plot([], [], color=self.RIVAL_COLOR, ls="--", marker=".", ms=3)
+        self.cursor_conf = ax.axvline(1, color="0.6", lw=0.8)
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("probability", fontsize=self.LABEL)
 
-        # the hidden-state norm per layer
-        self.norm_lines = []
-        if trace.hidden_norm is not None:
-            norms = trace.hidden_norm.numpy()
-            self.norms = norms
-            for i in range(norms.shape[1]):
-                (line,) = self.ax_norm.plot([], [], marker=".", ms=3, label=f"layer {i + 1}")
-                self.norm_lines.append(line)
-            self.ax_norm.set_ylim(0, max(float(norms.max()), 1e-6) * 1.1)
-            self.ax_norm.legend(fontsize=6, loc="upper left", frameon=False, ncol=2)
-        else:
-            self.ax_norm.text(
+    def _norm_panel(self) -> None:
+        """The hidden-state norm of each layer so far, each line labelled at its newest point."""
+        ax = self.ax_norm
+        self.norm_lines, self.norm_labels = [], []
+        ax.set_title("hidden-state norm per layer", fontsize=self.TITLE)
+        ax.set_ylabel("mean norm of h per token", fontsize=self.LABEL)
+        self.cursor_norm = ax.axvline(1, color="0.6", lw=0.8)
+        if self.trace.hidden_norm is None:
+            ax.text(
                 0.5,
                 0.5,
                 "no recurrent state",
                 ha="center",
                 va="center",
-                fontsize=8,
-                transform=self.ax_norm.transAxes,
+                fontsize=self.LABEL,
+                transform=ax.transAxes,
             )
-        self.cursor_norm = self.ax_norm.axvline(1, color="0.6", lw=0.8)
-        self.ax_norm.set_xlim(0.5, frames + 0.5)
-        self.ax_norm.set_xlabel("frames seen", fontsize=7)
-        self.ax_norm.set_ylabel("mean norm of h per token", fontsize=7)
-        self.ax_norm.set_title("hidden-state norm per layer", fontsize=8)
-        for ax in (self.ax_top, self.ax_conf, self.ax_norm):
-            ax.tick_params(labelsize=6)
-        self.steps = steps
+            return
+        self.norms = self.trace.hidden_norm.numpy()  # (T, depth)
+        for i in range(self.norms.shape[1]):
+            (line,) = ax.plot([], [], marker=".", ms=3)
+            self.norm_lines.append(line)
+            label = ax.text(0, 0, f" L{i + 1}", fontsize=self.TICK, color=line.get_color())
+            self.norm_labels.append(label)
+        ax.set_ylim(0, max(float(self.norms.max()), 1e-6) * 1.12)
 
     def set_heat(self, layer: int, keys: str) -> None:
         """Overlay the gate attention of ``layer`` on ``keys`` (shown from the next update)."""
@@ -435,25 +437,25 @@ class _ModelPanels:
                 cmap="magma",
                 vmin=0.0,
                 vmax=vmax,
-                alpha=0.55,
+                alpha=0.4,
             )
         else:
             self.heat.set_clim(0.0, vmax)
 
     def update(self, t: int) -> None:
+        """Show frame ``t`` (0-based) in the four panels."""
         trace, names = self.trace, self.class_names
         self.image.set_data(self.rgb[t])
-        share = trace.memory_share
         if self.heat is not None:
             self.heat.set_data(self.heat_maps[t])
-            layer_share = float(share[t, self.layer])
+            layer_share = float(trace.memory_share[t, self.layer])
             self.ax_frame.set_title(
-                f"gate attention on {self.keys} tokens\nlayer {self.layer + 1}, "
+                f"gate attention on {self.keys}, layer {self.layer + 1}\n"
                 f"memory share {layer_share:.0%}",
-                fontsize=8,
+                fontsize=self.TITLE,
             )
         else:
-            self.ax_frame.set_title("frame (no attention gate)", fontsize=8)
+            self.ax_frame.set_title("frame (no attention gate)", fontsize=self.TITLE)
         for bar, text, (k, p) in zip(self.bars, self.bar_names, trace.top(t), strict=True):
             bar.set_width(p)
             bar.set_color(self.TRUE_COLOR if k == trace.label else self.BAR_COLOR)
@@ -462,14 +464,13 @@ class _ModelPanels:
         self.line_true.set_data(seen, self.curve_true[: t + 1])
         if self.curve_rival is not None:
             self.line_rival.set_data(seen, self.curve_rival[: t + 1])
-        for i, line in enumerate(self.norm_lines):
+        for i, (line, label) in enumerate(zip(self.norm_lines, self.norm_labels, strict=True)):
             line.set_data(seen, self.norms[: t + 1, i])
+            label.set_position((t + 1, float(self.norms[t, i])))
         self.cursor_conf.set_xdata([t + 1, t + 1])
         self.cursor_norm.set_xdata([t + 1, t + 1])
         predicted = _class_name(names, int(trace.predictions[t]))
-        self.subfig.suptitle(
-            f"{self.name}: predicts {predicted}", fontsize=9, y=0.925, fontweight="bold"
-        )
+        self.subfig.suptitle(f"{self.name} predicts {predicted}", fontsize=10, y=0.93)
 
 
 class ExplorerFigure:
