@@ -22,6 +22,7 @@ the frame by a scatter-max. Frames are processed in chunks small enough to stay 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -45,15 +46,17 @@ _CHUNK_PIXELS = 256 * 32 * 32  # frames per chunk * pixels per frame, sized for 
 
 @dataclass
 class Strokes:
-    """One shape of one colour made of round-capped line segments (a stick figure, a chair).
+    """Round-capped line segments: one shape of one colour (a stick figure, a chair), or a set of
+    separate shapes with a colour each (background clutter).
 
     Attributes:
         segments: (N, S, 2, 2) segment endpoints ``[[x0, y0], [x1, y1]]`` in pixels; x to the right,
             y downward, the centre of pixel (row i, column j) at ``(j + 0.5, i + 0.5)``. A segment of
             length 0 is a disc.
-        radius: (N, S) half thickness of each segment in pixels.
-        color: (N, 3) RGB in [0, 1].
-        visible: (N,) bool; frames where it is False do not draw the shape.
+        radius: (N, S) half thickness of each segment in pixels; a negative radius draws nothing.
+        color: (N, 3) RGB in [0, 1]: the union of the segments in one colour; or (N, S, 3): each
+            segment is its own shape, drawn in order (later ones on top).
+        visible: (N,) bool; frames where it is False do not draw the strokes.
     """
 
     segments: Tensor
@@ -139,10 +142,11 @@ def _pixel_centres(size: int) -> Tensor:
 
 
 class Scratch:
-    """Reusable scratch memory for one rendering call.
+    """Reusable scratch memory for rendering.
 
     Rendering runs chunk after chunk; taking the large temporaries from here lets every chunk reuse
-    the same memory instead of mapping (and page-faulting) fresh megabytes each time.
+    the same memory instead of mapping (and page-faulting) fresh megabytes each time. Each thread
+    keeps one (:func:`_thread_scratch`), a few tens of megabytes at most.
     """
 
     def __init__(self) -> None:
@@ -156,6 +160,16 @@ class Scratch:
             buffer = torch.empty(count, dtype=dtype)
             self._buffers[name] = buffer
         return buffer[:count].view(shape)
+
+
+_LOCAL = threading.local()
+
+
+def _thread_scratch() -> Scratch:
+    """This thread's scratch memory (threads must not share buffers)."""
+    if not hasattr(_LOCAL, "scratch"):
+        _LOCAL.scratch = Scratch()
+    return _LOCAL.scratch
 
 
 @lru_cache(maxsize=64)
@@ -282,23 +296,29 @@ def _paint(images: Tensor, coverage: Tensor, color: Tensor) -> None:
 
 
 def _draw(images: Tensor, shape: Strokes | Boxes, size: int, scratch: Scratch) -> None:
+    """Paint one layer into ``images`` (N, 3, H, W) in place, only in the frames where it is visible."""
     rows = shape.visible.nonzero().squeeze(1)
     if rows.numel() == 0:
         return
     everything = rows.numel() == images.shape[0]
-    if isinstance(shape, Strokes):
-        segments, radius = shape.segments, shape.radius
-        if not everything:
-            segments, radius = segments[rows], radius[rows]
-        coverage = stroke_coverage(segments, radius, size, scratch)
+    color = shape.color if everything else shape.color[rows]
+    target = images if everything else images[rows]
+    if isinstance(shape, Boxes):
+        _paint(target, box_coverage(shape.rect if everything else shape.rect[rows], size), color)
     else:
-        coverage = box_coverage(shape.rect if everything else shape.rect[rows], size)
-    if everything:
-        _paint(images, coverage, shape.color)
-    else:
-        part = images[rows]
-        _paint(part, coverage, shape.color[rows])
-        images[rows] = part
+        segments = shape.segments if everything else shape.segments[rows]
+        radius = shape.radius if everything else shape.radius[rows]
+        if color.dim() == 2:  # one shape: the union of the segments
+            _paint(target, stroke_coverage(segments, radius, size, scratch), color)
+        else:  # every segment its own shape: a frame per segment, then paint them in order
+            m, s = radius.shape
+            coverage = stroke_coverage(
+                segments.reshape(m * s, 1, 2, 2), radius.reshape(m * s, 1), size, scratch
+            ).view(m, s, size, size)
+            for k in range(s):
+                _paint(target, coverage[:, k], color[:, k])
+    if not everything:
+        images[rows] = target
 
 
 def add_noise(
@@ -330,7 +350,7 @@ def render_batch(params: FrameParams, dtype: torch.dtype = torch.float32) -> Ten
     n = len(params)
     out = torch.empty(n, 3, size, size, dtype=dtype)
     chunk = max(1, _CHUNK_PIXELS // (size * size))
-    scratch = Scratch()
+    scratch = _thread_scratch()
     for start in range(0, n, chunk):
         part = params.rows(slice(start, start + chunk))
         images = _background(part, scratch)

@@ -637,15 +637,15 @@ class _Sampler:
         )
         shapes: list[Strokes | Boxes] = []
         shift = jitter[:, None, None, :]
-        for k in range(_CLUTTER):
-            shapes.append(
-                Strokes(
-                    segments=table["clutter"][:, k : k + 1] + shift,
-                    radius=table["clutter_radius"][:, k : k + 1],
-                    color=table["clutter_color"][:, k],
-                    visible=table["clutter_visible"][:, k],
-                )
+        clutter_visible = table["clutter_visible"]  # (F, K)
+        shapes.append(
+            Strokes(
+                segments=table["clutter"] + shift,
+                radius=torch.where(clutter_visible, table["clutter_radius"], -1.0),
+                color=table["clutter_color"],  # (F, K, 3): each stroke its own colour
+                visible=clutter_visible.any(-1),
             )
+        )
         shapes.append(
             Strokes(
                 segments=to_pixels(chair),
