@@ -394,7 +394,7 @@ def video_look(images: Tensor, strength: float, noise_index: Tensor) -> Tensor:
 
     In order: defocus blur (sigma up to 0.8 px at 32 px), sensor noise (std up to 0.05), lower
     contrast (down to 65 % around each frame's mean colour, slightly lifted blacks) and compression
-    blockiness (up to 45 % of each 4 x 4 tile at 32 px replaced by its mean). Motion blur is not done
+    blockiness (up to 35 % of each 4 x 4 tile at 32 px replaced by its mean). Motion blur is not done
     here: the synthetic world renders it by averaging sub-frames.
 
     Args:
@@ -415,5 +415,5 @@ def video_look(images: Tensor, strength: float, noise_index: Tensor) -> Tensor:
     mean = out.mean(dim=(2, 3), keepdim=True)
     out = mean + (out - mean) * (1.0 - 0.35 * strength) + 0.04 * strength
     block = max(2, size // 8)
-    out = out.lerp(block_average(out, block), 0.45 * strength)
+    out = out.lerp(block_average(out, block), 0.35 * strength)
     return out.clamp_(0.0, 1.0)
