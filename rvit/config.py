@@ -17,7 +17,10 @@ field                  ``paper()``     ``variant()``
 attention in both the spatial step and the gate; ``"hybrid"`` uses softmax attention within the frame
 and linear attention in the recurrent gate; ``"softmax"`` uses softmax in both.
 
-Model widths come from the table :data:`SIZES` unless given explicitly.
+Model widths come from the table :data:`SIZES` unless given explicitly. Inputs are pixels scaled to
+``[0, 1]``; every model centres them itself with ``(x - pixel_mean) / pixel_std`` before the patch
+embedding, so no data transform has to normalise them (tiny transformers learn slowly on uncentred
+pixels).
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ class RViTConfig:
     recurrent_dropout: float = 0.0
     head: Literal["concat", "gap"] = "concat"
     dropout: float = 0.0
+    pixel_mean: float = 0.5
+    pixel_std: float = 0.25
 
     def __post_init__(self) -> None:
         for name, allowed in OPTIONS.items():
@@ -112,6 +117,14 @@ class RViTConfig:
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
                 raise ValueError(f"{name}={value!r} is not allowed; expected a number in [0, 1)")
             object.__setattr__(self, name, float(value))
+        if isinstance(self.pixel_std, bool) or not isinstance(self.pixel_std, int | float):
+            raise ValueError(f"pixel_std={self.pixel_std!r} is not allowed; expected a number > 0")
+        if not self.pixel_std > 0:
+            raise ValueError(f"pixel_std={self.pixel_std!r} is not allowed; expected a number > 0")
+        if isinstance(self.pixel_mean, bool) or not isinstance(self.pixel_mean, int | float):
+            raise ValueError(f"pixel_mean={self.pixel_mean!r} is not allowed; expected a number")
+        object.__setattr__(self, "pixel_mean", float(self.pixel_mean))
+        object.__setattr__(self, "pixel_std", float(self.pixel_std))
         if self.image_size % self.patch_size:
             raise ValueError(
                 f"image_size={self.image_size} is not divisible by patch_size={self.patch_size}"

@@ -182,10 +182,13 @@ class StreamingClassifier(nn.Module):
                 f"{what} has {x.shape[-3]} channels; the config has in_chans={self.cfg.in_chans}"
             )
         self.check_frame_size(x.shape[-2], x.shape[-1])
-        if not torch.isfinite(x).all():
+        if x.device.type != "meta" and not torch.isfinite(x).all():
             raise ValueError(f"{what} contains NaN or inf values")
         dtype, device = self._dtype_device()
-        return x.to(device=device, dtype=dtype)
+        # Pixels arrive scaled to [0, 1]; the model centres them itself (cfg.pixel_mean, pixel_std),
+        # so every data source and the command line feed the same range without a transform.
+        x = x.to(device=device, dtype=dtype)
+        return (x - self.cfg.pixel_mean) / self.cfg.pixel_std
 
     def check_video(self, video: Any, lengths: Any = None) -> tuple[Tensor, Tensor | None]:
         """Check a video ``(B, T, C, H, W)`` (an image ``(B, C, H, W)`` is a 1-frame video) and lengths.

@@ -401,3 +401,20 @@ def test_frame_size_may_not_change_mid_stream():
     _, state = model.step(torch.randn(1, 3, SIZE, SIZE), state)
     with pytest.raises(ValueError, match="differs from the earlier frames"):
         model.step(torch.randn(1, 3, 8, 8), state)
+
+
+def test_models_centre_pixels_with_the_config_statistics():
+    from rvit import FrameViT
+
+    cfg = RViTConfig.paper(num_classes=3, image_size=16, dim=32, depth=1, heads=2)
+    shifted = cfg.replace(pixel_mean=0.0, pixel_std=1.0)
+    video = torch.rand(2, 3, 3, 16, 16)
+    for cls in (RViT, FrameViT):
+        torch.manual_seed(0)
+        model = cls(cfg).eval()
+        torch.manual_seed(0)
+        plain = cls(shifted).eval()
+        # the same weights fed pixels that are already centred give the same logits
+        torch.testing.assert_close(model(video), plain((video - 0.5) / 0.25))
+    with pytest.raises(ValueError, match="pixel_std"):
+        cfg.replace(pixel_std=0.0)
