@@ -48,6 +48,7 @@ __all__ = [
     "get_metric",
     "load_bench",
     "load_experiment",
+    "memory_frame",
     "metrics_frame",
     "online_frame",
     "print_report",
@@ -108,53 +109,66 @@ def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[st
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+_MEMORY_COMPARED = ("rvit_stream", "rvit_forward", "clipvit_forward")
+
+
+def _memory_points(bench: Mapping[str, Any]) -> dict[str, dict[int, list[float]]]:
+    """Measured inference points of the length benchmark: ``[method][T] = peak MB per repeat``."""
+    by_method: dict[str, dict[int, list[float]]] = {}
+    for point in bench.get("points") or []:
+        if point.get("task") != "inference" or point.get("status") != "measured":
+            continue
+        repeats = point.get("memory_bytes") or [point.get("memory_median_bytes")]
+        by_method.setdefault(str(point["method"]), {})[int(point["T"])] = [
+            float(b) / 2**20 for b in repeats if b is not None
+        ]
+    return by_method
+
+
 def _memory_runs(bench: Mapping[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     """Peak memory of the length benchmark as runs: ``runs[method][repeat] = {"peak_mb": ...}``.
 
-    Each method's repeats at the longest and shortest length become the "seeds":
-    ``peak_mb.longest`` and ``peak_mb.growth`` (longest minus shortest).
+    The memory repeats of each method play the role of seeds. ``peak_mb.longest`` is the peak at
+    the longest length measured for streaming RViT, whole-video RViT and ClipViT alike;
+    ``peak_mb.growth`` is that minus the peak at the shortest such length. ``clipvit_forward`` is
+    stored as ``clipvit``.
     """
-    rows = bench.get("memory") or bench.get("rows") or []
-    by_method: dict[str, dict[int, list[float]]] = {}
-    for row in rows:
-        method = row.get("method") or row.get("model")
-        frames = row.get("frames")
-        repeats = row.get("peak_mb_repeats") or row.get("repeats") or [row.get("peak_mb")]
-        if method is None or frames is None:
-            continue
-        by_method.setdefault(_memory_id(method), {})[int(frames)] = [
-            float(r) for r in repeats if r is not None
-        ]
+    by_method = _memory_points(bench)
+    lengths = [set(by_method.get(m, {})) for m in _MEMORY_COMPARED]
+    common = sorted(set.intersection(*lengths)) if all(lengths) else []
+    if not common:
+        return {}
+    shortest, longest = common[0], common[-1]
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     for method, by_frames in by_method.items():
-        lengths = sorted(by_frames)
-        if not lengths:
+        if shortest not in by_frames or longest not in by_frames:
             continue
-        longest, shortest = by_frames[lengths[-1]], by_frames[lengths[0]]
-        runs[method] = {
+        high, low = by_frames[longest], by_frames[shortest]
+        runs["clipvit" if method == "clipvit_forward" else method] = {
             i: {
                 "peak_mb": {
-                    "longest": longest[i],
-                    "growth": longest[i] - shortest[min(i, len(shortest) - 1)],
-                    "frames": lengths[-1],
+                    "longest": high[i],
+                    "growth": high[i] - low[min(i, len(low) - 1)],
+                    "frames": longest,
+                    "shortest_frames": shortest,
                 }
             }
-            for i in range(len(longest))
+            for i in range(len(high))
         }
     return runs
 
 
-def _memory_id(method: str) -> str:
-    name = str(method).lower().replace("-", "_").replace(" ", "_")
-    if "stream" in name:
-        return "rvit_stream"
-    if "clip" in name:
-        return "clipvit"
-    if "frame" in name and "vit" in name:
-        return "framevit"
-    if "forward" in name or "batch" in name:
-        return "rvit_forward"
-    return name
+def memory_frame(bench: Mapping[str, Any]) -> Any:
+    """The length benchmark's inference memory: one row per (method, T, repeat) with ``peak_mb``."""
+    import pandas as pd
+
+    rows = [
+        {"method": method, "frames": t, "repeat": i, "peak_mb": mb}
+        for method, by_frames in _memory_points(bench).items()
+        for t, repeats in sorted(by_frames.items())
+        for i, mb in enumerate(repeats)
+    ]
+    return pd.DataFrame(rows, columns=["method", "frames", "repeat", "peak_mb"])
 
 
 def load_experiment(

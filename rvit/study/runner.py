@@ -74,6 +74,7 @@ TIMING_KEYS = frozenset(
         "train_s",
         "eval_s",
         "total_s",
+        "cpu_s",
         "seconds",
         "samples_per_s",
         "latency_ms",
@@ -335,7 +336,7 @@ def execute(
     from rvit.train import TrainConfig, as_training_set, fit
     from rvit.utils import seed_everything
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     seed_everything(seed)
     train_set = build_train_set(config.data, config.train, seed)
     num_classes = len(train_set.classes)
@@ -392,7 +393,12 @@ def execute(
         else:
             metrics[name] = _video_metrics(result, chance)
         eval_s[name] = time.perf_counter() - tick
-    timings = {"train_s": train_s, "eval_s": eval_s, "total_s": time.perf_counter() - start}
+    timings = {
+        "train_s": train_s,
+        "eval_s": eval_s,
+        "total_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu_start,
+    }
     return {"metrics": metrics, "timings": timings}
 
 
@@ -484,16 +490,22 @@ def run_study(
     device: str = "cpu",
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    threads: int | None = None,
 ) -> StudySummary:
     """Run the experiments ``names`` (all when empty) at ``profile``; returns a :class:`StudySummary`.
 
     Finished (experiment, configuration, seed) results are skipped, so an interrupted study resumes
-    where it stopped. ``jobs > 1`` trains that many runs in parallel processes (torch threads are
-    split between them).
+    where it stopped. ``jobs > 1`` trains that many runs in parallel processes. ``threads`` is the
+    number of torch threads of each run (default: the cores divided by ``jobs``); the study's models
+    are small, so one thread per run and one run per core wastes the least.
     """
     prof = get_profile(profile)
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
     experiments = [e for e in get_experiments(names, prof) if e.bench is None]
     tasks = plan(experiments, out)
@@ -541,13 +553,17 @@ def run_study(
 
     try:
         if jobs == 1:
-            for config, group in pending:
-                finish(config, group, execute(config, group[0].seed, device=device))
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                for config, group in pending:
+                    finish(config, group, execute(config, group[0].seed, device=device))
+            finally:
+                torch.set_num_threads(previous)
         else:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            threads = max(1, torch.get_num_threads() // jobs)
             with ProcessPoolExecutor(
                 jobs,
                 mp_context=mp.get_context("spawn"),
@@ -595,6 +611,9 @@ def add_study_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     run.add_argument("--profile", default="smoke", choices=("smoke", "book", "full"))
     run.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (default 1)")
+    run.add_argument(
+        "--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)"
+    )
     run.add_argument("--results-dir", default=None, help="where the JSON files go")
     run.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -616,6 +635,7 @@ def study_command(args: argparse.Namespace) -> int:
             device=args.device,
             progress=not args.no_progress,
             log=lambda message: print(message, flush=True),
+            threads=args.threads,
         )
         print(
             f"{summary.tasks} results planned: {summary.trained} runs trained, {summary.copied} "
