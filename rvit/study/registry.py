@@ -2,26 +2,26 @@
 
 Each :class:`Experiment` names the claims of the proposal it serves, the configurations it compares
 (model + training + data + evaluation, see :class:`RunConfig`), the seeds, and one or more
-:class:`Reading` objects: an operational reading of a claim together with the :class:`Contrast` whose
-sign decides it. Nothing here trains anything; :mod:`rvit.study.runner` runs the configurations and
-:mod:`rvit.study.report` applies the readings to the stored results.
+:class:`Reading` objects: an operational reading of a claim together with the :class:`Contrast`
+whose sign decides it. Nothing here trains anything; :mod:`rvit.study.runner` runs the
+configurations and :mod:`rvit.study.report` applies the readings to the stored results.
 
 Conventions
 
-* An *effect* is a number per seed (and per stratum, for example "from the paper preset" and "from the
-  variant preset"), built as a weighted sum of metrics of configurations trained with that seed.
+* An *effect* is a number per seed (and per stratum, for example "from the paper preset" and "from
+  the variant preset"), built as a weighted sum of metrics of configurations trained with that seed.
   For a row of the comparison table the effect is always *the proposal's choice minus the paper's
   choice*, so its sign reads the same way in every row.
 * The verdict rule is the same everywhere (see :mod:`rvit.study.stats`): supported when the 95 %
-  bootstrap interval of the mean effect excludes zero in the direction the reading states, contradicted
-  when it excludes zero in the other direction, inconclusive otherwise.
-* Metrics are addressed by dotted paths into a run's metrics, e.g. ``"test.top1"`` (top-1 accuracy on
-  the test videos), ``"test.motion"`` (accuracy on the motion-only pairs), ``"probe.top1"`` or
+  bootstrap interval of the mean effect excludes zero in the direction the reading states,
+  contradicted when it excludes zero in the other direction, inconclusive otherwise.
+* Metrics are addressed by dotted paths into a run's metrics, e.g. ``"test.top1"`` (top-1 accuracy
+  on the test videos), ``"test.motion"`` (accuracy on the motion-only pairs), ``"probe.top1"`` or
   ``"train.time_s"``; ``"chance"`` is ``1 / num_classes``.
 
 Profiles set the scale: ``smoke`` (seconds, for the tests), ``book`` (the committed results: a small
-model on 32 x 32 pixel frames, a CPU budget of about forty minutes) and ``full`` (larger images, data and
-models, for a GPU).
+model on 32 x 32 pixel frames, a CPU budget of about forty minutes) and ``full`` (larger images,
+data and models, for a GPU).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Claim:
-    """One cell of the proposal: a row of the comparison table or a strength/weakness of an aspect."""
+    """One cell of the proposal: a row of the comparison table, or an aspect's strength/weakness."""
 
     id: str
     table: str  # "comparison" | "insights"
@@ -192,7 +192,7 @@ CLAIMS: dict[str, Claim] = _build_claims()
 
 
 def claim_ids(table: str | None = None) -> list[str]:
-    """The claim ids in the proposal's order, optionally of one table (``comparison``/``insights``)."""
+    """The claim ids in the proposal's order, optionally of one table (comparison/insights)."""
     if table not in (None, "comparison", "insights"):
         raise ValueError(f"table must be 'comparison', 'insights' or None, got {table!r}")
     return [c.id for c in CLAIMS.values() if table is None or c.table == table]
@@ -206,10 +206,10 @@ def claim_ids(table: str | None = None) -> list[str]:
 class Profile:
     """The scale of every experiment: model size, data sizes, training length, seeds.
 
-    ``train_sizes``, ``test_lengths``, ``test_sizes``, ``dropouts`` and ``domain_gaps`` are the values
-    the sweeps visit. ``length_samples`` is the number of test videos for the video-length sweep
-    (long videos cost more); ``cue_frames`` is how many frames the retention probe shows before it
-    goes blank.
+    ``train_sizes``, ``test_lengths``, ``test_sizes``, ``dropouts`` and ``domain_gaps`` are the
+    values the sweeps visit. ``length_samples`` is the number of test videos for the video-length
+    sweep (long videos cost more); ``cue_frames`` is how many frames the retention probe shows
+    before it goes blank.
     """
 
     name: str
@@ -339,7 +339,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(profile: str | Profile) -> Profile:
-    """A profile by name (``smoke``, ``book``, ``full``); a :class:`Profile` is returned unchanged."""
+    """A profile by name (``smoke``, ``book``, ``full``); a :class:`Profile` comes back as is."""
     if isinstance(profile, Profile):
         return profile
     if profile not in PROFILES:
@@ -409,7 +409,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class Term:
-    """``coef * metric(config)`` for one seed, or a constant ``coef * value`` when ``config`` is None."""
+    """``coef * metric(config)`` for one seed, or the constant ``coef * value`` without a config."""
 
     coef: float
     config: str | None = None
@@ -709,7 +709,7 @@ def temporal_features(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        metric="top-1 accuracy on the test videos, overall, on appearance classes and on motion pairs",
+        metric="top-1 accuracy on test videos: overall, appearance classes, motion pairs",
         controls=("framevit", "video"),
         labels={
             "image": "images",
@@ -798,9 +798,9 @@ def attention(p: Profile) -> Experiment:
         Reading(
             "cmp.attention",
             "spatial features",
-            "Hybrid attention learns better spatial features from images: it raises accuracy on the "
-            "appearance classes of the test videos (effect: hybrid minus linear, from each preset; "
-            "claimed positive).",
+            "Hybrid attention learns better spatial features from images: it raises accuracy on "
+            "the appearance classes of the test videos (effect: hybrid minus linear, from each "
+            "preset; claimed positive).",
             _contrast("test.appearance", pairs, 1, _PRESET_LABELS),
         ),
         Reading(
@@ -815,7 +815,7 @@ def attention(p: Profile) -> Experiment:
     return Experiment(
         name="attention",
         title="Attention: linear, hybrid or softmax",
-        question="Does softmax attention within the frame help image-trained RViT, and at what cost?",
+        question="Does softmax within the frame help image-trained RViT, and at what cost?",
         claims=("cmp.attention",),
         configs=configs,
         readings=readings,
@@ -854,31 +854,31 @@ def recurrent_dropout(p: Profile) -> Experiment:
         Reading(
             "cmp.recurrent_processing",
             "robustness",
-            f"Recurrent dropout makes the image-trained model more robust on the unseen video domain "
-            f"(effect: test accuracy with dropout {on:g} minus without; claimed positive).",
+            f"Recurrent dropout makes the image-trained model more robust on the unseen video "
+            f"domain (effect: test accuracy with dropout {on:g} minus without; claimed positive).",
             _contrast("test.top1", [(img_on, img_off)], 1),
         ),
         Reading(
             "cmp.recurrent_processing",
             "temporal use",
-            f"With dropout an image-trained model uses its hidden state less: it keeps less of a cue "
-            f"shown only in the first frames (effect: retention-probe accuracy with dropout {on:g} "
-            f"minus without; claimed negative).",
+            f"With dropout an image-trained model uses its hidden state less: it keeps less of a "
+            f"cue shown only in the first frames (effect: retention-probe accuracy with dropout "
+            f"{on:g} minus without; claimed negative).",
             _contrast("probe.top1", [(img_on, img_off)], -1),
         ),
         Reading(
             "ins.recurrent.strength",
             "overfitting",
-            f"Recurrent dropout reduces overfitting: the gap between training and held-out accuracy "
-            f"shrinks (effect: gap with dropout {on:g} minus gap without, image- and video-trained; "
-            f"claimed negative).",
+            f"Recurrent dropout reduces overfitting: the gap between training and held-out "
+            f"accuracy shrinks (effect: gap with dropout {on:g} minus gap without, image- and "
+            f"video-trained; claimed negative).",
             Contrast((gap(img_on, img_off), gap(vid_on, vid_off)), -1, labels=("images", "videos")),
         ),
         Reading(
             "ins.recurrent.weakness",
             "motion pairs",
-            f"Dropout weakens temporal propagation in video training: lower accuracy on motion pairs "
-            f"(effect: video-trained, dropout {on:g} minus none; claimed negative).",
+            f"Dropout weakens temporal propagation in video training: lower accuracy on motion "
+            f"pairs (effect: video-trained, dropout {on:g} minus none; claimed negative).",
             _contrast("test.motion", [(vid_on, vid_off)], -1),
         ),
         Reading(
@@ -911,7 +911,8 @@ def memory(p: Profile) -> Experiment:
             "streaming vs. batch",
             "Frame-by-frame processing needs less memory than processing the whole clip at once: "
             "streaming RViT's peak memory at the longest length measured for all three methods is "
-            "below the whole-video forward pass (effect: streaming minus forward, MB; claimed negative).",
+            "below the whole-video forward pass (effect: streaming minus forward, MB; claimed "
+            "negative).",
             _contrast("peak_mb.longest", [("rvit_stream", "rvit_forward")], -1, units="MB"),
         ),
         Reading(
@@ -1002,9 +1003,9 @@ def position_encoding(p: Profile) -> Experiment:
         Reading(
             "cmp.position_encoding",
             "image consistency",
-            "Interpolated encoding keeps image training consistent: accuracy on held-out images does "
-            "not suffer, read as: it is higher (effect: interpolated minus shared, from each preset; "
-            "claimed positive).",
+            "Interpolated encoding keeps image training consistent: accuracy on held-out images "
+            "does not suffer, read as: it is higher (effect: interpolated minus shared, from each "
+            "preset; claimed positive).",
             _contrast("fit_val.top1", pairs, 1, _PRESET_LABELS),
         ),
         Reading(
@@ -1064,7 +1065,7 @@ def video_length(p: Profile) -> Experiment:
     return Experiment(
         name="video_length",
         title="Video length: fixed or variable clips in training",
-        question="How does accuracy change with test length, and does variable-length training help?",
+        question="How does accuracy change with test length; does variable-length training help?",
         claims=("cmp.video_length",),
         configs=configs,
         readings=readings,
@@ -1098,7 +1099,8 @@ def efficiency(p: Profile) -> Experiment:
             "ins.efficiency.strength",
             "same appearance accuracy",
             f"...while reaching the video-trained model's accuracy on appearance classes within "
-            f"{margin:.0%} (effect: image minus video accuracy plus {margin:.0%}; claimed positive).",
+            f"{margin:.0%} (effect: image minus video accuracy plus {margin:.0%}; claimed "
+            f"positive).",
             Contrast(
                 (
                     (

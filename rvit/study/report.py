@@ -1,11 +1,12 @@
 """Read the study's results, apply the registry's readings and print or tabulate the verdicts.
 
-``python -m rvit study report [--profile book]`` prints the two tables of the proposal with a verdict
-in every cell. The book's chapter 8 uses the same functions:
+``python -m rvit study report [--profile book]`` prints the two tables of the proposal with a
+verdict in every cell. The book's chapter 8 uses the same functions:
 
-* :func:`load_experiment` checks and loads one experiment's results (a missing or stale result raises
-  :class:`StaleResultsError`, whose message names the command that reruns it);
-* :func:`analyse` turns them into one :class:`ReadingResult` per reading (effect, interval, verdict);
+* :func:`load_experiment` checks and loads one experiment's results (a missing or stale result
+  raises :class:`StaleResultsError`, whose message names the command that reruns it);
+* :func:`analyse` turns them into one :class:`ReadingResult` per reading (effect, interval,
+  verdict);
 * :func:`claim_table` gives one row per claim of the proposal;
 * :func:`metrics_frame` and :func:`online_frame` give tidy tables for the figures.
 """
@@ -218,8 +219,9 @@ def load_experiment(
             f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         )
         raise StaleResultsError(
-            f"experiment {exp.name!r} at profile {prof.name!r} has {len(problems)} missing or stale "
-            f"result(s) in {out / exp.name} ({shown}); rerun: {rerun_command([exp.name], prof.name)}"
+            f"experiment {exp.name!r} at profile {prof.name!r} has {len(problems)} missing or "
+            f"stale result(s) in {out / exp.name} ({shown}); rerun: "
+            f"{rerun_command([exp.name], prof.name)}"
         )
     return ExperimentResults(exp, runs, records, source=str(out / exp.name))
 

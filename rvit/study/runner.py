@@ -10,9 +10,9 @@
   experiments trains once, is evaluated on the union of their evaluation sets, and its result is
   written into each experiment's folder. A matching result already stored under another experiment
   is copied instead of retrained.
-* ``book`` and ``full`` results go to ``results/`` (``results/full/`` for ``full``); ``smoke`` results
-  go to a scratch folder unless ``--results-dir`` says otherwise, so a smoke run never overwrites the
-  committed results.
+* ``book`` and ``full`` results go to ``results/`` (``results/full/`` for ``full``); ``smoke``
+  results go to a scratch folder unless ``--results-dir`` says otherwise, so a smoke run never
+  overwrites the committed results.
 
 One run = build the data sets, build the model, :func:`rvit.train.fit`, then evaluate on each
 evaluation set (test videos streamed frame by frame with :func:`rvit.evaluate.evaluate_videos`,
@@ -175,7 +175,7 @@ def match_result(
 
 
 def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
-    """The model of a run: ``{"arch", "preset", **RViTConfig fields}`` -> RViT, FrameViT or ClipViT."""
+    """A run's model: ``{"arch", "preset", **RViTConfig fields}`` -> RViT, FrameViT or ClipViT."""
     from rvit import ClipViT, FrameViT, RViT, RViTConfig
 
     spec = dict(model)
@@ -235,9 +235,9 @@ def _synthetic(frozen: tuple[tuple[str, Any], ...]) -> Dataset:
 class CueThenBlank(Dataset):
     """The retention probe: each video shows its first ``cue_frames`` frames, then a blank screen.
 
-    Item ``(video (T, C, H, W), label)`` -> the same video with frames ``t >= cue_frames`` replaced by
-    a flat frame of the video's mean colour. The prediction after the last frame then says how much
-    of the cue the hidden state still holds ``T - cue_frames`` frames later.
+    Item ``(video (T, C, H, W), label)`` -> the same video with frames ``t >= cue_frames``
+    replaced by a flat frame of the video's mean colour. The prediction after the last frame then
+    says how much of the cue the hidden state still holds ``T - cue_frames`` frames later.
     """
 
     def __init__(self, base: Dataset, cue_frames: int) -> None:
@@ -263,7 +263,7 @@ class CueThenBlank(Dataset):
 
 
 def build_eval_set(spec: Mapping[str, Any], seed: int) -> Dataset:
-    """An evaluation set: ``SyntheticActions`` without augmentation (``seed=None``: the run's seed)."""
+    """An evaluation set: ``SyntheticActions``, no augmentation (``seed=None``: the run's seed)."""
     data_seed = seed if spec.get("seed") is None else int(spec["seed"])
     fields = (
         "split",
@@ -492,7 +492,7 @@ def run_study(
     log: Callable[[str], None] | None = None,
     threads: int | None = None,
 ) -> StudySummary:
-    """Run the experiments ``names`` (all when empty) at ``profile``; returns a :class:`StudySummary`.
+    """Run the experiments ``names`` (all when empty) at ``profile``; returns a summary.
 
     Finished (experiment, configuration, seed) results are skipped, so an interrupted study resumes
     where it stopped. ``jobs > 1`` trains that many runs in parallel processes. ``threads`` is the
