@@ -473,6 +473,14 @@ class _ModelPanels:
         self.subfig.suptitle(f"{self.name} predicts {predicted}", fontsize=10, y=0.93)
 
 
+class _SavingCanvas(FigureCanvasAgg):
+    """An Agg canvas that draws only when saved: an animation's idle redraws would draw every frame
+    twice."""
+
+    def draw_idle(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class ExplorerFigure:
     """The explorer's figure: traces of one video (one per model, side by side) at frame ``t``.
 
@@ -520,7 +528,7 @@ class ExplorerFigure:
         self.title = title
         self.t = 0
         self.figure = Figure(figsize=(width * len(traces), 0.95 * width + 0.3))
-        FigureCanvasAgg(self.figure)
+        _SavingCanvas(self.figure)
         subfigs = self.figure.subfigures(1, len(traces), squeeze=False)[0]
         self.panels = [
             _ModelPanels(subfig, name, trace, self.class_names, layer, keys)
@@ -629,18 +637,18 @@ def animate(
     num_classes = next(iter(traces.values())).num_classes
     names = _default_class_names(class_names, num_classes)
     view = ExplorerFigure(traces, names, layer=layer, keys=keys, title=title, width=width)
-    # The embedded frames are base64 PNGs: estimate their size from the first one before rendering.
-    estimate_mb = len(view.to_png(dpi)) * 4 / 3 * view.num_frames / 2**20
-    if estimate_mb > embed_limit_mb:
-        raise ValueError(
-            f"the animation would embed about {estimate_mb:.1f} MB of frames, above "
-            f"embed_limit_mb={embed_limit_mb}; use fewer frames, a lower dpi or a smaller width"
-        )
     animation = FuncAnimation(
         view.figure, view.update, frames=view.num_frames, interval=1000 / fps, blit=False
     )
-    with rc_context({"animation.embed_limit": embed_limit_mb * 1.5, "savefig.dpi": dpi}):
+    # matplotlib would silently drop the frames beyond its own limit: render them all, then check.
+    with rc_context({"animation.embed_limit": 10 * embed_limit_mb + 10, "savefig.dpi": dpi}):
         html = animation.to_jshtml(fps=fps, default_mode="loop")
+    size_mb = len(html.encode()) / 2**20
+    if size_mb > embed_limit_mb:
+        raise ValueError(
+            f"the animation embeds {size_mb:.1f} MB of frames, above embed_limit_mb="
+            f"{embed_limit_mb}; use fewer frames, a lower dpi or a smaller width"
+        )
     return HTML(html)
 
 

@@ -340,7 +340,9 @@ def test_figure_checks_its_traces():
 def test_animation_embeds_one_image_per_frame(models):
     one = {"first": models["first"]}
     html = animate(one, clip(3), label=1, class_names=CLASSES, dpi=30, width=3).data
-    assert len(re.findall(r"data:image/png;base64", html)) == 3
+    frames = re.findall(r'data:image/png;base64,([^"]+)"', html)
+    assert len(frames) == 3
+    assert len(set(frames)) == 3  # each frame is drawn after its own update
     assert "<script" in html
     with pytest.raises(ValueError, match="embed_limit_mb"):
         animate(one, clip(3), label=1, class_names=CLASSES, dpi=30, embed_limit_mb=0.001)
