@@ -532,8 +532,7 @@ def run_study(
                 copied += 1
             continue
         pending.append((config, group))
-    # runs with the same seed and training data next to each other: their data sets are cached
-    pending.sort(key=lambda item: (item[1][0].seed, json.dumps(dict(item[0].data), sort_keys=True)))
+    # in the plan's order: experiment by experiment, so each finishes (all seeds) as early as it can
 
     bar = None
     if progress and pending:
