@@ -109,17 +109,19 @@ def measure_call(
     device: torch.device | str = "cpu",
     repeats: int = 5,
     memory_repeats: int = 3,
+    warmup: int = 1,
 ) -> dict[str, Any]:
-    """Peak memory and wall-clock time of ``fn()``: one warm-up call, then memory, then timing.
+    """Peak memory and wall-clock time of ``fn()``: ``warmup`` calls, then memory, then timing.
 
-    The warm-up call pays one-off costs (lazy initialisation, kernel selection) outside both
-    measurements. Then ``memory_repeats`` calls each run inside :class:`rvit.perf.PeakMemory` and
+    The warm-up calls pay one-off costs (lazy initialisation, kernel selection) outside both
+    measurements and bring the allocator to the state that further calls see. Then ``memory_repeats`` calls each run inside :class:`rvit.perf.PeakMemory` and
     ``repeats`` timed calls follow. Returns raw repeats and medians: ``memory_bytes`` (list),
     ``memory_median_bytes``, ``baseline_bytes`` (memory in use before the last measured call),
     ``seconds`` (list), ``seconds_median``.
     """
     device = torch.device(device)
-    fn()
+    for _ in range(warmup):
+        fn()
     memory, baseline = [], 0
     for _ in range(memory_repeats):
         with PeakMemory(device) as mem:
