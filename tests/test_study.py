@@ -273,3 +273,44 @@ def test_committed_result_matches_registry(path):
     assert not why, (
         f"{path} is stale ({why}); rerun: python -m rvit study run {exp.name} --profile book"
     )
+
+
+def test_memory_readings_come_from_the_length_benchmark(tmp_path):
+    mib = 2**20
+
+    def point(method, frames, mb):
+        return {
+            "task": "inference",
+            "method": method,
+            "T": frames,
+            "status": "measured",
+            "memory_bytes": [mb * mib] * 3,
+        }
+
+    bench = {
+        "points": [
+            point("rvit_stream", 8, 1.0),
+            point("rvit_stream", 64, 1.0),
+            point("rvit_forward", 8, 2.0),
+            point("rvit_forward", 64, 9.0),
+            point("clipvit_forward", 8, 3.0),
+            point("clipvit_forward", 64, 20.0),
+            point("clipvit_forward", 128, 50.0),  # measured for one method only: not compared
+            {"task": "inference", "method": "rvit_stream", "T": 256, "status": "skipped"},
+        ]
+    }
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "length.json").write_text(json.dumps(bench))
+    loaded = report.load_experiment("memory", "book", tmp_path)
+    assert loaded.runs["clipvit"][0]["peak_mb"] == {
+        "longest": 20.0,
+        "growth": 17.0,
+        "frames": 64,
+        "shortest_frames": 8,
+    }
+    results = {r.label: r for r in report.analyse(loaded)}
+    assert results["streaming vs. batch"].interval.mean == pytest.approx(-8.0)
+    assert all(r.verdict == stats.SUPPORTED for r in results.values())
+    frame = report.memory_frame(bench)
+    assert set(frame.method) == {"rvit_stream", "rvit_forward", "clipvit_forward"}
+    assert len(frame) == 7 * 3
