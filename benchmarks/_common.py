@@ -5,7 +5,7 @@ the raw repeats of each measurement next to their median, prints a table and wri
 atomically to ``results/bench/<name>.json``.
 
 Memory is measured the same way everywhere (:func:`measure_call`, run in a fresh process per point by
-:func:`run_isolated`): one warm-up call, then the peak growth of the call over the memory in use just
+:func:`run_isolated`): warm-up, then the peak growth of the call over the memory in use just
 before it (:class:`rvit.perf.PeakMemory`: on CPU the resident set's high-water mark, reset after freed
 heap pages are returned to the system; on CUDA the allocator's peak statistics).
 """
@@ -35,16 +35,16 @@ MIB = 2**20
 MEMORY_METHODS = {
     "rss_peak_reset": (
         "peak resident-set growth of the call over the resident set just before it, in a fresh "
-        "process per point after one warm-up call (freed heap returned to the system with "
+        "process per point after warm-up (freed heap returned to the system with "
         "malloc_trim, high-water mark reset through /proc/self/clear_refs)"
     ),
     "ru_maxrss": (
         "growth of getrusage's resident-set high-water mark during the call, in a fresh process "
-        "per point after one warm-up call (the mark cannot be reset: an upper bound)"
+        "per point after warm-up (the mark cannot be reset: an upper bound)"
     ),
     "cuda_max_memory_allocated": (
         "torch.cuda.max_memory_allocated during the call minus memory_allocated before it, after "
-        "torch.cuda.reset_peak_memory_stats, in a fresh process per point after one warm-up call"
+        "torch.cuda.reset_peak_memory_stats, in a fresh process per point after warm-up"
     ),
 }
 """How each memory method of :func:`rvit.perf.memory_method` is described in results."""

@@ -206,6 +206,8 @@ def diagnose(
         shapes.append({"op": e.key, "shape_bmkn": list(shape), "calls_per_step": calls})
     by_name = prof.key_averages()  # the same operators, not split by input shape
     top = sorted(by_name, key=self_time, reverse=True)[:10]
+    # Time outside every recorded operator: the Python code between them (and profiler overhead).
+    traced = sum(e.self_cpu_time_total for e in by_name) / 1e6 / steps
     return {
         "task": task,
         "frames": frames,
@@ -218,6 +220,7 @@ def diagnose(
         "matmul_efficiency": matmul_flops / matmul_seconds / peak if matmul_seconds else None,
         "alone_flops_per_second": matmul_flops / alone_seconds if alone_seconds else None,
         "alone_efficiency": matmul_flops / alone_seconds / peak if alone_seconds else None,
+        "untraced_share": max(0.0, 1.0 - traced / wall) if device.type == "cpu" else None,
         "matmul_shapes": shapes,
         "top_ops": [
             {"op": e.key, "calls_per_step": e.count // steps, "seconds_per_step": self_time(e)}
@@ -298,7 +301,8 @@ def main(argv: list[str]) -> int:
         f"\nwhy (training, T={d['frames']}, batch {d['batch']}, profiled): "
         f"{100 * d['matmul_time_share']:.0f} % of the step is in matrix products; they run at "
         f"{100 * d['matmul_efficiency']:.0f} % of peak inside the model and "
-        f"{100 * d['alone_efficiency']:.0f} % of peak alone (their shapes' ceiling)"
+        f"{100 * d['alone_efficiency']:.0f} % of peak alone (their shapes' ceiling); "
+        f"{100 * (d['untraced_share'] or 0):.0f} % of the step is outside any operator"
     )
     print("top operators by own time per step:")
     print_table(
