@@ -19,7 +19,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
     1: (
         "rvit.data.synthetic",
-        "rvit.data.gallery",
+        "rvit.data.figures",
         "rvit.data.images",
         "rvit.data.video",
         "rvit.data.videosets",

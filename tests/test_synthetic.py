@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from rvit.data.gallery import filmstrips, gallery
+from rvit.data.figures import filmstrips, gallery
 from rvit.data.render import (
     Boxes,
     FrameParams,

@@ -13,8 +13,8 @@ _EXPORTS = {
     "CLASS_GROUPS": "rvit.data.synthetic",
     "MOTION_PAIRS": "rvit.data.synthetic",
     "render_batch": "rvit.data.synthetic",
-    "gallery": "rvit.data.gallery",
-    "filmstrips": "rvit.data.gallery",
+    "gallery": "rvit.data.figures",
+    "filmstrips": "rvit.data.figures",
     # still images
     "ImageFolderActions": "rvit.data.images",
     "Stanford40": "rvit.data.images",

@@ -1,17 +1,12 @@
 """Figures that show a data set: a gallery of stills per class, and filmstrips of the motion pairs.
 
-Both return a :class:`matplotlib.figure.Figure` built without ``pyplot``, so a notebook shows it once
-(as the cell's value) and no global figure state is left behind. Save one with ``fig.savefig(path)``.
-
-``rvit.data.gallery`` names both this module and its main function. Importing a submodule makes the
-package attribute point at the module, so the module is made callable: ``rvit.data.gallery(...)`` and
-``from rvit.data import gallery; gallery(...)`` both call :func:`gallery`.
+Both return a :class:`matplotlib.figure.Figure` built without ``pyplot``, so no global figure state is
+left behind. In a notebook with the inline backend (``%matplotlib inline``) a figure returned as the
+cell's value is shown once; save one with ``fig.savefig(path)``.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -175,13 +170,3 @@ def filmstrips(
     how = "the same scene, frames in opposite order" if same_scene else "one clip per class"
     fig.suptitle(f"Motion pairs: {how}; any single frame fits both classes", fontsize=11)
     return fig
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`gallery` (see the module docstring)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Figure:
-        return gallery(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
