@@ -1,6 +1,7 @@
 """Memory and time per video against its length T, for RViT and the clip-based baselines.
 
-Inference (batch 1, tiny size, 32 px, eval mode, no gradients), for T = 8 ... 256 frames:
+Inference (batch 1, tiny size, 32 px, eval mode, no gradients), for T = 8 ... 256 frames (and
+1,024 for RViT streaming):
 
 * RViT reading the video frame by frame with ``step`` (streaming) and in one ``forward`` call;
 * FrameViT, frame by frame and with all frames in one batch;
@@ -50,6 +51,7 @@ from rvit.perf import loglog_slope
 from rvit.utils import provenance
 
 LENGTHS = (8, 16, 32, 64, 128, 256)
+STREAM_EXTRA = (1024,)  # RViT streaming only: a length well past the others, to show it stays flat
 TRAIN_LENGTHS = (8, 16, 32, 64, 128)  # backward passes are ~3x dearer: the sweep stops at 128
 NUM_CLASSES = 10
 IMAGE_SIZE = 32
@@ -219,7 +221,12 @@ def predicted_seconds(done: list[dict[str, Any]], num_frames: int) -> float | No
 
 
 def sweep(
-    task: str, method: str, lengths: list[int], args: Any, device: torch.device
+    task: str,
+    method: str,
+    lengths: list[int],
+    args: Any,
+    device: torch.device,
+    warmup_frames: int = 1,
 ) -> list[dict[str, Any]]:
     """Measure ``method`` at each length in a fresh process; capped methods stop at the caps."""
     points: list[dict[str, Any]] = []
@@ -252,7 +259,7 @@ def sweep(
             str(device),
             args.threads,
             args.repeats,
-            max(lengths),
+            warmup_frames,
         )
         points.append(point)
         measured.append(point)
@@ -343,7 +350,8 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     points: list[dict[str, Any]] = []
     for method in INFERENCE:
-        points += sweep("inference", method, lengths, args, device)
+        extra = [t for t in STREAM_EXTRA if t > lengths[-1]] if method == "rvit_stream" else []
+        points += sweep("inference", method, lengths + extra, args, device, max(lengths))
     if not args.skip_training:
         for method in TRAINING:
             points += sweep("training", method, train_lengths, args, device)
@@ -382,6 +390,7 @@ def main(argv: list[str]) -> int:
             "repeats": args.repeats,
             "memory_repeats": MEMORY_REPEATS,
             "inference_warmup_frames": max(lengths),
+            "rvit_stream_extra_lengths": [t for t in STREAM_EXTRA if t > lengths[-1]],
             "capped_methods": list(CAPPED),
             "truncate_every": TRUNCATE_EVERY,
             "cap_seconds_per_video": CAP_SECONDS,
