@@ -236,11 +236,12 @@ class PseudoVideo(torch.nn.Module):
         end = end if end is not None else self.sample_pose()
         _, height, width = still.shape
         image = still.float()
-        # Mirror the borders so that shifted or rotated frames show image content at the edges.
+        # Extend the borders with their edge pixels so that shifted or rotated frames show background
+        # at the edges. (Mirroring them would copy the subject into the margin: a ghost second actor.)
         reach = self.max_shift + 0.5 * math.sin(math.radians(min(self.max_rotation, 90.0)))
         margin = min(math.ceil(reach * max(height, width)) + 1, height - 1, width - 1)
         if margin > 0:
-            image = nnf.pad(image[None], (margin, margin, margin, margin), mode="reflect")[0]
+            image = nnf.pad(image[None], (margin, margin, margin, margin), mode="replicate")[0]
         frames = []
         for zoom, shift_x, shift_y, angle in self.poses(start, end).tolist():
             moved = F.affine(
