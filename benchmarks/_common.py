@@ -173,8 +173,8 @@ def write_json(name: str, payload: dict[str, Any], directory: Path = RESULTS_DIR
     return atomic_write_json(Path(directory) / f"{name}.json", payload, indent=1)
 
 
-def base_parser(description: str) -> argparse.ArgumentParser:
-    """Command-line options every benchmark accepts."""
+def base_parser(description: str, threads: int | None = None) -> argparse.ArgumentParser:
+    """Command-line options every benchmark accepts; ``threads`` is the default of ``--threads``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--device", default="cpu", help="torch device to measure on: cpu or cuda[:i] (default: cpu)"
@@ -182,8 +182,8 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads",
         type=int,
-        default=None,
-        help="torch threads in each measuring process (default: torch's own choice)",
+        default=threads,
+        help=f"torch threads in each measuring process (default: {threads or 'torch own choice'})",
     )
     parser.add_argument(
         "--repeats", type=int, default=5, help="timed repeats per point, median reported (>= 5)"

@@ -16,6 +16,10 @@ The crossover is the N from which ``linear`` stays faster than ``softmax`` (and 
 (:func:`rvit.perf.crossover`). Each point runs in a fresh process: memory as in ``_common.measure_call``;
 time per call is the median of the repeats, each repeat averaging enough calls to last >= 20 ms.
 
+Threads: one by default (``--threads`` changes it). Batch-1 streaming and single attention calls are
+too small to gain from more threads, and on a shared machine extra threads spin-wait for cores that
+other processes hold, which distorts timings by an order of magnitude; memory does not depend on it.
+
 Usage: python benchmarks/bench_attention.py [--device cpu|cuda] [--tokens 16 32 ...] [--threads N]
 Writes results/bench/attention.json.
 """
@@ -186,7 +190,7 @@ def summarise(points: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = base_parser(__doc__.split("\n\n")[0])
+    parser = base_parser(__doc__.split("\n\n")[0], threads=1)
     parser.add_argument(
         "--tokens", type=int, nargs="+", default=list(TOKENS), help="token counts N to measure"
     )

@@ -14,6 +14,11 @@ taken apart with ``torch.profiler``: the share of its time spent in matrix produ
 those products reach inside the model, and the FLOP/s the same shapes reach alone (the ceiling that
 small matrices set), so a low utilisation comes with its reasons.
 
+Threads: one by default (``--threads`` changes it), for the peak and the model alike, so the ratio
+compares like with like. On a shared machine extra threads spin-wait for cores that other processes
+hold, which slows small operators by an order of magnitude while a large product hardly suffers; on a
+dedicated machine pass ``--threads`` with its core count.
+
 Usage: python benchmarks/bench_hardware.py [--device cpu|cuda] [--threads N] [--repeats 5]
 Writes results/bench/hardware.json.
 """
@@ -230,7 +235,7 @@ def diagnose(
 
 
 def main(argv: list[str]) -> int:
-    parser = base_parser(__doc__.split("\n\n")[0])
+    parser = base_parser(__doc__.split("\n\n")[0], threads=1)
     args = parser.parse_args(argv)
     device = check_args(args)
     setup_worker(args.threads)

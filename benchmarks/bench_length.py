@@ -19,6 +19,10 @@ call), peak-memory measurements (three for inference, one for training), five ti
 stop at the first length whose median time per video or peak memory exceeds the stated caps, or whose
 time predicted from the last two lengths does; the lengths skipped are recorded with the reason.
 
+Threads: one by default (``--threads`` changes it). Batch-1 streaming and single attention calls are
+too small to gain from more threads, and on a shared machine extra threads spin-wait for cores that
+other processes hold, which distorts timings by an order of magnitude; memory does not depend on it.
+
 Usage: python benchmarks/bench_length.py [--device cpu|cuda] [--lengths 8 16 ...] [--threads N]
 Writes results/bench/length.json.
 """
@@ -319,7 +323,7 @@ def summarise(points: list[dict[str, Any]], lengths: list[int]) -> dict[str, Any
 
 
 def main(argv: list[str]) -> int:
-    parser = base_parser(__doc__.split("\n\n")[0])
+    parser = base_parser(__doc__.split("\n\n")[0], threads=1)
     parser.add_argument(
         "--lengths", type=int, nargs="+", default=list(LENGTHS), help="video lengths T in frames"
     )
