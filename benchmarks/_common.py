@@ -115,7 +115,7 @@ def measure_call(
 
     The warm-up calls pay one-off costs (lazy initialisation, kernel selection) outside both
     measurements and bring the allocator to the state that further calls see. Then ``memory_repeats`` calls each run inside :class:`rvit.perf.PeakMemory` and
-    ``repeats`` timed calls follow. Returns raw repeats and medians: ``memory_bytes`` (list),
+    ``repeats`` timed calls follow (none with ``repeats=0``: a memory-only point). Returns raw repeats and medians: ``memory_bytes`` (list),
     ``memory_median_bytes``, ``baseline_bytes`` (memory in use before the last measured call),
     ``seconds`` (list), ``seconds_median``.
     """
@@ -128,13 +128,13 @@ def measure_call(
             fn()
         memory.append(mem.growth)
         baseline = mem.baseline or 0
-    seconds = time_call(fn, repeats=repeats, warmup=0, device=device)
+    seconds = time_call(fn, repeats=repeats, warmup=0, device=device) if repeats else []
     return {
         "memory_bytes": memory,
         "memory_median_bytes": median(memory),
         "baseline_bytes": baseline,
         "seconds": seconds,
-        "seconds_median": median(seconds),
+        "seconds_median": median(seconds) if seconds else None,
     }
 
 
