@@ -53,6 +53,7 @@ __all__ = [
     "metrics_frame",
     "online_frame",
     "print_report",
+    "study_compute",
     "rerun_command",
     "study_results",
 ]
@@ -95,9 +96,20 @@ class ExperimentResults:
     def seeds(self) -> list[int]:
         return sorted({s for by_seed in self.runs.values() for s in by_seed})
 
-    def compute_seconds(self) -> float:
-        """Training plus evaluation time of the runs (shared runs counted once per experiment)."""
-        return float(sum(r.get("timings", {}).get("total_s", 0.0) for r in self.records))
+
+def study_compute(loaded: Mapping[str, ExperimentResults]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and number of the distinct training runs behind ``loaded``.
+
+    A run shared by several experiments is counted once (by its key and seed).
+    """
+    unique = {
+        (r.get("key"), r.get("seed")): r.get("timings", {})
+        for results in loaded.values()
+        for r in results.records
+    }
+    wall = sum(float(t.get("total_s", 0.0)) for t in unique.values())
+    cpu = sum(float(t.get("cpu_s", 0.0)) for t in unique.values())
+    return wall, cpu, len(unique)
 
 
 def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -523,8 +535,12 @@ def print_report(
         "All readings",
         _table(rows, ["claim", "reading", "verdict", "effect [95% CI]", "seeds"]),
     ]
-    compute = sum(r.compute_seconds() for r in loaded.values())
-    lines += ["", f"compute of the stored runs (counted per experiment): {compute / 60:.1f} min"]
+    wall, cpu, runs = study_compute(loaded)
+    lines += [
+        "",
+        f"{runs} training runs (each counted once): {wall / 60:.1f} min wall time, "
+        f"{cpu / 60:.1f} min CPU time",
+    ]
     if problems:
         lines += ["", "Missing or stale:", *(f"- {p}" for p in problems)]
     text = "\n".join(lines)
