@@ -911,16 +911,16 @@ def memory(p: Profile) -> Experiment:
             "streaming vs. batch",
             "Frame-by-frame processing needs less memory than processing the whole clip at once: "
             "streaming RViT's peak memory at the longest length measured for all three methods is "
-            "below the whole-video forward pass (effect: streaming minus forward, MB; claimed "
+            "below the whole-video forward pass (effect: streaming minus forward, MiB; claimed "
             "negative).",
-            _contrast("peak_mb.longest", [("rvit_stream", "rvit_forward")], -1, units="MB"),
+            _contrast("peak_mb.longest", [("rvit_stream", "rvit_forward")], -1, units="MiB"),
         ),
         Reading(
             "cmp.memory",
             "vs. clip transformer",
             "Streaming RViT needs less memory than a clip transformer over the same frames "
-            "(effect: streaming RViT minus ClipViT, MB; claimed negative).",
-            _contrast("peak_mb.longest", [("rvit_stream", "clipvit")], -1, units="MB"),
+            "(effect: streaming RViT minus ClipViT, MiB; claimed negative).",
+            _contrast("peak_mb.longest", [("rvit_stream", "clipvit")], -1, units="MiB"),
         ),
         Reading(
             "cmp.memory",
@@ -936,7 +936,7 @@ def memory(p: Profile) -> Experiment:
                     ),
                 ),
                 -1,
-                units="MB",
+                units="MiB",
             ),
         ),
     )
@@ -948,7 +948,7 @@ def memory(p: Profile) -> Experiment:
         configs={},
         readings=readings,
         seeds=(),
-        metric="peak memory (MB) against frames, from results/bench/length.json",
+        metric="peak memory (MiB) against frames, from results/bench/length.json",
         bench="length",
         notes="Measured by the efficiency benchmark (chapter 9); repeats play the role of seeds.",
     )
