@@ -33,6 +33,20 @@ def test_elu_feature_map_is_positive_and_elu_plus_one():
     close(elu_feature_map(x), F.elu(x) + 1)
 
 
+def test_elu_feature_map_gradient_is_elus_and_checks_numerically():
+    x = torch.linspace(-12, 4, 97, dtype=torch.float64).requires_grad_()
+    (grad,) = torch.autograd.grad(elu_feature_map(x).sum(), x)
+    reference = x.detach().clone().requires_grad_()
+    (expected,) = torch.autograd.grad((F.elu(reference) + 1).sum(), reference)
+    torch.testing.assert_close(grad, expected)
+    assert torch.autograd.gradcheck(
+        elu_feature_map, ((torch.randn(40, dtype=torch.float64) * 5).requires_grad_(),)
+    )
+    assert torch.autograd.gradgradcheck(
+        elu_feature_map, (torch.randn(20, dtype=torch.float64).requires_grad_(),)
+    )
+
+
 def test_linear_attention_equals_the_quadratic_formula():
     q, k, v = qkv(dtype=torch.float64)
     scores = elu_feature_map(q) @ elu_feature_map(k).transpose(-2, -1)  # (B, h, N, M)
