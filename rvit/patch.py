@@ -72,7 +72,9 @@ class PatchEmbed2d(nn.Module):
         _check_frames(frame, 4, self.in_chans, "frame")
         patch_grid(frame.shape[-2], frame.shape[-1], self.patch_size)
         x = self.proj(frame)  # (B, D, H/P, W/P)
-        return x.flatten(2).transpose(1, 2)  # (B, N, D)
+        # contiguous (B, N, D): the residual stream inherits this layout, and every later layer
+        # (layer norms, linear maps) would otherwise copy a channel-major view on each call
+        return x.flatten(2).transpose(1, 2).contiguous()  # (B, N, D)
 
     def embed_video(self, video: Tensor) -> Tensor:
         """Tokens of every frame, each frame alone: ``(B, T, C, H, W) -> (B, T, N, D)``."""
@@ -118,7 +120,7 @@ class TubeletEmbed3d(nn.Module):
         patch_grid(clip.shape[-2], clip.shape[-1], self.patch_size)
         x = self.proj(clip.transpose(1, 2))  # (B, D, T, H/P, W/P)
         x = x.flatten(3)  # (B, D, T, N)
-        return x.permute(0, 2, 3, 1)  # (B, T, N, D)
+        return x.permute(0, 2, 3, 1).contiguous()  # (B, T, N, D), token-major as in PatchEmbed2d
 
     def forward(self, video: Tensor) -> Tensor:
         """Tokens of every frame of a clip: ``(B, T, C, H, W) -> (B, T, N, D)``."""
