@@ -7,7 +7,11 @@ atomically to ``results/bench/<name>.json``.
 Memory is measured the same way everywhere (:func:`measure_call`, run in a fresh process per point by
 :func:`run_isolated`): warm-up, then the peak growth of the call over the memory in use just
 before it (:class:`rvit.perf.PeakMemory`: on CPU the resident set's high-water mark, reset after freed
-heap pages are returned to the system; on CUDA the allocator's peak statistics).
+heap pages are returned to the system; on CUDA the allocator's peak statistics), and the peak bytes of
+the tensors the call creates that are alive at once (:class:`rvit.perf.TensorMemory`, on any device).
+The first is what the process costs the machine, allocator slack and page granularity included; the
+second is what the model's tensors need, exactly, and is the figure to compare models by when the
+difference is below a mebibyte.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 import torch
 
-from rvit.perf import PeakMemory, memory_method, time_call
+from rvit.perf import PeakMemory, TensorMemory, memory_method, time_call
 from rvit.utils import atomic_write_json, environment_info, git_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,8 +119,10 @@ def measure_call(
 
     The warm-up calls pay one-off costs (lazy initialisation, kernel selection) outside both
     measurements and bring the allocator to the state that further calls see. Then ``memory_repeats`` calls each run inside :class:`rvit.perf.PeakMemory` and
-    ``repeats`` timed calls follow (none with ``repeats=0``: a memory-only point). Returns raw repeats and medians: ``memory_bytes`` (list),
-    ``memory_median_bytes``, ``baseline_bytes`` (memory in use before the last measured call),
+    ``repeats`` timed calls follow (none with ``repeats=0``: a memory-only point). One more call
+    runs inside :class:`rvit.perf.TensorMemory` (live tensor bytes, exact, so once). Returns raw
+    repeats and medians: ``memory_bytes`` (list), ``memory_median_bytes``, ``tensor_peak_bytes``,
+    ``baseline_bytes`` (memory in use before the last measured call),
     ``seconds`` (list), ``seconds_median``.
     """
     device = torch.device(device)
@@ -128,10 +134,13 @@ def measure_call(
             fn()
         memory.append(mem.growth)
         baseline = mem.baseline or 0
+    with TensorMemory() as tensors:  # deterministic: one call suffices
+        fn()
     seconds = time_call(fn, repeats=repeats, warmup=0, device=device) if repeats else []
     return {
         "memory_bytes": memory,
         "memory_median_bytes": median(memory),
+        "tensor_peak_bytes": tensors.peak,
         "baseline_bytes": baseline,
         "seconds": seconds,
         "seconds_median": median(seconds) if seconds else None,

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import statistics
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = ["count_flops", "matmul_peak_flops", "synchronize", "time_call"]
@@ -194,6 +197,67 @@ class PeakMemory:
         return max(0, self.peak - self.baseline)
 
 
+class TensorMemory(TorchDispatchMode):
+    """Peak bytes of tensor storage alive at once among the tensors created inside the block.
+
+    ``with TensorMemory() as mem: fn()`` then ``mem.peak`` (bytes) and ``mem.current`` (bytes still
+    alive at exit). Every operator call in the block is seen (a :class:`TorchDispatchMode`, so the
+    backward pass counts too); each new storage it returns adds its size until the storage is freed.
+    Views and in-place results share a storage of an input and add nothing; tensors that existed
+    before the block (parameters, the input video) are not counted. This is the CPU counterpart of
+    ``torch.cuda.max_memory_allocated``: what the model's tensors need, without the process's
+    allocator slack, page granularity and libraries that a resident-set figure includes (and
+    without scratch space that kernels allocate for themselves). It works on any device; Python-side
+    bookkeeping per operator makes the block slower, so time it separately.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current = 0
+        self.peak = 0
+        self._live: set[tuple[str, int]] = set()
+        self._active = False
+
+    def __enter__(self) -> TensorMemory:
+        self.current = self.peak = 0
+        self._live.clear()
+        self._active = True
+        super().__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        super().__exit__(*exc_info)
+        self._active = False
+
+    def _release(self, key: tuple[str, int], nbytes: int) -> None:
+        if self._active and key in self._live:
+            self._live.discard(key)
+            self.current -= nbytes
+
+    @staticmethod
+    def _storages(tensors: Any) -> list[tuple[tuple[str, int], Any]]:
+        found = []
+        for t in tree_flatten(tensors)[0]:
+            if isinstance(t, torch.Tensor) and t.device.type != "meta" and not t.is_sparse:
+                storage = t.untyped_storage()
+                if storage.nbytes() > 0:
+                    found.append(((str(storage.device), storage.data_ptr()), storage))
+        return found
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        inputs = {key for key, _ in self._storages((args, kwargs))}
+        for key, storage in self._storages(out):
+            if key in inputs or key in self._live:
+                continue  # a view or an in-place result, or a storage already counted
+            nbytes = storage.nbytes()
+            self._live.add(key)
+            self.current += nbytes
+            self.peak = max(self.peak, self.current)
+            weakref.finalize(storage, self._release, key, nbytes)
+        return out
+
+
 def _check_positive(x: list[float], **ys: list[float]) -> None:
     """Every series has one value per ``x`` and all values are positive (they are logged)."""
     for name, values in (("x", x), *ys.items()):
@@ -249,4 +313,4 @@ def crossover(x: list[float], a: list[float], b: list[float]) -> float | None:
     return math.exp(lx0 + (lx1 - lx0) * r0 / (r0 - r1))
 
 
-__all__ += ["PeakMemory", "crossover", "loglog_slope", "memory_method"]
+__all__ += ["PeakMemory", "TensorMemory", "crossover", "loglog_slope", "memory_method"]

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rvit.perf import PeakMemory, crossover, loglog_slope, memory_method
+from rvit.perf import PeakMemory, TensorMemory, crossover, loglog_slope, memory_method
 
 MIB = 2**20
 
@@ -71,6 +71,65 @@ def test_growth_before_the_block_ends_is_an_error():
     mem = PeakMemory("cpu")
     with pytest.raises(ValueError, match="after the with-block"):
         _ = mem.growth
+
+
+# --- live tensor bytes --------------------------------------------------------------------------
+
+
+def test_tensor_memory_counts_exact_bytes_and_frees():
+    with TensorMemory() as mem:
+        a = torch.ones(1000)  # 4,000 bytes
+        b = torch.zeros(500, dtype=torch.float64)  # 4,000 bytes
+        del a
+        c = b + 1  # a new 4,000-byte storage while b is alive
+    assert mem.peak == 8000
+    assert mem.current == 8000  # b and c are still alive at exit
+    assert c.sum() == 500
+
+
+def test_tensor_memory_ignores_views_in_place_results_and_older_tensors():
+    x = torch.ones(10_000)
+    with TensorMemory() as mem:
+        x.mul_(2)
+        v = x.view(100, 100).t()
+        y = x[::2]
+    assert mem.peak == 0
+    assert v.shape == (100, 100) and y.shape == (5000,)
+
+
+def test_tensor_memory_counts_the_backward_pass():
+    w = torch.randn(256, 256, requires_grad=True)
+    x = torch.randn(64, 256)
+    with TensorMemory() as inference, torch.no_grad():
+        (x @ w).tanh().sum()
+    with TensorMemory() as training:
+        (x @ w).tanh().sum().backward()
+    assert training.peak > inference.peak >= 64 * 256 * 4
+    assert w.grad is not None
+
+
+def test_tensor_memory_is_flat_for_rvit_streaming_and_grows_for_clipvit():
+    from rvit.baselines import ClipViT
+    from rvit.config import RViTConfig
+    from rvit.model import RViT
+
+    config = RViTConfig.paper(num_classes=3, image_size=16, size="tiny", patch_size=8)
+    rvit, clipvit = RViT(config).eval(), ClipViT(config).eval()
+    stream, clip = [], []
+    for frames in (2, 8):
+        video = torch.rand(1, frames, 3, 16, 16)
+        with torch.no_grad():
+            with TensorMemory() as mem:
+                state = rvit.init_state(1)
+                for t in range(frames):
+                    _, state = rvit.step(video[:, t], state)
+                del state
+            stream.append(mem.peak)
+            with TensorMemory() as mem:
+                clipvit(video)
+            clip.append(mem.peak)
+    assert stream[0] == stream[1] > 0  # the state has a fixed size: memory does not grow with T
+    assert clip[1] > 2 * clip[0]
 
 
 # --- scaling exponents --------------------------------------------------------------------------
