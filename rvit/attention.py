@@ -47,8 +47,12 @@ class _EluPlusOne(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor) -> Tensor:
-        # exp(min(x, 0)) + max(x, 0): x + 1 for x > 0, exp(x) otherwise
-        phi = torch.exp(x.clamp(max=0.0)).add_(x.clamp(min=0.0))
+        # exp(min(x, 0)) + max(x, 0): x + 1 for x > 0, exp(x) otherwise. Written into a contiguous
+        # tensor: heads arrive as a transposed view, and the products that follow would copy it
+        phi = torch.clamp(
+            x, max=0.0, out=torch.empty_like(x, memory_format=torch.contiguous_format)
+        )
+        phi.exp_().add_(x.clamp(min=0.0))
         ctx.save_for_backward(phi)
         return phi
 
