@@ -178,8 +178,9 @@ class PseudoVideo(torch.nn.Module):
     ``[-max_shift, max_shift]`` of the image size per axis, rotation in
     ``[-max_rotation, max_rotation]`` degrees) and interpolated linearly over time, so the camera
     moves smoothly and consecutive frames differ little. Each frame is rendered by
-    ``v2.functional.affine`` on a reflect-padded copy of the still, then centre-cropped back to
-    ``H x W``, so borders show mirrored content instead of black bars.
+    ``v2.functional.affine`` on a copy of the still whose borders are extended with their edge
+    pixels, then centre-cropped back to ``H x W``, so the margins show background instead of black
+    bars (mirroring would copy the subject into them).
 
     Randomness comes from the torch global generator: ``torch.manual_seed`` reproduces a clip.
     Passing ``start=CameraPose()`` (the identity) makes frame 0 equal the still.
