@@ -32,15 +32,6 @@ from rvit.utils import (
 K, SIZE = 3, 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: extra threads only add synchronisation (and suffer most on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Blobs(Dataset):
     """Stills whose brightness tells the class, plus noise drawn from the global generator.
 

@@ -20,15 +20,6 @@ TINY = ["--model-option", "dim=32", "--model-option", "depth=1", "--image-size",
 QUICK = ["--batch-size", "8", "--epochs", "1", "--no-progress", "--augment", "none"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: extra threads only add synchronisation (and suffer most on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run_cli(*args):
     """``python -m rvit ARGS`` in a fresh process (one thread: the models are tiny)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}

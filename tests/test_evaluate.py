@@ -23,15 +23,6 @@ from rvit.train import PseudoVideoClips
 K, SIZE = 6, 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: extra threads only add synchronisation (and suffer most on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class NoiseVideos(Dataset):
     """Noise videos, label = index mod K; lengths cycle through ``lengths``; pure in the index."""
 

@@ -24,15 +24,6 @@ from rvit.train import (
 K, SIZE = 4, 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: extra threads only add synchronisation (and suffer most on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Squares(Dataset):
     """An easy task: class k is a square of colour k (red, green, blue, white) on dark noise.
 
