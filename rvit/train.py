@@ -95,7 +95,9 @@ class TrainConfig:
     taken per video for ``frames`` (``None``: all). ``batch_size`` is per process under
     ``torchrun``. ``warmup_epochs`` may be fractional. ``max_steps`` stops early (smoke runs);
     the learning-rate schedule still follows ``epochs``, so a run stopped by ``max_steps`` resumes
-    to the same result as one never stopped.
+    to the same result as one never stopped. ``camera`` sets the limits of the random camera move of
+    ``pseudo_video`` (any of ``max_zoom``, ``max_shift``, ``max_rotation``; the rest, or all with
+    ``None``, from ``rvit.data.CAMERA_LIMITS``).
     """
 
     modality: str = "video"
@@ -116,6 +118,7 @@ class TrainConfig:
     variable_length: bool = True
     progress: bool = True
     max_steps: int | None = None
+    camera: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -145,6 +148,8 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip!r}")
         if self.checkpoint_dir is not None:
             self.checkpoint_dir = os.fspath(self.checkpoint_dir)
+        if self.camera is not None:
+            self.camera = _check_camera(self.camera)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (JSON-ready)."""
@@ -164,6 +169,25 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed."""
         return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _check_camera(camera: Any) -> dict[str, float]:
+    """``camera`` as a plain dict of float limits; unknown keys or negative values raise."""
+    from rvit.data.augment import CAMERA_LIMITS
+
+    if not isinstance(camera, dict):
+        raise ValueError(f"camera must be a dict of limits or None, got {type(camera).__name__}")
+    unknown = sorted(set(camera) - set(CAMERA_LIMITS))
+    if unknown:
+        raise ValueError(
+            f"camera: unknown limit(s) {unknown}; expected some of {list(CAMERA_LIMITS)}"
+        )
+    checked = {}
+    for name, value in camera.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"camera[{name!r}] must be a number >= 0, got {value!r}")
+        checked[name] = float(value)
+    return checked
 
 
 # ----------------------------------------------------------------------------------------------
@@ -235,15 +259,15 @@ class PseudoVideoClips(_ClipView):
     """A still image animated into ``frames`` frames by ``rvit.data.PseudoVideo``.
 
     ``PseudoVideo`` draws its motion from the torch global generator, which the training loader
-    seeds per sample.
+    seeds per sample. ``camera`` overrides some of its limits (see ``rvit.data.CAMERA_LIMITS``).
     """
 
-    def __init__(self, base: Dataset, frames: int) -> None:
+    def __init__(self, base: Dataset, frames: int, camera: dict[str, float] | None = None) -> None:
         super().__init__(base)
         from rvit.data import PseudoVideo
 
         self.frames = frames
-        self.animate = PseudoVideo(frames=frames)
+        self.animate = PseudoVideo(frames=frames, **_check_camera(camera or {}))
 
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         return self.animate(x)
@@ -267,12 +291,18 @@ class FixedLengthClips(_ClipView):
         return x[uniform_indices(x.shape[0], self.frames)]
 
 
-def as_training_set(dataset: Dataset, modality: str, frames: int | None = None) -> Dataset:
+def as_training_set(
+    dataset: Dataset,
+    modality: str,
+    frames: int | None = None,
+    camera: dict[str, float] | None = None,
+) -> Dataset:
     """A view of ``dataset`` whose items are ``(clip (T, C, H, W), label)`` for ``modality``.
 
     ``dataset`` gives ``(image (C, H, W), label)`` for ``image`` / ``static_clip`` /
     ``pseudo_video`` and ``(video (T, C, H, W), label)`` for ``video`` / ``frames``; anything else
-    raises ``ValueError``.
+    raises ``ValueError``. ``camera`` limits the camera move of ``pseudo_video`` (see
+    :class:`PseudoVideoClips`).
     """
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -297,7 +327,7 @@ def as_training_set(dataset: Dataset, modality: str, frames: int | None = None) 
     if modality == "static_clip":
         return StaticClips(dataset, frames)
     if modality == "pseudo_video":
-        return PseudoVideoClips(dataset, frames)
+        return PseudoVideoClips(dataset, frames, camera)
     from rvit.data import VideoFrames
 
     return StillClips(VideoFrames(dataset, per_video=frames))
@@ -641,7 +671,7 @@ class _Trainer:
         self.checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
         seed_everything(config.seed)
 
-        clips = as_training_set(train_set, config.modality, config.frames)
+        clips = as_training_set(train_set, config.modality, config.frames, config.camera)
         self.val_clips = _eval_view(val_set, config) if val_set is not None else None
         self.loader, self.sampler, self.generator = make_loader(
             clips,

@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 
 from rvit.baselines import FrameViT
 from rvit.config import RViTConfig
+from rvit.data import CAMERA_LIMITS
 from rvit.model import RViT
 from rvit.train import (
     MODALITIES,
@@ -94,7 +95,10 @@ def assert_same_weights(a, b):
 
 
 def test_config_round_trip():
-    config = TrainConfig(modality="pseudo_video", frames=6, epochs=3, grad_clip=None)
+    config = TrainConfig(
+        modality="pseudo_video", frames=6, epochs=3, grad_clip=None, camera={"max_shift": 0}
+    )
+    assert config.camera == {"max_shift": 0.0}
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert config.replace(lr=0.5).lr == 0.5
 
@@ -109,11 +113,29 @@ def test_config_round_trip():
         ({"lr": 0.0}, "lr"),
         ({"label_smoothing": 1.0}, "label_smoothing"),
         ({"max_steps": 0}, "max_steps"),
+        ({"camera": {"max_pan": 0.1}}, "max_pan"),
+        ({"camera": {"max_shift": -0.1}}, "max_shift"),
+        ({"camera": [0.1]}, "camera"),
     ],
 )
 def test_config_rejects_bad_values(changes, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**changes)
+
+
+def test_pseudo_video_camera_limits_reach_the_clips():
+    stills = Squares(n=4)
+    still = stills[1][0]
+    frozen = as_training_set(
+        stills, "pseudo_video", 5, {"max_zoom": 0, "max_shift": 0, "max_rotation": 0}
+    )
+    clip, label = frozen[1]
+    assert label == 1 and clip.shape == (5, *still.shape)
+    torch.testing.assert_close(clip, still.expand_as(clip))  # a camera that cannot move
+    moving = as_training_set(stills, "pseudo_video", 5, {"max_rotation": 30})
+    assert moving.animate.max_rotation == 30
+    assert moving.animate.max_shift == CAMERA_LIMITS["max_shift"]  # the default where not set
+    assert not torch.equal(moving[1][0][0], moving[1][0][-1])
 
 
 def test_config_from_dict_rejects_unknown_keys():

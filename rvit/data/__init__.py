@@ -39,6 +39,7 @@ _EXPORTS = {
     "make_transform": "rvit.data.augment",
     "eval_transform": "rvit.data.augment",
     "PseudoVideo": "rvit.data.augment",
+    "CAMERA_LIMITS": "rvit.data.augment",
     # leakage between training images and test videos
     "audit_leakage": "rvit.data.leakage",
 }

@@ -597,6 +597,11 @@ def _run(
     }
     if modality in ("video", "frames"):
         data["domain_gap"] = gap  # the knob degrades video frames only; stills stay sharp
+    if modality == "pseudo_video":
+        from rvit.data.augment import CAMERA_LIMITS
+
+        # stated in full, so that a change of the camera's limits makes earlier results stale
+        train["camera"] = dict(CAMERA_LIMITS)
     all_evals: dict[str, dict[str, Any]] = {}
     for name in evals:
         if name == "test":

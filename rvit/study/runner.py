@@ -353,7 +353,7 @@ def execute(
     model.eval()
     train_s = time.perf_counter() - start
     records = history.records
-    clips = as_training_set(train_set, train_cfg.modality, train_cfg.frames)
+    clips = as_training_set(train_set, train_cfg.modality, train_cfg.frames, train_cfg.camera)
     clip_shape = list(clips[0][0].shape)  # (T, C, H, W)
     if isinstance(config.data["frames"], list | tuple) and train_cfg.modality == "video":
         clip_shape[0] = round(sum(config.data["frames"]) / 2)  # the mean length of the clips
