@@ -84,6 +84,24 @@ class DataSpec:
         return cls(kind, folder)
 
 
+def _camera_arg(text: str) -> tuple[str, float]:
+    """``--camera max_shift=0.1``: one limit of the pseudo-video camera (see CAMERA_LIMITS)."""
+    from rvit.data.augment import CAMERA_LIMITS
+
+    name, sep, value = text.partition("=")
+    if not sep or name not in CAMERA_LIMITS:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(CAMERA_LIMITS)}, got {text!r}"
+        )
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: expected a number, got {value!r}") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"{name}: expected a number >= 0, got {value!r}")
+    return name, number
+
+
 def _frames_arg(text: str) -> int | tuple[int, int]:
     """``--frames 8`` or ``--frames 6-10`` (a range of lengths, synthetic videos only)."""
     low, sep, high = text.partition("-")
@@ -286,6 +304,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out '{out}' exists and is not a folder")
+    if args.camera and args.modality != "pseudo_video":
+        raise ValueError(f"--camera applies to --modality pseudo_video only, not {args.modality}")
     frames = args.frames
     if args.modality in ("static_clip", "pseudo_video") and frames is None:
         frames = 8
@@ -310,6 +330,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         variable_length=args.variable_length,
         progress=args.progress and _is_main_process(),
         max_steps=args.max_steps,
+        camera=dict(args.camera) if args.camera else None,
     )
     train_set, val_set = build_train_sets(args)
     classes = [str(c) for c in train_set.classes]
@@ -392,6 +413,16 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="clip length T (MIN-MAX for synthetic videos of varying length); default 8 for "
         "static_clip, pseudo_video and synthetic videos, 16 for videofolder, all frames for "
         "evaluation videos",
+    )
+    data.add_argument(
+        "--camera",
+        type=_camera_arg,
+        nargs="+",
+        default=None,
+        metavar="NAME=VALUE",
+        help="pseudo_video: limits of the random camera move, e.g. max_shift=0.1 max_rotation=5 "
+        "(max_zoom, max_shift as a fraction of the frame, max_rotation in degrees; the rest from "
+        "rvit.data.CAMERA_LIMITS)",
     )
     data.add_argument("--image-size", type=int, default=32, help="frame side in pixels")
     data.add_argument("--num-samples", type=int, default=1200, help="synthetic: training samples")

@@ -141,10 +141,28 @@ def test_class_spaces_must_match(tmp_path, capsys):
         (["train", "--data", "synthetic:x", "--out", "o"], "'synthetic' takes no path"),
         (["evaluate", "--checkpoint", "missing.pt"], "'missing.pt' does not exist"),
         (["train", "--modality", "video", "--data", "imagefolder:.", "--out", "o"], "does not fit"),
+        (["train", "--camera", "max_shift=0.1", "--out", "o"], "--camera applies to"),
     ],
 )
 def test_user_errors_are_one_line(capsys, argv, message):
     fails_with(capsys, argv, message)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [("max_pan=1", "max_pan"), ("max_shift=x", "max_shift"), ("zoom", "NAME")]
+)
+def test_camera_values_are_checked_by_name(capsys, value, message):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--camera", value, "--out", "o"])
+    assert message in capsys.readouterr().err
+
+
+def test_camera_limits_reach_the_training_config(tmp_path, capsys):
+    argv = ["train", "--num-samples", "8", *TINY, *QUICK, "--modality", "pseudo_video"]
+    argv += ["--frames", "2", "--max-steps", "1", "--out", str(tmp_path)]
+    assert main([*argv, "--camera", "max_shift=0.2", "max_rotation=0"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["train_config"]["camera"] == {"max_shift": 0.2, "max_rotation": 0.0}
 
 
 def test_empty_folder_is_a_clear_error(tmp_path, capsys):
