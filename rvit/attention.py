@@ -42,7 +42,7 @@ class _EluPlusOne(torch.autograd.Function):
     For ``x > 0``, ``phi(x) = x + 1 > 1`` and ``phi'(x) = 1``; for ``x <= 0``, ``phi(x) = exp(x) <= 1``
     and ``phi'(x) = exp(x) = phi(x)``. Saving only the output and rebuilding the derivative from it
     costs two element-wise operations in the backward pass, where autograd's own graph for the
-    piecewise form costs several masked selections (a fifth of a training step of the tiny model).
+    piecewise form costs several masked selections (chapter 9 shows what that did to a step).
     """
 
     @staticmethod

@@ -193,9 +193,9 @@ class PseudoVideo(torch.nn.Module):
 
     The default limits are :data:`CAMERA_LIMITS`. The shift is the small one: a vision transformer
     cuts the frame into patches, and content that slides by a large part of a patch lands in other
-    tokens, so the model must first learn that a shifted figure is the same figure. With shifts up
-    to 15 % of the frame (5 pixels of an 8-pixel patch at 32 px) the book's small models did not
-    learn even their own training clips (chapter 6); zoom and rotation about the centre did no harm.
+    tokens, so the model must first learn that a shifted figure is the same figure. In the book's
+    study, pseudo-videos with shifts of up to 15 % of the frame (5 pixels of an 8-pixel patch at
+    32 px) did not learn even their own training clips (chapter 8, augmentation).
     """
 
     def __init__(
