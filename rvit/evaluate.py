@@ -138,69 +138,47 @@ def check_deterministic(dataset: Dataset) -> None:
 # memory
 
 
-def _rss_kib(field_name: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")  # resets VmHWM (the peak resident set size) to the current size
-        return True
-    except OSError:
-        return False
-
-
 class PeakMemory:
-    """Peak memory over a ``with`` block.
+    """Peak memory over a ``with`` block, for evaluation reports (MiB).
 
-    On CUDA: ``torch.cuda.max_memory_allocated`` (tensors only). On the CPU: the growth of the
-    process's peak resident set size (Linux ``VmHWM``, reset at the start of the block), which
-    includes torch's tensors, plus ``tracemalloc``'s peak of Python allocations (``python_mb``).
-    ``peak_mb`` is ``None`` when the platform offers no measurement.
+    ``peak_mb`` is the growth that :class:`rvit.perf.PeakMemory` measures: on CUDA the allocator's
+    peak (tensors), on the CPU the process's peak resident set over the set at entry, which
+    includes torch's tensors. With ``trace_python`` the CPU measurement adds ``tracemalloc``'s peak
+    of Python allocations (``python_mb``). ``peak_mb`` is ``None`` where the device offers no
+    measurement; ``method`` says which one was used.
     """
 
     def __init__(self, device: torch.device, trace_python: bool = True) -> None:
-        self.device = device
+        self.device = torch.device(device)
         self.trace_python = trace_python
         self.peak_mb: float | None = None
         self.python_mb: float | None = None
         self.method = ""
 
     def __enter__(self) -> PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.method = "torch.cuda.max_memory_allocated (tensors on the GPU)"
-            return self
-        self._rss_start = _rss_kib("VmRSS")
-        self._hwm_reset = _reset_peak_rss()
-        self._tracing = self.trace_python and not tracemalloc.is_tracing()
+        from rvit.perf import PeakMemory as Probe
+
+        try:
+            self._probe: Any = Probe(self.device).__enter__()
+        except ValueError:  # a device without a memory measurement
+            self._probe = None
+        self._tracing = (
+            self.trace_python and self.device.type == "cpu" and not tracemalloc.is_tracing()
+        )
         if self._tracing:
             tracemalloc.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
-            return
         if self._tracing:
             self.python_mb = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
-        peak = _rss_kib("VmHWM")
-        if self._hwm_reset and peak is not None and self._rss_start is not None:
-            self.peak_mb = max(0, peak - self._rss_start) / 1024
-            self.method = "growth of the process peak RSS (VmHWM) on the CPU; Python: tracemalloc"
-        else:
-            self.method = "not available on this platform (tracemalloc only)"
+        if self._probe is None:
+            self.method = f"not available on {self.device.type}"
+            return
+        self._probe.__exit__(*exc)
+        self.peak_mb = self._probe.growth / 2**20
+        self.method = self._probe.method + ("; Python: tracemalloc" if self._tracing else "")
 
 
 # ----------------------------------------------------------------------------------------------
