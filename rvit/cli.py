@@ -153,7 +153,7 @@ def build_train_sets(args: argparse.Namespace) -> tuple[Any, Any]:
     """The training set and the validation set (``None`` unless synthetic or ``--val-data``)."""
     from rvit.data import eval_transform, make_transform
 
-    spec = DataSpec.parse(args.data, (*IMAGE_KINDS, "videofolder"), "--data")
+    spec = DataSpec.parse(args.data, tuple(dict.fromkeys((*IMAGE_KINDS, *VIDEO_KINDS))), "--data")
     wants_video = args.modality in ("video", "frames")
     augment = make_transform(args.augment, args.image_size) if args.augment != "none" else None
     size = args.image_size
@@ -162,10 +162,10 @@ def build_train_sets(args: argparse.Namespace) -> tuple[Any, Any]:
         train = _synthetic(args, "train", modality, transform=augment)
         val_count = max(len(train.classes), args.num_samples // 4)
         return train, _synthetic(args, "val", modality, num_samples=val_count)
-    if wants_video != (spec.kind == "videofolder"):
+    if wants_video != (spec.kind in VIDEO_KINDS):
         raise ValueError(
-            f"--modality {args.modality} does not fit --data {spec.kind}: "
-            "'video' and 'frames' need videofolder:PATH, the others still images"
+            f"--modality {args.modality} does not fit --data {spec.kind}: 'video' and 'frames' "
+            "need videofolder:PATH, ucf101:PATH or hmdb51:PATH, the others still images"
         )
     if spec.kind == "imagefolder":
         from rvit.data import ImageFolderActions
@@ -175,6 +175,19 @@ def build_train_sets(args: argparse.Namespace) -> tuple[Any, Any]:
         from rvit.data import Stanford40
 
         train = Stanford40(spec.path, "train", transform=augment or eval_transform(size))
+    elif spec.kind in ("ucf101", "hmdb51"):
+        from rvit.data import HMDB51, UCF101
+
+        if args.splits_dir is None:
+            raise ValueError(f"--data {spec.kind}:PATH needs --splits-dir DIR (the split files)")
+        train = (UCF101 if spec.kind == "ucf101" else HMDB51)(
+            spec.path,
+            args.splits_dir,
+            fold=args.fold,
+            split="train",
+            frames=_fixed_frames(args, 16),
+            transform=augment or eval_transform(size),
+        )
     else:
         from rvit.data import VideoFolder
 
@@ -248,7 +261,63 @@ def _match_classes(dataset: Any, classes: list[str] | None, option: str) -> Any:
     try:
         return LabelSpace(classes).apply(dataset)
     except ValueError as error:
-        raise ValueError(f"{option}: the class names do not match the model's: {error}") from None
+        raise ValueError(
+            f"{option}: the class names do not match the model's: {error} (on the command line: "
+            "--class-map NAME|FILE joins classes named differently and drops the rest)"
+        ) from None
+
+
+#: Built-in class maps of ``--class-map``: Stanford 40 class names -> the video set's.
+CLASS_MAPS = ("stanford40-ucf101", "stanford40-hmdb51")
+
+
+def _class_map(value: str) -> Any:
+    """``--class-map``: a built-in mapping by name, or the mapping in a YAML/JSON/CSV file."""
+    from rvit.data import LabelSpace, mappings
+
+    builtin = {"stanford40-ucf101": "STANFORD40_UCF101", "stanford40-hmdb51": "STANFORD40_HMDB51"}
+    if value in builtin:
+        return getattr(mappings, builtin[value])
+    path = Path(value)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--class-map '{value}' is neither a mapping file nor one of {', '.join(CLASS_MAPS)}"
+        )
+    return LabelSpace.load_mapping(path)
+
+
+def _shared_classes(train_set: Any, val_set: Any, eval_set: Any, class_map: str) -> tuple:
+    """Training, validation and test sets restricted to the classes ``--class-map`` joins."""
+    from rvit.data import LabelSpace, restrict_to_shared
+
+    try:
+        train_view, eval_view = restrict_to_shared(train_set, eval_set, _class_map(class_map))
+    except ValueError as error:
+        raise ValueError(f"--class-map {class_map}: {error}") from None
+    if val_set is not None:
+        val_set = LabelSpace(train_view.classes).apply(val_set, on_missing="drop")
+    return train_view, val_set, eval_view
+
+
+def _model_classes(videos: Any, classes: list[str], class_map: str) -> Any:
+    """``videos`` relabelled into the model's ``classes`` through ``--class-map``; video classes
+    the map does not join to one of them are left out."""
+    import types
+    import warnings
+
+    from rvit.data import LabelSpace
+
+    model_side = types.SimpleNamespace(classes=list(classes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a full map names many classes absent here
+        try:
+            joined = LabelSpace.from_sets(
+                model_side, videos, _class_map(class_map), on_missing="drop"
+            )
+        except ValueError as error:
+            raise ValueError(f"--class-map {class_map}: {error}") from None
+    aliases = {alias: name for alias, name in joined.aliases.items() if name in classes}
+    return LabelSpace(classes, aliases).apply(videos, on_missing="drop")
 
 
 def build_model(args: argparse.Namespace, num_classes: int) -> Any:
@@ -327,11 +396,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         camera=dict(args.camera) if args.camera else None,
     )
+    if args.class_map and not args.eval_videos:
+        raise ValueError("--class-map joins the training classes with --eval-videos; give both")
     train_set, val_set = build_train_sets(args)
-    classes = [str(c) for c in train_set.classes]
     eval_set = None
+    if args.class_map:
+        eval_set = build_eval_set(args.eval_videos, args, args.image_size, None, "--eval-videos")
+        train_set, val_set, eval_set = _shared_classes(train_set, val_set, eval_set, args.class_map)
+        print(f"--class-map {args.class_map}: {len(train_set.classes)} shared classes")
+    classes = [str(c) for c in train_set.classes]
     if args.eval_videos:
-        eval_set = build_eval_set(args.eval_videos, args, args.image_size, classes, "--eval-videos")
+        if eval_set is None:
+            eval_set = build_eval_set(
+                args.eval_videos, args, args.image_size, classes, "--eval-videos"
+            )
         # Synthetic splits never share a sample (each split has its own random key), while their
         # plain renderings look alike to a perceptual hash: the audit is for real data.
         synthetic_pair = args.data == "synthetic" and args.eval_videos == "synthetic"
@@ -392,7 +470,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     data.add_argument(
         "--data",
         default="synthetic",
-        help="training data: synthetic | imagefolder:PATH | stanford40:PATH | videofolder:PATH",
+        help="training data: synthetic | imagefolder:PATH | stanford40:PATH | videofolder:PATH "
+        "| ucf101:PATH | hmdb51:PATH (their train lists; with --splits-dir)",
     )
     data.add_argument("--val-data", default=None, help="validation set spec (synthetic: automatic)")
     data.add_argument(
@@ -483,9 +562,20 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="test videos: synthetic | videofolder:PATH | ucf101:PATH | hmdb51:PATH",
     )
-    ev.add_argument("--splits-dir", default=None, help="ucf101/hmdb51: folder of split files")
+    ev.add_argument(
+        "--splits-dir",
+        default=None,
+        help="ucf101/hmdb51 (in --data or --eval-videos): folder of split files",
+    )
     ev.add_argument("--fold", type=int, default=1, choices=(1, 2, 3), help="ucf101/hmdb51 split")
     ev.add_argument("--eval-batch-size", type=int, default=16, help="videos streamed at once")
+    ev.add_argument(
+        "--class-map",
+        default=None,
+        metavar="NAME|FILE",
+        help="join training and test classes whose names differ, and keep only the classes both "
+        f"have: {' | '.join(CLASS_MAPS)} (built in) or a YAML/JSON/CSV file of name pairs",
+    )
     ev.add_argument(
         "--allow-leakage",
         action="store_true",
@@ -508,7 +598,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint)
     classes = getattr(model, "classes", None)
     image_size = model.cfg.image_size
-    videos = build_eval_set(args.videos, args, image_size, classes, "--videos")
+    if args.class_map and classes is None:
+        raise ValueError(
+            f"--class-map needs class names in the checkpoint; {args.checkpoint} has none"
+        )
+    if args.class_map:
+        videos = build_eval_set(args.videos, args, image_size, None, "--videos")
+        videos = _model_classes(videos, classes, args.class_map)
+    else:
+        videos = build_eval_set(args.videos, args, image_size, classes, "--videos")
     if classes is None and len(videos.classes) != model.cfg.num_classes:
         raise ValueError(
             f"--videos has {len(videos.classes)} classes, the checkpoint's model "
@@ -555,6 +653,13 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--fold", type=int, default=1, choices=(1, 2, 3), help="official split")
     parser.add_argument(
         "--frames", type=_frames_arg, default=None, help="frames per video (default: all)"
+    )
+    parser.add_argument(
+        "--class-map",
+        default=None,
+        metavar="NAME|FILE",
+        help="map the videos' class names onto the model's (the map used in training): "
+        f"{' | '.join(CLASS_MAPS)} or a YAML/JSON/CSV file; other video classes are left out",
     )
     parser.add_argument("--json", default=None, help="write all metrics to this JSON file")
     parser.add_argument("--batch-size", type=int, default=16, help="videos streamed at once")

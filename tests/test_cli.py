@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from datafiles import write_ucf101
 from PIL import Image
 
 from rvit.checkpoint import load_checkpoint
@@ -129,6 +130,47 @@ def test_class_spaces_must_match(tmp_path, capsys):
     fails_with(capsys, [*argv, *TINY, *QUICK, "--out", str(tmp_path / "o")], "'run'")
 
 
+def test_class_map_joins_differently_named_classes(tmp_path, capsys):
+    images, videos = make_folders(
+        tmp_path,
+        ("Biking", "HorseRiding", "ApplyEyeMakeup"),
+        ("riding_a_bike", "riding_a_horse", "applauding"),
+    )
+    argv = ["train", "--data", f"imagefolder:{images}", "--eval-videos", f"videofolder:{videos}"]
+    argv += [*TINY, *QUICK, "--out", str(tmp_path / "run")]
+    err = fails_with(capsys, argv, "Biking")  # without a map the names do not match
+    assert "--class-map" in err
+    assert main([*argv, "--class-map", "stanford40-ucf101"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["classes"] == ["riding_a_bike", "riding_a_horse"]  # the shared classes
+    assert sorted(metrics["eval"]["targets"]) == [0, 1]  # Biking, HorseRiding; no ApplyEyeMakeup
+    # the checkpoint, evaluated through the same map, sees the same videos under the same labels
+    report = tmp_path / "eval.json"
+    evaluate = ["evaluate", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--no-progress"]
+    evaluate += ["--videos", f"videofolder:{videos}", "--json", str(report)]
+    assert main([*evaluate, "--class-map", "stanford40-ucf101"]) == 0
+    evaluated = json.loads(report.read_text())
+    assert evaluated["targets"] == metrics["eval"]["targets"]
+    assert evaluated["predictions"] == metrics["eval"]["predictions"]
+    # the same join from a file of name pairs
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("image,video\nriding_a_bike,Biking\n")
+    assert main([*argv[:-1], str(tmp_path / "run_file"), "--class-map", str(pairs)]) == 0
+    metrics = json.loads((tmp_path / "run_file" / "metrics.json").read_text())
+    assert metrics["classes"] == ["riding_a_bike"]
+
+
+def test_ucf101_trains_on_its_train_list_and_tests_on_its_test_list(tmp_path):
+    videos, splits = write_ucf101(tmp_path, ["Archery", "Biking"], groups=(1, 2, 8, 9))
+    argv = ["train", "--data", f"ucf101:{videos}", "--modality", "video", "--frames", "3"]
+    argv += ["--eval-videos", f"ucf101:{videos}", "--splits-dir", str(splits)]
+    argv += [*TINY, *QUICK, "--allow-leakage", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["classes"] == ["Archery", "Biking"]
+    assert sorted(metrics["eval"]["targets"]) == [0, 0, 1, 1]  # groups 1 and 2: the test list
+
+
 # --- errors and help ---------------------------------------------------------------------------
 
 
@@ -142,6 +184,9 @@ def test_class_spaces_must_match(tmp_path, capsys):
         (["evaluate", "--checkpoint", "missing.pt"], "'missing.pt' does not exist"),
         (["train", "--modality", "video", "--data", "imagefolder:.", "--out", "o"], "does not fit"),
         (["train", "--camera", "max_shift=0.1", "--out", "o"], "--camera applies to"),
+        (["train", "--class-map", "stanford40-ucf101", "--out", "o"], "give both"),
+        (["train", "--data", "ucf101:.", "--modality", "video", "--out", "o"], "--splits-dir"),
+        (["train", "--class-map", "s40", "--eval-videos", "synthetic", "--out", "o"], "'s40' is"),
     ],
 )
 def test_user_errors_are_one_line(capsys, argv, message):

@@ -169,6 +169,8 @@ class LabelSpace:
             raise ValueError(f"on_missing must be one of {ON_MISSING}, got {on_missing!r}")
         _check_unique(classes, "label space")
         self.classes: list[str] = list(classes)
+        #: Other names of the classes, ``{alias: class name}``.
+        self.aliases: dict[str, str] = dict(aliases or {})
         self.on_missing = on_missing
         self._lookup: dict[str, int] = {normalize_name(c): i for i, c in enumerate(self.classes)}
         for alias, target in (aliases or {}).items():
