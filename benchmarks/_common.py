@@ -147,6 +147,33 @@ def measure_call(
     }
 
 
+def adamw_step(
+    model: torch.nn.Module,
+    frames: int,
+    batch: int,
+    image_size: int,
+    num_classes: int,
+    device: torch.device | str = "cpu",
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """``(step, forward_backward)`` on one fixed random batch of ``(batch, frames)`` clips.
+
+    ``step`` is a whole AdamW training step (zero the gradients, forward, backward, update);
+    ``forward_backward`` is the part whose FLOPs a benchmark counts."""
+    video = torch.rand(batch, frames, 3, image_size, image_size, device=device)
+    labels = torch.randint(0, num_classes, (batch,), device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def forward_backward() -> None:
+        torch.nn.functional.cross_entropy(model(video), labels).backward()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        forward_backward()
+        optimizer.step()
+
+    return step, forward_backward
+
+
 _PRELOAD = ["torch", "rvit.attention", "rvit.cell", "rvit.model", "rvit.baselines"]
 
 

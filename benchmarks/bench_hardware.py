@@ -34,8 +34,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from _common import (
+    adamw_step,
     base_parser,
     check_args,
     hardware,
@@ -79,28 +79,16 @@ def make_workload(
     """
     torch.manual_seed(0)
     model = RViT(_config()).to(device)
-    video = torch.rand(batch, frames, 3, IMAGE_SIZE, IMAGE_SIZE, device=device)
-    labels = torch.randint(0, NUM_CLASSES, (batch,), device=device)
     if task == "inference":
         model.eval()
+        video = torch.rand(batch, frames, 3, IMAGE_SIZE, IMAGE_SIZE, device=device)
 
         def infer() -> None:
             with torch.no_grad():
                 model(video)
 
         return infer, infer
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-    def forward_backward() -> None:
-        F.cross_entropy(model(video), labels).backward()
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        forward_backward()
-        optimizer.step()
-
-    return step, forward_backward
+    return adamw_step(model.train(), frames, batch, IMAGE_SIZE, NUM_CLASSES, device)
 
 
 def seconds_per_call(fn: Callable[[], Any], device: torch.device, repeats: int) -> list[float]:

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    adamw_step,
     base_parser,
     check_args,
     hardware,
@@ -61,18 +61,7 @@ def tiny(cls: type) -> torch.nn.Module:
 
 def bare_step(model: torch.nn.Module, frames: int, batch: int, device: torch.device) -> Any:
     """One AdamW training step on a fixed batch, and the FLOPs of its forward + backward."""
-    video = torch.rand(batch, frames, 3, IMAGE_SIZE, IMAGE_SIZE, device=device)
-    labels = torch.randint(0, NUM_CLASSES, (batch,), device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-    def forward_backward() -> None:
-        F.cross_entropy(model(video), labels).backward()
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        forward_backward()
-        optimizer.step()
-
+    step, forward_backward = adamw_step(model, frames, batch, IMAGE_SIZE, NUM_CLASSES, device)
     flops = count_flops(forward_backward)
     model.zero_grad(set_to_none=True)
     return step, flops
