@@ -27,6 +27,7 @@ CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
         "rvit.data.frames",
         "rvit.data.collate",
         "rvit.data.augment",
+        "rvit.notebook",
     ),
     2: ("rvit.patch",),
     3: ("rvit.attention",),
