@@ -8,7 +8,9 @@ A checkpoint is one ``torch.save`` file holding a plain dict:
   (``epoch``, ``batch``, ``step``), the epoch's running totals, ``history`` and ``best``;
 * ``rng``: every random state (Python, NumPy, torch CPU, each CUDA device, the ``DataLoader``
   generator), so a resumed run draws the same numbers as one that was never stopped;
-* ``provenance``: code version, packages and hardware.
+* ``provenance``: code version, packages and hardware;
+* ``model_state_sha256``: a checksum of every weight tensor (names, dtypes, shapes and bytes),
+  verified on load, so a damaged file is refused instead of evaluated.
 
 Only tensors and plain Python values are stored, so ``torch.load(weights_only=True)`` reads it.
 Files are written atomically (:func:`rvit.utils.atomic_save`).
@@ -16,6 +18,7 @@ Files are written atomically (:func:`rvit.utils.atomic_save`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from importlib import import_module
@@ -31,6 +34,7 @@ from rvit.utils import atomic_save
 __all__ = [
     "FORMAT_VERSION",
     "capture_rng_state",
+    "state_checksum",
     "check_model_config",
     "load_checkpoint",
     "load_model",
@@ -160,6 +164,23 @@ def check_model_config(model: nn.Module, checkpoint: dict[str, Any], source: str
 # save and load
 
 
+def state_checksum(state: dict[str, Any]) -> str:
+    """SHA-256 over a state dict's tensors: each name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name]
+        digest.update(name.encode())
+        if not torch.is_tensor(tensor):
+            digest.update(repr(tensor).encode())
+            continue
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(
+            tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        )
+    return digest.hexdigest()
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -182,13 +203,22 @@ def save_checkpoint(
         "model_state": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         "classes": list(classes) if classes is not None else None,
     }
+    payload["model_state_sha256"] = state_checksum(payload["model_state"])
     for key, value in training.items():
         payload[key] = value.state_dict() if hasattr(value, "state_dict") else value
     return atomic_save(payload, path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (with ``weights_only=True``)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (with ``weights_only=True``).
+
+    The weights are checked against the checksum stored with them; a file without one (written
+    before checksums were stored) is read as it is.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a readable checkpoint, damaged (checksum mismatch), or too new.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file '{path}' does not exist")
@@ -202,6 +232,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         raise ValueError(
             f"checkpoint '{path}' has format {checkpoint['format']}, newer than this rvit "
             f"({FORMAT_VERSION}); update rvit"
+        )
+    stored = checkpoint.get("model_state_sha256")
+    if stored is not None and state_checksum(checkpoint["model_state"]) != stored:
+        raise ValueError(
+            f"checkpoint '{path}' is damaged: its weights do not match the checksum stored with "
+            "them; use another copy (last.pt and best.pt are written separately)"
         )
     return checkpoint
 

@@ -167,14 +167,19 @@ def build_train_sets(args: argparse.Namespace) -> tuple[Any, Any]:
             f"--modality {args.modality} does not fit --data {spec.kind}: 'video' and 'frames' "
             "need videofolder:PATH, ucf101:PATH or hmdb51:PATH, the others still images"
         )
+    bad = args.on_bad_file
     if spec.kind == "imagefolder":
         from rvit.data import ImageFolderActions
 
-        train = ImageFolderActions(spec.path, transform=augment or eval_transform(size))
+        train = ImageFolderActions(
+            spec.path, transform=augment or eval_transform(size), on_bad_file=bad
+        )
     elif spec.kind == "stanford40":
         from rvit.data import Stanford40
 
-        train = Stanford40(spec.path, "train", transform=augment or eval_transform(size))
+        train = Stanford40(
+            spec.path, "train", transform=augment or eval_transform(size), on_bad_file=bad
+        )
     elif spec.kind in ("ucf101", "hmdb51"):
         from rvit.data import HMDB51, UCF101
 
@@ -186,13 +191,17 @@ def build_train_sets(args: argparse.Namespace) -> tuple[Any, Any]:
             fold=args.fold,
             split="train",
             frames=_fixed_frames(args, 16),
-            transform=augment or eval_transform(size),
+            image_size=size,  # every frame resized as it is decoded
+            transform=augment,
+            on_bad_file=bad,
         )
     else:
         from rvit.data import VideoFolder
 
         frames = _fixed_frames(args, 16)
-        train = VideoFolder(spec.path, frames=frames, transform=augment or eval_transform(size))
+        train = VideoFolder(
+            spec.path, frames=frames, image_size=size, transform=augment, on_bad_file=bad
+        )
     if len(train) == 0:
         raise ValueError(f"--data '{spec.path}' holds no samples")
     val = None
@@ -215,6 +224,7 @@ def build_eval_set(
 
     spec = DataSpec.parse(text, kinds, option)
     transform = eval_transform(image_size)
+    bad = getattr(args, "on_bad_file", "error")
     if spec.kind == "synthetic":
         count = getattr(args, "eval_num_samples", None) or args.num_samples
         dataset = _synthetic(
@@ -223,7 +233,10 @@ def build_eval_set(
     elif spec.kind == "videofolder":
         from rvit.data import VideoFolder
 
-        dataset = VideoFolder(spec.path, frames=_fixed_frames(args, None), transform=transform)
+        # Every frame is resized to the model's size as it is decoded (the evaluation transform).
+        dataset = VideoFolder(
+            spec.path, frames=_fixed_frames(args, None), image_size=image_size, on_bad_file=bad
+        )
     elif spec.kind in ("ucf101", "hmdb51"):
         from rvit.data import HMDB51, UCF101
 
@@ -236,16 +249,17 @@ def build_eval_set(
             fold=args.fold,
             split="test",
             frames=_fixed_frames(args, None),
-            transform=transform,
+            image_size=image_size,
+            on_bad_file=bad,
         )
     elif spec.kind == "imagefolder":
         from rvit.data import ImageFolderActions
 
-        dataset = ImageFolderActions(spec.path, transform=transform)
+        dataset = ImageFolderActions(spec.path, transform=transform, on_bad_file=bad)
     else:
         from rvit.data import Stanford40
 
-        dataset = Stanford40(spec.path, "test", transform=transform)
+        dataset = Stanford40(spec.path, "test", transform=transform, on_bad_file=bad)
     if len(dataset) == 0:
         raise ValueError(f"{option} {text!r} holds no samples")
     return _match_classes(dataset, classes, option)
@@ -363,11 +377,12 @@ def _leakage_check(train_set: Any, eval_set: Any, modality: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """``rvit train``: see :func:`add_train_parser`."""
     from rvit.train import TrainConfig, fit
-    from rvit.utils import atomic_write_json, provenance, seed_everything
+    from rvit.utils import atomic_write_json, check_writable, provenance, seed_everything
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out '{out}' exists and is not a folder")
+    check_writable(out, "--out")  # before any work
     if args.camera and args.modality != "pseudo_video":
         raise ValueError(f"--camera applies to --modality pseudo_video only, not {args.modality}")
     frames = args.frames
@@ -415,6 +430,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         synthetic_pair = args.data == "synthetic" and args.eval_videos == "synthetic"
         if not args.allow_leakage and not synthetic_pair:
             _leakage_check(train_set, eval_set, args.modality)
+    _report_bad_files([train_set, val_set, eval_set], out / "skipped_files.tsv")
     seed_everything(args.seed)  # the model's initial weights follow the seed
     model = build_model(args, len(classes))
     history = fit(model, train_set, val_set, config, classes=classes)
@@ -452,6 +468,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bad_file_option(group: Any) -> None:
+    from rvit.data.images import ON_BAD_FILE
+
+    group.add_argument(
+        "--on-bad-file",
+        choices=ON_BAD_FILE,
+        default="error",
+        help="unreadable images or videos: 'error' reads every file first and lists all the bad "
+        "ones; 'skip' leaves them out and writes their list beside the outputs "
+        "(hidden files, such as ._name AppleDouble files, are never read)",
+    )
+
+
+def _report_bad_files(datasets: Sequence[Any], listing: Path | None) -> None:
+    """Print how many files were skipped (``--on-bad-file skip``); write their list."""
+    bad = [entry for dataset in datasets for entry in (getattr(dataset, "bad_files", None) or [])]
+    if not bad:
+        return
+    from rvit.utils import atomic_write_text
+
+    lines = "".join(f"{path}\t{reason}\n" for path, reason in dict(bad).items())
+    if listing is None:
+        print(f"skipped {len(bad)} unreadable file(s):\n{lines}", end="", file=sys.stderr)
+        return
+    atomic_write_text(listing, lines)
+    print(f"skipped {len(bad)} unreadable file(s), listed in {listing}", file=sys.stderr)
+
+
 def _print_summary(result: Any) -> None:
     frame = result.summary_frame()
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -474,6 +518,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "| ucf101:PATH | hmdb51:PATH (their train lists; with --splits-dir)",
     )
     data.add_argument("--val-data", default=None, help="validation set spec (synthetic: automatic)")
+    _add_bad_file_option(data)
     data.add_argument(
         "--modality",
         default="image",
@@ -593,8 +638,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """``rvit evaluate``: see :func:`add_evaluate_parser`."""
     from rvit.checkpoint import load_model
     from rvit.evaluate import evaluate_videos
-    from rvit.utils import atomic_write_json, provenance
+    from rvit.utils import atomic_write_json, check_writable, provenance
 
+    if args.json:
+        check_writable(Path(args.json).parent, "--json folder")  # before any work
     model = load_model(args.checkpoint)
     classes = getattr(model, "classes", None)
     image_size = model.cfg.image_size
@@ -612,6 +659,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"--videos has {len(videos.classes)} classes, the checkpoint's model "
             f"{model.cfg.num_classes}"
         )
+    listing = Path(args.json).with_suffix(".skipped.tsv") if args.json else None
+    _report_bad_files([videos], listing)
     result = evaluate_videos(
         model,
         videos,
@@ -654,6 +703,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--frames", type=_frames_arg, default=None, help="frames per video (default: all)"
     )
+    _add_bad_file_option(parser)
     parser.add_argument(
         "--class-map",
         default=None,

@@ -397,6 +397,7 @@ def evaluate_videos(
     num_workers: int = 0,
     keep_logits: bool = False,
     trace_memory: bool = True,
+    stream: bool | None = None,
 ) -> VideoEvalResult:
     """Stream ``video_set`` through ``model`` frame by frame; score the prediction after each frame.
 
@@ -413,6 +414,13 @@ def evaluate_videos(
         keep_logits: also keep each video's per-frame logits ``(T_i, K)`` in ``frame_logits``.
         trace_memory: on the CPU, trace Python allocations with ``tracemalloc`` (slows Python code
             a little; the step time is measured all the same).
+        stream: read each video frame by frame from its file as the model steps through it
+            (``video_set.stream(i)``, e.g. :class:`rvit.data.VideoList` with ``frames=None``), so
+            memory holds ``batch_size`` frames whatever the videos' lengths; otherwise whole
+            clips are loaded and padded. None (default) streams when the set reads every frame
+            of its videos without a ``transform``. Both ways give the same predictions when a
+            video's header states its true frame count (streaming takes the count from the
+            header, the position table needs it before the first frame).
 
     Top-5 uses k = min(5, K). Latency: ``step_latency_ms`` is the mean wall time of one
     ``model.step`` call (one frame of ``batch_size`` videos); ``ms_per_frame`` is the step time per
@@ -439,18 +447,27 @@ def evaluate_videos(
     top_k = min(5, num_classes)
     groups = _class_groups(video_set, classes)
 
-    subset = (
-        video_set
-        if max_videos is None
-        else Subset(video_set, range(min(max_videos, len(video_set))))
-    )
-    loader = DataLoader(
-        subset,
-        batch_size=batch_size,
-        shuffle=False,
-        collate_fn=_pad_collate,
-        num_workers=num_workers,
-    )
+    count = len(video_set) if max_videos is None else min(max_videos, len(video_set))
+    if stream is None:
+        stream = _can_stream(video_set)
+    elif stream and not hasattr(video_set, "stream"):
+        raise ValueError(
+            f"stream=True needs a video set with a stream(index) method; "
+            f"{type(video_set).__name__} has none"
+        )
+    if stream:
+        batches = _streamed_batches(video_set, count, batch_size)
+    else:
+        subset = video_set if count == len(video_set) else Subset(video_set, range(count))
+        batches = _loaded_batches(
+            DataLoader(
+                subset,
+                batch_size=batch_size,
+                shuffle=False,
+                collate_fn=_pad_collate,
+                num_workers=num_workers,
+            )
+        )
     device = resolve_device(device)
     model = model.to(device)
 
@@ -467,24 +484,26 @@ def evaluate_videos(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(subset), desc="evaluate", unit="video", dynamic_ncols=True)
+        bar = tqdm(total=count, desc="evaluate", unit="video", dynamic_ncols=True)
     memory = PeakMemory(device, trace_python=trace_memory)
     with _eval_mode(model), torch.inference_mode(), memory:
-        for videos, lengths, labels in loader:
-            batch, frames = videos.shape[:2]
-            videos = videos.to(device)
+        for frame_steps, lengths, labels in batches:
+            batch = len(labels)
+            frames = int(lengths.max())
             # Every video's own length, so a model may freeze a video that has ended.
             equal = bool((lengths == frames).all())
             state = model.init_state(batch, num_frames=frames if equal else lengths.to(device))
             per_step = []
-            for t in range(frames):
+            for frame in frame_steps:  # (B, C, H, W) per time step
+                frame = frame.to(device)
                 start = time.perf_counter()
-                logits_t, state = model.step(videos[:, t], state)  # (B, K)
+                logits_t, state = model.step(frame, state)  # (B, K)
                 _synchronize(device)
                 step_seconds += time.perf_counter() - start
                 steps += 1
                 per_step.append(logits_t.float().cpu())
             logits = torch.stack(per_step, dim=1)  # (B, T, K)
+            lengths = frame_steps.lengths if hasattr(frame_steps, "lengths") else lengths
             for i in range(batch):
                 length = int(lengths[i])
                 video_logits = logits[i, :length]  # (T_i, K)
@@ -526,6 +545,68 @@ def evaluate_videos(
         batch_size=batch_size,
         frame_logits=frame_logits,
     )
+
+
+def _can_stream(video_set: Dataset) -> bool:
+    """True when ``video_set`` can hand over its videos frame by frame, every frame untransformed."""
+    if not callable(getattr(video_set, "stream", None)):
+        return False
+    every_frame = getattr(video_set, "frames", None) is None or (
+        getattr(video_set, "sampling", None) == "all"
+    )
+    return every_frame and getattr(video_set, "transform", None) is None
+
+
+def _loaded_batches(loader: DataLoader) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor]]:
+    """Padded whole-clip batches as ``(frames per step, lengths, labels)``."""
+    for videos, lengths, labels in loader:
+        yield videos.unbind(1), lengths, labels
+
+
+class _FrameSteps:
+    """The frames of ``batch`` videos read side by side, one ``(B, C, H, W)`` batch per step.
+
+    A video that has ended (or whose decoding ends before its header said) is filled with zeros,
+    which are not scored: ``lengths`` holds the frames each video really gave.
+    """
+
+    def __init__(self, streams: list[Iterator[torch.Tensor]], lengths: torch.Tensor) -> None:
+        self.streams = streams
+        self.lengths = lengths.clone()
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        expected = self.lengths.clone()
+        alive = [True] * len(self.streams)
+        for t in range(int(expected.max())):
+            frames: list[torch.Tensor | None] = []
+            for b, frames_b in enumerate(self.streams):
+                frame = next(frames_b, None) if alive[b] and t < expected[b] else None
+                if frame is None and alive[b]:
+                    alive[b] = False
+                    self.lengths[b] = min(int(expected[b]), t)
+                frames.append(frame)
+            present = [f for f in frames if f is not None]
+            if not present:
+                break
+            blank = torch.zeros_like(present[0])
+            yield torch.stack([blank if f is None else f for f in frames])
+        for frames_b in self.streams:
+            close = getattr(frames_b, "close", None)
+            if close is not None:
+                close()
+
+
+def _streamed_batches(
+    video_set: Dataset, count: int, batch_size: int
+) -> Iterator[tuple[_FrameSteps, torch.Tensor, torch.Tensor]]:
+    """Batches of videos read frame by frame through ``video_set.stream(i)``."""
+    targets = list(video_set.targets)
+    all_lengths = list(video_set.lengths)  # from the headers: no frame decoded
+    for start in range(0, count, batch_size):
+        index = list(range(start, min(start + batch_size, count)))
+        lengths = torch.tensor([int(all_lengths[i]) for i in index], dtype=torch.long)
+        labels = torch.tensor([int(targets[i]) for i in index], dtype=torch.long)
+        yield _FrameSteps([iter(video_set.stream(i)) for i in index], lengths), lengths, labels
 
 
 def _online_curve(frame_predictions: list[list[int]], targets: list[int]) -> list[dict[str, float]]:

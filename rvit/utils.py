@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -34,6 +35,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "call_with_rng_isolated",
+    "check_writable",
     "environment_info",
     "git_info",
     "make_generator",
@@ -42,6 +44,7 @@ __all__ = [
     "seed_everything",
     "to_jsonable",
     "worker_init_fn",
+    "WriteError",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -116,24 +119,68 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
     """Open a temporary file next to ``path``; on success rename it over ``path`` atomically.
 
-    If the body raises, the temporary file is removed and ``path`` keeps its old content.
+    If the body raises, the temporary file is removed and ``path`` keeps its old content. A write
+    the system refuses (disk full, no permission, read-only file system) raises one
+    :class:`WriteError` naming ``path`` and saying that the previous file is unchanged.
     ``mode`` is ``"w"`` (text) or ``"wb"`` (bytes).
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name: str | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
+    except OSError as error:
+        _remove(tmp_name)
+        if isinstance(error, WriteError):
+            raise
+        kept = "the previous file is unchanged" if target.exists() else "nothing was written"
+        reason = error.strerror or str(error)
+        raise WriteError(error.errno, f"cannot write '{target}': {reason}; {kept}") from error
     except BaseException:
-        with _ignore_missing():
-            os.unlink(tmp_name)
+        _remove(tmp_name)
         raise
+
+
+class WriteError(OSError):
+    """A file could not be written; the message names it and says what was kept."""
+
+    def __init__(self, errno: int | None, message: str) -> None:
+        super().__init__(errno, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _remove(name: str | None) -> None:
+    if name is not None:
+        with _ignore_missing():
+            os.unlink(name)
+
+
+def check_writable(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Make ``folder`` if needed and check that a file can be written in it, before any work.
+
+    Raises:
+        WriteError: naming ``folder`` and the reason (no permission, read-only, a file there).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise WriteError(error.errno, f"{what} '{folder}' cannot be written: {reason}") from None
+    return folder
 
 
 @contextmanager
@@ -158,9 +205,15 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Pat
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save(obj, path)`` through a temporary file, so a crash never leaves half a file."""
+    """``torch.save(obj, path)`` through a temporary file, so a crash never leaves half a file.
+
+    The object is serialised in memory first, then written with plain file writes, so a full disk
+    is one :class:`WriteError` naming ``path`` (not an error from inside the zip writer).
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_open(path, "wb") as handle:
-        torch.save(obj, handle)
+        handle.write(buffer.getbuffer())
     return Path(path)
 
 

@@ -12,7 +12,7 @@ from datafiles import (
     write_stanford40,
 )
 
-from rvit.data.images import ImageFolderActions, Stanford40, load_image
+from rvit.data.images import BadFilesError, ImageFolderActions, Stanford40, load_image
 from rvit.data.mappings import STANFORD40_CLASSES
 
 
@@ -80,12 +80,15 @@ def test_non_image_files_give_one_warning_with_count_and_example(tmp_path):
 def test_corrupt_image_raises_naming_its_path_or_is_skipped(tmp_path):
     write_image_folder(tmp_path, {"a": 2})
     bad = write_corrupt_jpeg(tmp_path / "a" / "broken.jpg")
-    ds = ImageFolderActions(tmp_path)
+    ds = ImageFolderActions(tmp_path, on_bad_file=None)  # read only when loaded
     position = [p for p, _ in ds.samples].index(str(bad))
     with pytest.raises(ValueError, match="broken.jpg"):
         ds[position]
+    with pytest.raises(BadFilesError, match="1 unreadable.*broken.jpg") as caught:
+        ImageFolderActions(tmp_path)  # the default reads every file when the set is built
+    assert [path for path, _ in caught.value.bad_files] == [str(bad)]
     with pytest.warns(UserWarning, match="1 unreadable"):
-        skipping = ImageFolderActions(tmp_path, on_error="skip")
+        skipping = ImageFolderActions(tmp_path, on_bad_file="skip")
     assert skipping.skipped == 1 and skipping.skipped_paths == [str(bad)]
     assert len(skipping) == 2 and all(skipping[i][0].shape[0] == 3 for i in range(2))
 
@@ -98,8 +101,8 @@ def test_empty_root_and_empty_class_folder_raise(tmp_path):
         ImageFolderActions(tmp_path)
     with pytest.raises(FileNotFoundError, match="missing"):
         ImageFolderActions(tmp_path / "missing")
-    with pytest.raises(ValueError, match="on_error"):
-        ImageFolderActions(tmp_path, on_error="ignore")
+    with pytest.raises(ValueError, match="on_bad_file"):
+        ImageFolderActions(tmp_path, on_bad_file="ignore")
 
 
 def test_stanford40_labels_follow_sorted_names_on_the_full_class_list(tmp_path):

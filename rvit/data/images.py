@@ -20,7 +20,18 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-__all__ = ["IMAGE_EXTENSIONS", "load_image", "ImageList", "ImageFolderActions", "Stanford40"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ON_BAD_FILE",
+    "BadFilesError",
+    "image_problem",
+    "is_hidden",
+    "screen_files",
+    "load_image",
+    "ImageList",
+    "ImageFolderActions",
+    "Stanford40",
+]
 
 #: File suffixes read as images (lower case).
 IMAGE_EXTENSIONS = frozenset(
@@ -69,15 +80,80 @@ def load_image(path: str | os.PathLike[str], box: Box | None = None) -> torch.Te
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
-def _is_readable(path: Path) -> bool:
-    """Decode a file fully (JPEGs at reduced scale) to find damaged images."""
+#: What a data set does with files it cannot read: ``"error"`` reads every file when the set is
+#: built and raises one :class:`BadFilesError` listing all the bad ones; ``"skip"`` leaves them out
+#: and lists them in ``bad_files``.
+ON_BAD_FILE = ("error", "skip")
+
+
+class BadFilesError(ValueError):
+    """Some files of a data set cannot be read; ``bad_files`` lists ``(path, reason)`` of each."""
+
+    def __init__(self, where: str, bad_files: Sequence[tuple[str, str]]) -> None:
+        self.bad_files = list(bad_files)
+        listed = "; ".join(f"'{path}' ({reason})" for path, reason in self.bad_files)
+        super().__init__(
+            f"{len(self.bad_files)} unreadable file(s) in {where}: {listed}; "
+            "leave them out with on_bad_file='skip' (--on-bad-file skip on the command line)"
+        )
+
+
+def is_hidden(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> bool:
+    """True when a part of ``path`` (below ``root``, if given) starts with a dot.
+
+    Such files are never data: ``._photo.jpg`` AppleDouble files copied from a Mac, ``.DS_Store``,
+    ``.ipynb_checkpoints/`` and the like.
+    """
+    path = Path(path)
+    parts = path.relative_to(root).parts if root is not None else (path.name,)
+    return any(part.startswith(".") for part in parts)
+
+
+def image_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not a readable image (decoded fully, JPEGs at reduced scale), or None."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    if path.stat().st_size == 0:
+        return "empty file"
     try:
         with Image.open(path) as image:
             image.draft("RGB", (64, 64))
             image.load()
-    except _DECODE_ERRORS:
-        return False
-    return True
+    except _DECODE_ERRORS as err:
+        return " ".join(str(err).split()) or type(err).__name__
+    return None
+
+
+def screen_files(
+    paths: Sequence[str | os.PathLike[str]],
+    problem: Callable[[Any], str | None],
+    on_bad_file: str,
+    where: str,
+) -> tuple[list[int], list[tuple[str, str]]]:
+    """Check every file with ``problem``; returns the kept positions and the ``(path, reason)``
+    of each bad file. With ``on_bad_file="error"`` any bad file raises :class:`BadFilesError`
+    (listing all of them); with ``"skip"`` they are left out, with one warning."""
+    if on_bad_file not in ON_BAD_FILE:
+        raise ValueError(f"on_bad_file must be one of {ON_BAD_FILE}, got {on_bad_file!r}")
+    kept: list[int] = []
+    bad: list[tuple[str, str]] = []
+    for index, path in enumerate(paths):
+        reason = problem(path)
+        if reason is None:
+            kept.append(index)
+        else:
+            bad.append((str(path), reason))
+    if bad and on_bad_file == "error":
+        raise BadFilesError(where, bad)
+    if bad:
+        warnings.warn(
+            f"skipped {len(bad)} unreadable file(s) in {where}, e.g. '{bad[0][0]}' ({bad[0][1]})",
+            stacklevel=3,
+        )
+    if not kept:
+        raise ValueError(f"no readable file in {where}")
+    return kept, bad
 
 
 class ImageList(Dataset):
@@ -86,6 +162,10 @@ class ImageList(Dataset):
     Item ``i`` is ``(image, label)`` with ``image`` ``float32 (3, H, W)`` in ``[0, 1]``:
     decoded, cropped to ``boxes[i]`` if given, resized and centre-cropped to ``image_size`` if
     given (square), then passed through ``transform``.
+
+    ``on_bad_file`` (see :data:`ON_BAD_FILE`): None reads each file only when it is loaded (a
+    damaged one raises a ``ValueError`` naming it then); ``"error"`` or ``"skip"`` read every file
+    now. ``bad_files`` lists the ``(path, reason)`` of the files left out.
     """
 
     def __init__(
@@ -95,6 +175,7 @@ class ImageList(Dataset):
         image_size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
         boxes: Sequence[Box | None] | None = None,
+        on_bad_file: str | None = None,
     ) -> None:
         if image_size is not None and image_size < 1:
             raise ValueError(f"image_size must be a positive int or None, got {image_size}")
@@ -104,6 +185,15 @@ class ImageList(Dataset):
         self.image_size = image_size
         self.transform = transform
         self.boxes = list(boxes) if boxes is not None else None
+        self.bad_files: list[tuple[str, str]] = []
+        if on_bad_file is not None:
+            where = f"{type(self).__name__} '{getattr(self, 'root', '')}'"
+            kept, self.bad_files = screen_files(
+                [p for p, _ in self.samples], image_problem, on_bad_file, where
+            )
+            self.samples = [self.samples[i] for i in kept]
+            if self.boxes is not None:
+                self.boxes = [self.boxes[i] for i in kept]
         self._resize = None
         if image_size is not None:
             from rvit.data.augment import eval_transform
@@ -151,17 +241,19 @@ class ImageFolderActions(ImageList):
     written by :func:`rvit.data.extract_frames`. Labels follow ``classes``: the sorted folder
     names, or the given list (then only those folders are read, each must exist).
 
-    Files without an image suffix are skipped with one warning naming how many and an example.
-    A damaged image raises a ``ValueError`` naming its path when it is loaded
-    (``on_error="raise"``); with ``on_error="skip"`` every image is decoded once here, the damaged
-    ones are left out, counted in ``skipped`` and listed in ``skipped_paths``.
+    Hidden files and folders (names starting with a dot: ``._photo.jpg`` AppleDouble files from a
+    Mac, ``.ipynb_checkpoints/``) are never read. Other files without an image suffix are skipped
+    with one warning naming how many and an example. Every image is decoded once here (JPEGs at
+    reduced scale): with ``on_bad_file="error"`` any damaged file raises one
+    :class:`BadFilesError` listing every bad file; with ``"skip"`` they are left out, counted in
+    ``skipped`` and listed in ``bad_files``; None reads each file only when it is loaded.
 
     Args:
         root: the folder of class folders.
         image_size: side of the square output (resize shorter side + centre crop); None keeps
             each image's own size.
         transform: called on each ``float32 (3, H, W)`` image.
-        on_error: ``"raise"`` or ``"skip"`` for damaged images.
+        on_bad_file: ``"error"``, ``"skip"`` or None, for damaged images (:data:`ON_BAD_FILE`).
         classes: class folder names in label order; None = all folders, sorted.
     """
 
@@ -170,11 +262,13 @@ class ImageFolderActions(ImageList):
         root: str | os.PathLike[str],
         image_size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
-        on_error: str = "raise",
+        on_bad_file: str | None = "error",
         classes: Sequence[str] | None = None,
     ) -> None:
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if on_bad_file is not None and on_bad_file not in ON_BAD_FILE:
+            raise ValueError(
+                f"on_bad_file must be one of {ON_BAD_FILE} or None, got {on_bad_file!r}"
+            )
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"image folder root '{self.root}' does not exist")
@@ -195,13 +289,9 @@ class ImageFolderActions(ImageList):
         samples: list[tuple[Path, int]] = []
         others: list[Path] = []
         for label, folder in enumerate(class_dirs):
-            files = sorted(p for p in folder.rglob("*") if p.is_file())
+            files = sorted(p for p in folder.rglob("*") if p.is_file() and not is_hidden(p, folder))
             images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
-            others += [
-                p
-                for p in files
-                if p.suffix.lower() not in IMAGE_EXTENSIONS and not p.name.startswith(".")
-            ]
+            others += [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
             if not images:
                 raise ValueError(f"class folder '{folder}' holds no image files")
             samples += [(p, label) for p in images]
@@ -211,30 +301,20 @@ class ImageFolderActions(ImageList):
                 stacklevel=2,
             )
 
-        self.skipped_paths: list[str] = []
-        if on_error == "skip":
-            kept = []
-            for path, label in samples:
-                if _is_readable(path):
-                    kept.append((path, label))
-                else:
-                    self.skipped_paths.append(str(path))
-            if self.skipped_paths:
-                warnings.warn(
-                    f"skipped {len(self.skipped_paths)} unreadable image(s) under '{self.root}', "
-                    f"e.g. '{self.skipped_paths[0]}'",
-                    stacklevel=2,
-                )
-            samples = kept
-            if not samples:
-                raise ValueError(f"no readable image under '{self.root}'")
-        self.on_error = on_error
-        super().__init__(samples, names, image_size=image_size, transform=transform)
+        self.on_bad_file = on_bad_file
+        super().__init__(
+            samples, names, image_size=image_size, transform=transform, on_bad_file=on_bad_file
+        )
 
     @property
     def skipped(self) -> int:
-        """How many damaged images were left out (``on_error="skip"``)."""
-        return len(self.skipped_paths)
+        """How many damaged images were left out (``on_bad_file="skip"``)."""
+        return len(self.bad_files)
+
+    @property
+    def skipped_paths(self) -> list[str]:
+        """The paths of the damaged images left out (``on_bad_file="skip"``)."""
+        return [path for path, _ in self.bad_files]
 
 
 def stanford40_label(file_name: str) -> str:
@@ -292,7 +372,7 @@ class Stanford40(ImageList):
         root: the Stanford40 folder.
         split: ``"train"`` (4,000 images) or ``"test"`` (5,532).
         crop_person: crop each image to the annotated person box.
-        image_size, transform: as in :class:`ImageList`.
+        image_size, transform, on_bad_file: as in :class:`ImageList`.
     """
 
     def __init__(
@@ -302,6 +382,7 @@ class Stanford40(ImageList):
         crop_person: bool = False,
         image_size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
+        on_bad_file: str | None = None,
     ) -> None:
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -337,4 +418,11 @@ class Stanford40(ImageList):
             xml_dir = self.root / "XMLAnnotations"
             boxes = [read_person_box(xml_dir / f"{Path(n).stem}.xml") for n in names]
         self.crop_person = crop_person
-        super().__init__(samples, classes, image_size=image_size, transform=transform, boxes=boxes)
+        super().__init__(
+            samples,
+            classes,
+            image_size=image_size,
+            transform=transform,
+            boxes=boxes,
+            on_bad_file=on_bad_file,
+        )

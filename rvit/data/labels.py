@@ -55,7 +55,7 @@ class Relabeled(Dataset):
     ``new_labels[c]`` is the new label of the dataset's class ``c`` (or None to drop it). Items
     are ``(x, new_label)`` with ``x`` exactly what the dataset returns. ``indices`` are the kept
     positions in ``dataset``; ``targets``, ``classes``, and when the dataset has them ``samples``
-    (paths), ``source`` and ``lengths``, follow the view. Other attributes (``transform``,
+    (paths), ``source``, ``lengths`` and ``stream(i)``, follow the view. Other attributes (``transform``,
     ``image_size``, ...) are the wrapped set's own, and setting ``transform`` sets it there.
     """
 
@@ -92,6 +92,9 @@ class Relabeled(Dataset):
         if name in ("source", "lengths"):
             base = getattr(self.dataset, name)
             return [base[i] for i in self.indices]
+        if name == "stream":  # frame-by-frame reading, by the view's index
+            read = self.dataset.stream
+            return lambda index: read(self.indices[index])
         return getattr(self.dataset, name)
 
     def __repr__(self) -> str:

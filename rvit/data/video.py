@@ -6,7 +6,10 @@ files (``clip_frame_0001.jpg``, ``clip_frame_0002.jpg``, ...), sorted naturally 
 frame 9. A frame folder is read through PIL, one file per frame.
 
 Frames come back as ``uint8`` tensors in channel-first order: one frame is ``(C, H, W)`` with ``C = 3``
-(RGB), a clip is ``(T, C, H, W)``.
+(RGB), a clip is ``(T, C, H, W)``. With ``size=S`` every frame is resized as it is decoded (shorter
+side to ``S``, centre crop, the evaluation transform) and comes back as ``float32 (3, S, S)`` in
+``[0, 1]``: memory then follows the model's frame size, not the video's, and frames of different
+sizes (a frame folder of mixed photos, say) stack into one clip.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from rvit.data.images import IMAGE_EXTENSIONS, load_image
 
 __all__ = [
     "VIDEO_EXTENSIONS",
+    "fit_frame",
     "is_frame_folder",
     "frame_files",
     "natural_key",
@@ -143,22 +147,64 @@ def _to_chw(frame: av.VideoFrame) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
-def iter_frames(path: str | os.PathLike[str], stride: int = 1) -> Iterator[torch.Tensor]:
-    """Yield the frames of a video in order, each ``uint8 (C, H, W)``, decoding one at a time.
+_FITTERS: dict[int, Any] = {}
+
+
+def fit_frame(frame: torch.Tensor, size: int) -> torch.Tensor:
+    """One ``uint8 (3, H, W)`` frame -> ``float32 (3, size, size)`` in ``[0, 1]``.
+
+    The evaluation transform (:func:`rvit.data.eval_transform`): the shorter side is resized to
+    ``size`` (antialiased), then the centre is cropped. Every frame of a video gets the same rule.
+    """
+    if size not in _FITTERS:
+        from rvit.data.augment import eval_transform
+
+        _FITTERS[size] = eval_transform(size)
+    return _FITTERS[size](frame)
+
+
+def _prepare(frame: torch.Tensor, size: int | None) -> torch.Tensor:
+    return frame if size is None else fit_frame(frame, size)
+
+
+def _check_size(size: int | None) -> None:
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"size must be a positive int or None, got {size!r}")
+
+
+def _stack(frames: list[torch.Tensor], path: Path) -> torch.Tensor:
+    """Stack a clip's frames; frames of different sizes are a clear error naming the video."""
+    shapes = {tuple(f.shape) for f in frames}
+    if len(shapes) > 1:
+        sizes = sorted(f"{h}x{w}" for _, h, w in shapes)
+        raise ValueError(
+            f"the frames of video '{path}' differ in size ({', '.join(sizes)}); read them with "
+            "size=S (image_size=S in the data sets) to resize every frame to S x S"
+        )
+    return torch.stack(frames)
+
+
+def iter_frames(
+    path: str | os.PathLike[str], stride: int = 1, size: int | None = None
+) -> Iterator[torch.Tensor]:
+    """Yield the frames of a video in order, decoding one at a time.
 
     This is the streaming reader: memory stays at one frame whatever the video's length.
 
     Args:
         path: a video file or a frame folder.
         stride: yield every ``stride``-th frame (frames 0, stride, 2 * stride, ...).
+        size: None yields ``uint8 (3, H, W)`` frames at the video's own size; ``S`` yields
+            ``float32 (3, S, S)`` frames resized as they are decoded (:func:`fit_frame`).
     """
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
+    _check_size(size)
     path = _check_source(path)
     if path.is_dir():
         for i, file in enumerate(frame_files(path)):
             if i % stride == 0:
-                yield load_image(file)
+                yield _prepare(load_image(file), size)
         return
     count = 0
     with _open(path) as container:
@@ -166,7 +212,7 @@ def iter_frames(path: str | os.PathLike[str], stride: int = 1) -> Iterator[torch
             for i, frame in enumerate(container.decode(video=0)):
                 count += 1
                 if i % stride == 0:
-                    yield _to_chw(frame)
+                    yield _prepare(_to_chw(frame), size)
         except av.error.FFmpegError as err:
             raise ValueError(f"cannot decode video file '{path}': {err}") from err
     if count == 0:
@@ -174,19 +220,25 @@ def iter_frames(path: str | os.PathLike[str], stride: int = 1) -> Iterator[torch
 
 
 def read_video(
-    path: str | os.PathLike[str], indices: Sequence[int] | torch.Tensor | None = None
+    path: str | os.PathLike[str],
+    indices: Sequence[int] | torch.Tensor | None = None,
+    size: int | None = None,
 ) -> torch.Tensor:
     """Read a whole video, or the frames at ``indices``, as ``uint8 (T, C, H, W)``.
 
     Frames come back in the order of ``indices``; an index may repeat and the list need not be
     sorted (``[15, 0, 7]`` gives frames 15, 0 and 7 in that order). The file is decoded once,
-    sequentially, up to the largest index requested.
+    sequentially, up to the largest index requested; only the requested frames are kept.
+    With ``size=S`` each kept frame is resized as it is decoded and the clip is
+    ``float32 (T, 3, S, S)`` in ``[0, 1]`` (:func:`fit_frame`); frames of different sizes then
+    stack, while without ``size`` they are a ``ValueError`` naming the video.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: the file is empty, not a video, or cannot be decoded.
         IndexError: an index is negative or beyond the end of the video.
     """
+    _check_size(size)
     path = _check_source(path)
     wanted: list[int] | None = None
     if indices is not None:
@@ -199,17 +251,17 @@ def read_video(
     if path.is_dir():
         files = frame_files(path)
         if wanted is None:
-            return torch.stack([load_image(f) for f in files])
+            return _stack([_prepare(load_image(f), size) for f in files], path)
         if max(wanted) >= len(files):
             raise IndexError(
                 f"frame index {max(wanted)} is beyond the end of video '{path}' "
                 f"({len(files)} frames)"
             )
-        cache = {i: load_image(files[i]) for i in sorted(set(wanted))}
-        return torch.stack([cache[i] for i in wanted])
+        cache = {i: _prepare(load_image(files[i]), size) for i in sorted(set(wanted))}
+        return _stack([cache[i] for i in wanted], path)
 
     if wanted is None:
-        return torch.stack(list(iter_frames(path)))
+        return _stack(list(iter_frames(path, size=size)), path)
     needed = set(wanted)
     last = max(wanted)
     cache: dict[int, torch.Tensor] = {}
@@ -219,7 +271,7 @@ def read_video(
             for i, frame in enumerate(container.decode(video=0)):
                 count = i + 1
                 if i in needed:
-                    cache[i] = _to_chw(frame)
+                    cache[i] = _prepare(_to_chw(frame), size)
                 if i >= last:
                     break
         except av.error.FFmpegError as err:
@@ -228,7 +280,7 @@ def read_video(
         raise ValueError(f"video '{path}' has 0 decodable frames")
     if last not in cache:
         raise IndexError(f"frame index {last} is beyond the end of video '{path}' ({count} frames)")
-    return torch.stack([cache[i] for i in wanted])
+    return _stack([cache[i] for i in wanted], path)
 
 
 def write_video(

@@ -21,10 +21,18 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from rvit.data.images import IMAGE_EXTENSIONS
-from rvit.data.video import VIDEO_EXTENSIONS, is_frame_folder, probe, read_video, sample_indices
+from rvit.data.images import IMAGE_EXTENSIONS, image_problem, is_hidden, screen_files
+from rvit.data.video import (
+    VIDEO_EXTENSIONS,
+    frame_files,
+    is_frame_folder,
+    iter_frames,
+    probe,
+    read_video,
+    sample_indices,
+)
 
-__all__ = ["clip_id", "VideoList", "VideoFolder", "UCF101", "HMDB51"]
+__all__ = ["clip_id", "video_problem", "VideoList", "VideoFolder", "UCF101", "HMDB51"]
 
 SAMPLINGS = ("uniform", "random", "all")
 
@@ -46,6 +54,29 @@ def _check_options(frames: int | None, sampling: str, image_size: int | None, pa
         raise ValueError(f"image_size must be a positive int or None, got {image_size}")
 
 
+def video_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not a readable video, or None.
+
+    A video file must open, hold a video stream and at least one frame (its header is read, no
+    frame decoded); every image of a frame folder must decode.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = frame_files(path)
+        if not files:
+            return "frame folder without image files"
+        for file in files:
+            reason = image_problem(file)
+            if reason is not None:
+                return f"frame '{file.name}': {reason}"
+        return None
+    try:
+        probe(path)
+    except (ValueError, OSError) as err:
+        return " ".join(str(err).split())
+    return None
+
+
 class VideoList(Dataset):
     """A video data set over a list of ``(path, label)`` samples (files or frame folders).
 
@@ -59,6 +90,13 @@ class VideoList(Dataset):
             video's size.
         transform: called once per clip on ``float32 (T, C, H, W)``.
         pad: how a video shorter than ``frames`` is filled, ``"last"`` or ``"loop"``.
+        on_bad_file: None reads each video only when it is loaded; ``"error"`` checks every video
+            now (:func:`video_problem`) and raises one error listing all bad ones; ``"skip"``
+            leaves them out and lists them in ``bad_files``.
+
+    With ``image_size`` every frame is resized as it is decoded, so memory follows the model's
+    frame size and frames of different sizes (videos, frame folders) all come out ``S x S``.
+    :meth:`stream` yields the frames of one video one at a time.
     """
 
     def __init__(
@@ -70,9 +108,17 @@ class VideoList(Dataset):
         image_size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
         pad: str = "last",
+        on_bad_file: str | None = None,
     ) -> None:
         _check_options(frames, sampling, image_size, pad)
         self.samples: list[tuple[str, int]] = [(str(p), int(y)) for p, y in samples]
+        self.bad_files: list[tuple[str, str]] = []
+        if on_bad_file is not None:
+            where = f"{type(self).__name__} '{getattr(self, 'root', '')}'"
+            kept, self.bad_files = screen_files(
+                [p for p, _ in self.samples], video_problem, on_bad_file, where
+            )
+            self.samples = [self.samples[i] for i in kept]
         self.classes: list[str] = list(classes)
         self.class_to_idx: dict[str, int] = {c: i for i, c in enumerate(self.classes)}
         self.frames = frames
@@ -81,11 +127,6 @@ class VideoList(Dataset):
         self.transform = transform
         self.pad = pad
         self._num_frames: dict[int, int] = {}
-        self._resize = None
-        if image_size is not None:
-            from rvit.data.augment import eval_transform
-
-            self._resize = eval_transform(image_size)
 
     @property
     def targets(self) -> list[int]:
@@ -109,24 +150,35 @@ class VideoList(Dataset):
     def load(self, index: int) -> torch.Tensor:
         """Video ``index`` as ``float32 (T, C, H, W)`` in ``[0, 1]``, before ``transform``."""
         path = self.samples[index][0]
+        size = self.image_size
         if self.frames is None or self.sampling == "all":
-            video = read_video(path)
+            video = read_video(path, size=size)
             self._num_frames[index] = int(video.shape[0])
         else:
             mode = self.sampling
             indices = sample_indices(self.num_frames(index), self.frames, mode, pad=self.pad)
             try:
-                video = read_video(path, indices)
+                video = read_video(path, indices, size=size)
             except IndexError:
-                # The header promised more frames than the file decodes to: count them for real.
-                whole = read_video(path)
-                self._num_frames[index] = int(whole.shape[0])
-                indices = sample_indices(whole.shape[0], self.frames, mode, pad=self.pad)
-                video = whole[indices]
-        video = video.float().div_(255)
-        if self._resize is not None:
-            video = self._resize(video)
+                # The header promised more frames than the file decodes to: count them by
+                # decoding (one frame kept at a time), then read the clip again.
+                count = sum(1 for _ in iter_frames(path))
+                self._num_frames[index] = count
+                indices = sample_indices(count, self.frames, mode, pad=self.pad)
+                video = read_video(path, indices, size=size)
+        if not video.is_floating_point():
+            video = video.float().div_(255)
         return video
+
+    def stream(self, index: int) -> Any:
+        """The frames of video ``index``, one at a time, each ``float32 (C, H, W)`` in ``[0, 1]``.
+
+        Every frame of the video (``frames`` and ``sampling`` do not apply; ``transform`` is not
+        called), resized to ``image_size`` as it is decoded, so memory holds one frame whatever
+        the video's length.
+        """
+        for frame in iter_frames(self.samples[index][0], size=self.image_size):
+            yield frame if frame.is_floating_point() else frame.float().div_(255)
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         video = self.load(index)
@@ -168,8 +220,11 @@ class VideoFolder(VideoList):
 
     Args:
         root: the folder of class folders.
-        frames, sampling, image_size, transform, pad: as in :class:`VideoList`.
+        frames, sampling, image_size, transform, pad, on_bad_file: as in :class:`VideoList`.
         classes: class folder names in label order; None = all folders, sorted.
+        on_bad_file: as in :class:`VideoList`; here ``"error"`` by default.
+
+    Hidden entries (names starting with a dot) are never read.
     """
 
     def __init__(
@@ -181,6 +236,7 @@ class VideoFolder(VideoList):
         transform: Callable[[torch.Tensor], Any] | None = None,
         classes: Sequence[str] | None = None,
         pad: str = "last",
+        on_bad_file: str | None = "error",
     ) -> None:
         _check_options(frames, sampling, image_size, pad)
         self.root = Path(root)
@@ -190,7 +246,7 @@ class VideoFolder(VideoList):
         for label, folder in enumerate(dirs):
             found = []
             for entry in sorted(folder.iterdir()):
-                if entry.name.startswith("."):
+                if is_hidden(entry):
                     continue
                 if entry.is_file() and entry.suffix.lower() in VIDEO_EXTENSIONS:
                     found.append(entry)
@@ -212,7 +268,14 @@ class VideoFolder(VideoList):
                 stacklevel=2,
             )
         super().__init__(
-            samples, [d.name for d in dirs], frames, sampling, image_size, transform, pad
+            samples,
+            [d.name for d in dirs],
+            frames,
+            sampling,
+            image_size,
+            transform,
+            pad,
+            on_bad_file=on_bad_file,
         )
 
 
@@ -250,7 +313,7 @@ class UCF101(VideoList):
         splits_dir: the ``ucfTrainTestlist`` folder.
         fold: official split 1, 2 or 3.
         split: ``"train"`` or ``"test"``.
-        frames, sampling, image_size, transform, pad: as in :class:`VideoList`.
+        frames, sampling, image_size, transform, pad, on_bad_file: as in :class:`VideoList`.
     """
 
     def __init__(
@@ -264,6 +327,7 @@ class UCF101(VideoList):
         image_size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
         pad: str = "last",
+        on_bad_file: str | None = None,
     ) -> None:
         _check_fold(fold, split)
         _check_options(frames, sampling, image_size, pad)
@@ -311,7 +375,9 @@ class UCF101(VideoList):
         if not samples:
             raise ValueError(f"UCF101 split list '{list_file}' lists no videos")
         _check_exist(samples, list_file)
-        super().__init__(samples, classes, frames, sampling, image_size, transform, pad)
+        super().__init__(
+            samples, classes, frames, sampling, image_size, transform, pad, on_bad_file=on_bad_file
+        )
 
 
 class HMDB51(VideoList):
@@ -329,7 +395,7 @@ class HMDB51(VideoList):
         splits_dir: the ``testTrainMulti_7030_splits`` folder.
         fold: official split 1, 2 or 3.
         split: ``"train"`` (tag 1) or ``"test"`` (tag 2).
-        frames, sampling, image_size, transform, pad: as in :class:`VideoList`.
+        frames, sampling, image_size, transform, pad, on_bad_file: as in :class:`VideoList`.
     """
 
     def __init__(
@@ -343,6 +409,7 @@ class HMDB51(VideoList):
         image_size: int | None = None,
         transform: Callable[[torch.Tensor], Any] | None = None,
         pad: str = "last",
+        on_bad_file: str | None = None,
     ) -> None:
         _check_fold(fold, split)
         _check_options(frames, sampling, image_size, pad)
@@ -374,4 +441,6 @@ class HMDB51(VideoList):
         if not samples:
             raise ValueError(f"HMDB51 fold {fold} has no {split} videos in '{self.splits_dir}'")
         _check_exist(samples, self.splits_dir)
-        super().__init__(samples, classes, frames, sampling, image_size, transform, pad)
+        super().__init__(
+            samples, classes, frames, sampling, image_size, transform, pad, on_bad_file=on_bad_file
+        )
