@@ -9,7 +9,7 @@ STAMP := $(VENV)/.rvit-installed
 PROFILE ?= book
 JOBS ?= 1
 
-.PHONY: setup test lint format book book-clean bench study clean
+.PHONY: setup lab test lint format book book-clean bench study clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
+
+# JupyterLab on a scratch copy of the notebooks: lab/ (ignored by git) receives any notebook it does not
+# have yet and keeps the reader's edits and outputs, so nothing a reader runs reaches notebooks/.
+# `rm -rf lab` starts again from the committed chapters.
+LAB := lab
+LAB_STAMP := $(VENV)/.rvit-lab-installed
+
+lab: $(LAB_STAMP)
+	@mkdir -p $(LAB)
+	@for nb in notebooks/*.ipynb; do test -e $(LAB)/$${nb##*/} || cp $$nb $(LAB)/; done
+	$(BIN)/jupyter lab $(LAB)
+
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
+	@touch $(LAB_STAMP)
 
 lint: setup
 	$(BIN)/ruff check .
