@@ -3,6 +3,7 @@
 * :func:`glue` stores a value for the prose (``{glue:text}`name```) through ``myst_nb.glue`` when myst-nb
   is installed (the book build, ``make lab``); elsewhere (a bare Colab runtime) it only shows the value,
   so a chapter runs the same without the book's tools.
+* :func:`table` styles a DataFrame for reading in the book's column: no index, text wrapped.
 * :func:`results_dir` finds the committed ``results/`` folder through the package, not through a path
   relative to the notebook, so a notebook copied anywhere still reads the study's results.
 
@@ -16,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_ENV", "glue", "results_dir"]
+__all__ = ["RESULTS_ENV", "glue", "results_dir", "table"]
 
 RESULTS_ENV = "RVIT_RESULTS_DIR"
 """Environment variable naming the results folder; it overrides the one found next to the package."""
@@ -74,3 +75,14 @@ def results_dir(*parts: str) -> Path:
     if parts and not path.exists():
         raise FileNotFoundError(f"{path} is missing from the results folder {root} (from {origin})")
     return path
+
+
+def table(frame: Any, index: bool = False) -> Any:
+    """``frame`` styled for reading: without its index (unless ``index``), long text wrapped in the column.
+
+    Returns a pandas ``Styler``, which notebooks and the book show as an HTML table.
+    """
+    styler = frame.style
+    if not index:
+        styler = styler.hide(axis="index")
+    return styler.set_properties(**{"white-space": "normal", "text-align": "left"})

@@ -281,3 +281,13 @@ def test_notebook_copied_alone_finds_its_results(tmp_path: Path):
         if env_before is not None:
             os.environ["RVIT_RESULTS_DIR"] = env_before
     assert sorted(p.name for p in alone.iterdir()) == [path.name]
+
+
+def test_table_hides_the_index_and_wraps_text():
+    import pandas as pd
+
+    from rvit.notebook import table
+
+    html = table(pd.DataFrame({"claim": ["a long sentence"], "seeds": [3]}, index=[7])).to_html()
+    assert "a long sentence" in html and "white-space: normal" in html
+    assert ">7<" not in html  # the index is not shown
