@@ -22,14 +22,16 @@ $(STAMP): pyproject.toml
 
 # JupyterLab on a scratch copy of the notebooks: lab/ (ignored by git) receives any notebook it does not
 # have yet and keeps the reader's edits and outputs, so nothing a reader runs reaches notebooks/.
-# `rm -rf lab` starts again from the committed chapters.
+# `rm -rf lab` starts again from the committed chapters. Extra options go to JupyterLab through LAB_ARGS,
+# e.g. `make lab LAB_ARGS="--no-browser --port 8890"` (`--allow-root` inside a container run as root).
 LAB := lab
+LAB_ARGS ?=
 LAB_STAMP := $(VENV)/.rvit-lab-installed
 
 lab: $(LAB_STAMP)
 	@mkdir -p $(LAB)
 	@for nb in notebooks/*.ipynb; do test -e $(LAB)/$${nb##*/} || cp $$nb $(LAB)/; done
-	$(BIN)/jupyter lab $(LAB)
+	$(BIN)/jupyter lab $(LAB) $(LAB_ARGS)
 
 $(LAB_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
