@@ -52,9 +52,10 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rvit.attention import AttentionKind, Mlp, MultiHeadAttention
+from rvit.attention import AttentionKind, Mlp, MultiHeadAttention, elu_feature_map
 
 __all__ = ["GATE_KV", "AttentionGate", "RecurrentBlock", "recurrent_dropout_mask"]
 
@@ -96,6 +97,47 @@ class AttentionGate(nn.Module):
         self.candidate = nn.Linear(dim, dim)  # W_c
         self.update = nn.Linear(2 * dim, dim)  # W_z, b_z
 
+    @property
+    def split(self) -> bool:
+        """Whether the gate uses the split form: linear attention over ``[u; h_prev]``."""
+        return self.kv == "frame_and_memory" and self.attn.kind == "linear"
+
+    def _update(self, u: Tensor, h_prev: Tensor) -> Tensor:
+        """``W_z [u || h_prev] + b_z`` as ``W_z[:, :D] u + W_z[:, D:] h_prev + b_z``: no concatenation.
+
+        The two products read column slices of the one ``(D, 2D)`` weight, so parameters and saved
+        checkpoints keep the concatenated layout.
+        """
+        dim = u.shape[-1]
+        weight = self.update.weight
+        return F.linear(u, weight[:, :dim], self.update.bias) + F.linear(h_prev, weight[:, dim:])
+
+    def _split_linear_attention(self, u: Tensor, h_prev: Tensor) -> Tensor:
+        """Linear attention of ``u`` over ``[u; h_prev]`` without stacking the tokens: ``(B, N, D)``.
+
+        Linear attention sums over keys, so the ``(d, d)`` summary ``phi(k)^T v`` and the key sum are
+        the sums of the two halves' (the frame's and the memory's); the same function as
+        ``self.attn(u, [u; h_prev])`` up to rounding.
+        """
+        attn = self.attn
+        b, n, dim = u.shape
+        heads, head_dim = attn.heads, attn.head_dim
+        q = attn.to_q(u).reshape(b, n, heads, head_dim).transpose(1, 2)  # (B, h, N, d)
+        phi_q = elu_feature_map(q)
+        summary = None
+        key_sum = None
+        for tokens in (u, h_prev):
+            kv = attn.to_kv(tokens).reshape(b, tokens.shape[1], 2, heads, head_dim)
+            k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, h, M, d)
+            phi_k = elu_feature_map(k)  # contiguous (B, h, M, d)
+            part = phi_k.transpose(-2, -1) @ v  # (B, h, d, d)
+            part_sum = phi_k.sum(dim=-2)  # (B, h, d)
+            summary = part if summary is None else summary + part
+            key_sum = part_sum if key_sum is None else key_sum + part_sum
+        normaliser = (phi_q @ key_sum.unsqueeze(-1)) + 1e-6  # (B, h, N, 1)
+        out = (phi_q @ summary) / normaliser  # (B, h, N, d)
+        return out.transpose(1, 2).reshape(b, n, dim)
+
     def context(self, u: Tensor, h_prev: Tensor) -> Tensor:
         """The tokens that give keys and values: ``[u; h_prev]`` ``(B, 2N, D)`` or ``h_prev``."""
         return torch.cat([u, h_prev], dim=1) if self.kv == "frame_and_memory" else h_prev
@@ -108,10 +150,13 @@ class AttentionGate(nn.Module):
         return_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """``u``, ``h_prev`` ``(B, N, D)``; ``mask`` ``(B, 1, D)`` or None -> ``(h_t, weights or None)``."""
-        result = self.attn(u, self.context(u, h_prev), return_weights=return_weights)
-        a, weights = result if return_weights else (result, None)  # a: (B, N, D)
+        if self.split and not return_weights:
+            a, weights = self._split_linear_attention(u, h_prev), None
+        else:
+            result = self.attn(u, self.context(u, h_prev), return_weights=return_weights)
+            a, weights = result if return_weights else (result, None)  # a: (B, N, D)
         c = self.candidate(a)  # (B, N, D)
-        z = torch.sigmoid(self.update(torch.cat([u, h_prev], dim=-1)))  # (B, N, D)
+        z = torch.sigmoid(self._update(u, h_prev))  # (B, N, D)
         if mask is not None:
             c = c * mask
         h = (1.0 - z) * h_prev + z * c

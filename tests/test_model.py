@@ -280,7 +280,9 @@ def test_details_are_the_weights_the_gate_used(name):
     for t in range(3):
         logits, plain = model.step(clip[:, t], plain)
         logits_d, detailed, details = model.step(clip[:, t], detailed, return_details=True)
-        assert torch.equal(logits, logits_d)  # details change nothing
+        # details change nothing but rounding: the linear gate's plain step sums the frame's and the
+        # memory's key summaries (split form), the detailed step attends over [u; h] at once
+        close(logits, logits_d, atol=1e-6)
         for i, weights in enumerate(details["gate_attention"]):
             assert weights.shape == (2, cfg.heads, n, m)
             close(weights.sum(-1), torch.ones(2, cfg.heads, n))
@@ -418,3 +420,31 @@ def test_models_centre_pixels_with_the_config_statistics():
         torch.testing.assert_close(model(video), plain((video - 0.5) / 0.25))
     with pytest.raises(ValueError, match="pixel_std"):
         cfg.replace(pixel_std=0.0)
+
+
+def _reference_gate(gate: AttentionGate, u, h_prev, mask=None):
+    """The gate in its concatenated form: attention over ``[u; h]`` and ``W_z [u || h]``."""
+    a = gate.attn(u, torch.cat([u, h_prev], dim=1))
+    c = gate.candidate(a)
+    z = torch.sigmoid(gate.update(torch.cat([u, h_prev], dim=-1)))
+    if mask is not None:
+        c = c * mask
+    return (1.0 - z) * h_prev + z * c
+
+
+def test_split_gate_equals_the_concatenated_form_values_and_gradients():
+    # float64 so that the tolerance (1e-10) measures the algebra, not float32 rounding
+    torch.manual_seed(0)
+    gate = AttentionGate(16, 4, kind="linear").double()
+    assert gate.split
+    u = torch.randn(3, 7, 16, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(3, 7, 16, dtype=torch.float64, requires_grad=True)
+    mask = recurrent_dropout_mask(3, 16, 0.25).double()
+    split, _ = gate(u, h, mask)
+    reference = _reference_gate(gate, u, h, mask)
+    torch.testing.assert_close(split, reference, atol=1e-10, rtol=1e-10)
+    weight = torch.randn_like(split)
+    grads = torch.autograd.grad((split * weight).sum(), [u, h, *gate.parameters()])
+    grads_ref = torch.autograd.grad((reference * weight).sum(), [u, h, *gate.parameters()])
+    for g, g_ref in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(g, g_ref, atol=1e-10, rtol=1e-10)
