@@ -493,16 +493,15 @@ def evaluate_videos(
             # Every video's own length, so a model may freeze a video that has ended.
             equal = bool((lengths == frames).all())
             state = model.init_state(batch, num_frames=frames if equal else lengths.to(device))
-            per_step = []
-            for frame in frame_steps:  # (B, C, H, W) per time step
+            logits = torch.zeros(batch, frames, num_classes)  # (B, T, K), filled step by step
+            for t, frame in enumerate(frame_steps):  # (B, C, H, W) per time step
                 frame = frame.to(device)
                 start = time.perf_counter()
                 logits_t, state = model.step(frame, state)  # (B, K)
                 _synchronize(device)
                 step_seconds += time.perf_counter() - start
                 steps += 1
-                per_step.append(logits_t.float().cpu())
-            logits = torch.stack(per_step, dim=1)  # (B, T, K)
+                logits[:, t] = logits_t.float().cpu()
             lengths = frame_steps.lengths if hasattr(frame_steps, "lengths") else lengths
             for i in range(batch):
                 length = int(lengths[i])
