@@ -152,11 +152,12 @@ class AttentionGate(nn.Module):
         """``u``, ``h_prev`` ``(B, N, D)``; ``mask`` ``(B, 1, D)`` or None -> ``(h_t, weights or None)``."""
         if self.split and not return_weights:
             a, weights = self._split_linear_attention(u, h_prev), None
-        else:
+            z = torch.sigmoid(self._update(u, h_prev))  # (B, N, D)
+        else:  # the explicit form: the weights, and the update layer called as a module (hooks)
             result = self.attn(u, self.context(u, h_prev), return_weights=return_weights)
             a, weights = result if return_weights else (result, None)  # a: (B, N, D)
+            z = torch.sigmoid(self.update(torch.cat([u, h_prev], dim=-1)))  # (B, N, D)
         c = self.candidate(a)  # (B, N, D)
-        z = torch.sigmoid(self._update(u, h_prev))  # (B, N, D)
         if mask is not None:
             c = c * mask
         h = (1.0 - z) * h_prev + z * c
