@@ -26,7 +26,7 @@ __all__ = [
     "BadFilesError",
     "image_problem",
     "is_hidden",
-    "screen_files",
+    "screen_samples",
     "load_image",
     "ImageList",
     "ImageFolderActions",
@@ -125,25 +125,30 @@ def image_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def screen_files(
-    paths: Sequence[str | os.PathLike[str]],
-    problem: Callable[[Any], str | None],
-    on_bad_file: str,
-    where: str,
-) -> tuple[list[int], list[tuple[str, str]]]:
-    """Check every file with ``problem``; returns the kept positions and the ``(path, reason)``
-    of each bad file. With ``on_bad_file="error"`` any bad file raises :class:`BadFilesError`
-    (listing all of them); with ``"skip"`` they are left out, with one warning."""
+def screen_samples(
+    dataset: Any, problem: Callable[[Any], str | None], on_bad_file: str | None
+) -> list[int]:
+    """Check the file of every ``(path, label)`` in ``dataset.samples`` with ``problem``.
+
+    The bad files' ``(path, reason)`` go to ``dataset.bad_files`` and their samples leave
+    ``dataset.samples``; returns the kept positions (to filter lists aligned with the samples).
+    With ``on_bad_file="error"`` any bad file raises one :class:`BadFilesError` listing all of them;
+    ``"skip"`` leaves them out with one warning; None checks nothing.
+    """
+    dataset.bad_files = []
+    if on_bad_file is None:
+        return list(range(len(dataset.samples)))
     if on_bad_file not in ON_BAD_FILE:
         raise ValueError(f"on_bad_file must be one of {ON_BAD_FILE}, got {on_bad_file!r}")
+    where = f"{type(dataset).__name__} '{getattr(dataset, 'root', '')}'"
     kept: list[int] = []
-    bad: list[tuple[str, str]] = []
-    for index, path in enumerate(paths):
+    for index, (path, _) in enumerate(dataset.samples):
         reason = problem(path)
         if reason is None:
             kept.append(index)
         else:
-            bad.append((str(path), reason))
+            dataset.bad_files.append((str(path), reason))
+    bad = dataset.bad_files
     if bad and on_bad_file == "error":
         raise BadFilesError(where, bad)
     if bad:
@@ -153,7 +158,8 @@ def screen_files(
         )
     if not kept:
         raise ValueError(f"no readable file in {where}")
-    return kept, bad
+    dataset.samples = [dataset.samples[i] for i in kept]
+    return kept
 
 
 class ImageList(Dataset):
@@ -186,14 +192,9 @@ class ImageList(Dataset):
         self.transform = transform
         self.boxes = list(boxes) if boxes is not None else None
         self.bad_files: list[tuple[str, str]] = []
-        if on_bad_file is not None:
-            where = f"{type(self).__name__} '{getattr(self, 'root', '')}'"
-            kept, self.bad_files = screen_files(
-                [p for p, _ in self.samples], image_problem, on_bad_file, where
-            )
-            self.samples = [self.samples[i] for i in kept]
-            if self.boxes is not None:
-                self.boxes = [self.boxes[i] for i in kept]
+        kept = screen_samples(self, image_problem, on_bad_file)
+        if self.boxes is not None:
+            self.boxes = [self.boxes[i] for i in kept]
         self._resize = None
         if image_size is not None:
             from rvit.data.augment import eval_transform

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from rvit.data.images import IMAGE_EXTENSIONS, image_problem, is_hidden, screen_files
+from rvit.data.images import IMAGE_EXTENSIONS, image_problem, is_hidden, screen_samples
 from rvit.data.video import (
     VIDEO_EXTENSIONS,
     frame_files,
@@ -113,12 +113,7 @@ class VideoList(Dataset):
         _check_options(frames, sampling, image_size, pad)
         self.samples: list[tuple[str, int]] = [(str(p), int(y)) for p, y in samples]
         self.bad_files: list[tuple[str, str]] = []
-        if on_bad_file is not None:
-            where = f"{type(self).__name__} '{getattr(self, 'root', '')}'"
-            kept, self.bad_files = screen_files(
-                [p for p, _ in self.samples], video_problem, on_bad_file, where
-            )
-            self.samples = [self.samples[i] for i in kept]
+        screen_samples(self, video_problem, on_bad_file)
         self.classes: list[str] = list(classes)
         self.class_to_idx: dict[str, int] = {c: i for i, c in enumerate(self.classes)}
         self.frames = frames
