@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rvit.study import registry, report, runner, stats
+from rvit.study import registry, report, runner, stats, store
 from rvit.study.registry import (
     CLAIMS,
     EXPERIMENTS,
@@ -200,15 +200,15 @@ def test_match_result_names_what_differs():
         "configuration": config.to_dict(),
         "metrics": {name: {} for name in config.evals},
     }
-    assert runner.match_result(record, config, 0, "smoke") == ""
-    assert "profile" in runner.match_result(record, config, 0, "book")
-    assert "seed" in runner.match_result(record, config, 1, "smoke")
+    assert store.match_result(record, config, 0, "smoke") == ""
+    assert "profile" in store.match_result(record, config, 0, "book")
+    assert "seed" in store.match_result(record, config, 1, "smoke")
     stale = json.loads(json.dumps(record))
     stale["configuration"]["train"]["epochs"] = 7
-    assert "train" in runner.match_result(stale, config, 0, "smoke")
+    assert "train" in store.match_result(stale, config, 0, "smoke")
     more = config.with_evals(extra={"split": "test"})
-    assert "extra" in runner.match_result(record, more, 0, "smoke")
-    assert "missing" in runner.match_result(None, config, 0, "smoke")
+    assert "extra" in store.match_result(record, more, 0, "smoke")
+    assert "missing" in store.match_result(None, config, 0, "smoke")
 
 
 def test_cue_then_blank_keeps_only_the_cue():
@@ -243,7 +243,7 @@ def test_study_run_is_reproducible_and_resumable(tmp_path):
         a = json.loads(path.read_text())
         b = json.loads((tmp_path / "b" / "scalability" / path.name).read_text())
         assert a["configuration"] == b["configuration"]
-        assert runner.strip_timings(a["metrics"]) == runner.strip_timings(b["metrics"])
+        assert store.strip_timings(a["metrics"]) == store.strip_timings(b["metrics"])
         assert a["provenance"]["git"].keys() >= {"commit", "dirty"}
     loaded = report.load_experiment("scalability", TINY, tmp_path / "a")
     verdicts = [r.verdict for r in report.analyse(loaded)]
@@ -269,7 +269,7 @@ def test_committed_result_matches_registry(path):
     exp = get_experiment(path.parent.name, record["profile"])
     config_id, seed = path.stem.rsplit("__seed", 1)
     assert config_id in exp.configs, f"{path}: configuration {config_id!r} left the registry"
-    why = runner.match_result(record, exp.configs[config_id], int(seed), record["profile"])
+    why = store.match_result(record, exp.configs[config_id], int(seed), record["profile"])
     assert not why, (
         f"{path} is stale ({why}); rerun: python -m rvit study run {exp.name} --profile book"
     )

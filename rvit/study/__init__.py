@@ -5,6 +5,8 @@
 * :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
 * :mod:`rvit.study.report`: reads ``results/``, applies the readings, prints the verdict tables
   (``python -m rvit study report``).
+* :mod:`rvit.study.store`: where results are stored and whether a stored result still answers the
+  registry (used by both the runner and the report).
 """
 
 from rvit.study.registry import (

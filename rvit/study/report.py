@@ -31,7 +31,6 @@ from rvit.study.registry import (
     get_experiment,
     get_profile,
 )
-from rvit.study.runner import ROOT, default_results_dir, match_result, result_path
 from rvit.study.stats import (
     NOT_MEASURED,
     Interval,
@@ -39,6 +38,7 @@ from rvit.study.stats import (
     combine_verdicts,
     decide,
 )
+from rvit.study.store import ROOT, default_results_dir, match_result, result_path
 
 __all__ = [
     "ExperimentResults",
