@@ -8,12 +8,11 @@ matrix, the online recognition curve (accuracy of the prediction after frame t),
 and the peak memory. Every part converts to a ``pandas.DataFrame``; the whole result to JSON.
 
 Evaluation is deterministic: a data set whose transform contains a random augmentation is refused
-(:func:`check_deterministic`).
+(``rvit.data.augment.check_deterministic``).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import time
@@ -29,110 +28,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from rvit.train import StillClips, item_kind
+from rvit.data.augment import check_deterministic
+from rvit.data.clips import StillClips, item_kind
+from rvit.data.collate import pad_videos
 from rvit.utils import atomic_write_json, resolve_device
 
 __all__ = [
-    "RANDOM_TRANSFORMS",
     "PeakMemory",
     "VideoEvalResult",
-    "check_deterministic",
     "evaluate_images",
     "evaluate_videos",
-    "find_random_transforms",
 ]
-
-# Transforms that draw random numbers; any class whose name starts with "Random" counts too.
-RANDOM_TRANSFORMS = frozenset(
-    {
-        "ColorJitter",
-        "RandAugment",
-        "TrivialAugmentWide",
-        "AutoAugment",
-        "AugMix",
-        "GaussianNoise",
-        "ElasticTransform",
-        "ScaleJitter",
-        "MixUp",
-        "CutMix",
-        "PseudoVideo",
-        "GaussianBlur",
-        "FrameSharedGaussianNoise",
-    }
-)
-
-# Attributes through which data sets and transforms hold other data sets and transforms.
-_NESTED = (
-    "transform",
-    "transforms",
-    "animate",
-    "dataset",
-    "datasets",
-    "base",
-    "video_set",
-    "image_set",
-)
-
-
-# ----------------------------------------------------------------------------------------------
-# determinism
-
-
-def _is_random(obj: Any) -> bool:
-    name = type(obj).__name__
-    return name in RANDOM_TRANSFORMS or name.startswith("Random")
-
-
-def find_random_transforms(obj: Any) -> list[str]:
-    """Paths (``"dataset.transform.transforms[1]: RandomHorizontalFlip"``) of random transforms.
-
-    Looks through nested data sets (``dataset``, ``base``, ``datasets``, ...), transforms
-    (``transform``, ``transforms``, ``Compose`` lists) and ``nn.Module`` children.
-    """
-    found: list[str] = []
-    seen: set[int] = set()
-
-    def visit(item: Any, path: str) -> None:
-        if item is None or isinstance(item, str | bytes | int | float | torch.Tensor):
-            return
-        if id(item) in seen:
-            return
-        seen.add(id(item))
-        if _is_random(item) and not isinstance(item, Dataset):
-            found.append(f"{path}: {type(item).__name__}")
-        if isinstance(item, list | tuple):
-            for index, child in enumerate(item):
-                visit(child, f"{path}[{index}]")
-            return
-        if isinstance(item, nn.Module):
-            for name, child in item.named_children():
-                visit(child, f"{path}.{name}")
-        for name in _NESTED:
-            child = getattr(item, name, None) if _safe_has(item, name) else None
-            if child is not None and not inspect.ismethod(child):
-                visit(child, f"{path}.{name}")
-
-    visit(obj, "dataset")
-    return found
-
-
-def _safe_has(item: Any, name: str) -> bool:
-    try:
-        return name in vars(item) or hasattr(type(item), name)
-    except TypeError:  # objects without __dict__
-        return hasattr(item, name)
-
-
-def check_deterministic(dataset: Dataset) -> None:
-    """Raise ``ValueError`` naming the first random transform found in ``dataset``."""
-    found = find_random_transforms(dataset)
-    if found:
-        raise ValueError(
-            f"evaluation must be deterministic, but {found[0]} draws random numbers"
-            f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; "
-            "give the evaluation set rvit.data.eval_transform(image_size) instead"
-        )
-
 
 # ----------------------------------------------------------------------------------------------
 # memory
@@ -343,12 +249,6 @@ class VideoEvalResult:
 # the streaming loop
 
 
-def _pad_collate(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, ...]:
-    from rvit.data import pad_videos
-
-    return pad_videos(batch)
-
-
 def _class_names(dataset: Dataset, num_classes: int | None) -> list[str]:
     classes = getattr(dataset, "classes", None)
     if classes is not None:
@@ -464,7 +364,7 @@ def evaluate_videos(
                 subset,
                 batch_size=batch_size,
                 shuffle=False,
-                collate_fn=_pad_collate,
+                collate_fn=pad_videos,
                 num_workers=num_workers,
             )
         )

@@ -1,24 +1,17 @@
 """Training: one loop for every way of feeding the model (videos, stills, pseudo-videos, frames).
 
-The loop only ever sees clips ``(T, C, H, W)``; :func:`as_training_set` turns any data set into
-such clips, so that training on still images and training on videos differ only in ``modality``:
-
-============== =========================================================================
-``video``      videos as they are (or resampled to ``frames`` frames each)
-``image``      a still image as a 1-frame clip
-``static_clip`` a still image repeated ``frames`` times
-``pseudo_video`` a still image animated by ``rvit.data.PseudoVideo(frames)`` (random camera motion)
-``frames``     the frames of a video set, each a 1-frame clip (``rvit.data.VideoFrames``)
-============== =========================================================================
+The loop only ever sees clips ``(T, C, H, W)``; ``rvit.data.clips.as_training_set`` turns any data
+set into such clips, so that training on still images and training on videos differ only in
+``modality`` (one of ``rvit.data.clips.MODALITIES``).
 
 :func:`fit` trains with AdamW, linear warm-up then cosine decay, label smoothing and gradient
 clipping (mixed precision on CUDA), shows a progress bar, checkpoints atomically, resumes a stopped
 run exactly, stops on a NaN loss, and runs unchanged under ``torchrun`` (DistributedDataParallel).
 
 Reproducibility: every sample's augmentation is seeded from ``(seed, epoch, index)`` and drawn
-with the caller's random state set aside (:func:`rvit.utils.call_with_rng_isolated`). A sample
-therefore looks the same whichever process, worker or batch loads it, so two runs with one seed give
-the same weights with any ``num_workers``, and a run resumed in the middle of an epoch continues
+with the caller's random state set aside (``rvit.data.loader.make_loader``). A sample therefore
+looks the same whichever process, worker or batch loads it, so two runs with one seed give the
+same weights with any ``num_workers``, and a run resumed in the middle of an epoch continues
 exactly where it stopped.
 """
 
@@ -30,17 +23,15 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from torch.utils.data.distributed import DistributedSampler
 
 from rvit.checkpoint import (
     capture_rng_state,
@@ -50,9 +41,12 @@ from rvit.checkpoint import (
     save_checkpoint,
     unwrap_model,
 )
+from rvit.data.augment import check_camera
+from rvit.data.clips import MODALITIES, as_training_set, eval_view, stack_clips
+from rvit.data.collate import pad_videos
+from rvit.data.loader import make_loader
 from rvit.utils import (
     atomic_write_text,
-    call_with_rng_isolated,
     make_generator,
     provenance,
     resolve_device,
@@ -61,26 +55,14 @@ from rvit.utils import (
 )
 
 __all__ = [
-    "MODALITIES",
     "DistributedContext",
-    "FixedLengthClips",
     "History",
-    "PseudoVideoClips",
-    "StaticClips",
     "StepInfo",
-    "StillClips",
     "TrainConfig",
-    "as_training_set",
     "fit",
-    "item_kind",
-    "make_loader",
     "run_model",
-    "stack_clips",
     "warmup_cosine",
 ]
-
-MODALITIES = ("video", "image", "static_clip", "pseudo_video", "frames")
-
 
 # ----------------------------------------------------------------------------------------------
 # configuration
@@ -149,7 +131,7 @@ class TrainConfig:
         if self.checkpoint_dir is not None:
             self.checkpoint_dir = os.fspath(self.checkpoint_dir)
         if self.camera is not None:
-            self.camera = _check_camera(self.camera)
+            self.camera = check_camera(self.camera)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (JSON-ready)."""
@@ -171,275 +153,8 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
 
-def _check_camera(camera: Any) -> dict[str, float]:
-    """``camera`` as a plain dict of float limits; unknown keys or negative values raise."""
-    from rvit.data.augment import CAMERA_LIMITS
-
-    if not isinstance(camera, dict):
-        raise ValueError(f"camera must be a dict of limits or None, got {type(camera).__name__}")
-    unknown = sorted(set(camera) - set(CAMERA_LIMITS))
-    if unknown:
-        raise ValueError(
-            f"camera: unknown limit(s) {unknown}; expected some of {list(CAMERA_LIMITS)}"
-        )
-    checked = {}
-    for name, value in camera.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"camera[{name!r}] must be a number >= 0, got {value!r}")
-        checked[name] = float(value)
-    return checked
-
-
 # ----------------------------------------------------------------------------------------------
-# data sets of clips
-
-
-def _split_item(item: Any) -> tuple[torch.Tensor, int]:
-    if not isinstance(item, tuple | list) or len(item) < 2:
-        raise ValueError(f"a data set item must be (input, label), got {type(item).__name__}")
-    return item[0], item[1]
-
-
-def item_kind(dataset: Dataset) -> str:
-    """``"image"`` if items are ``(C, H, W)``, ``"video"`` if ``(T, C, H, W)`` (reads item 0)."""
-    if len(dataset) == 0:
-        raise ValueError(f"data set {type(dataset).__name__} is empty")
-    x, _ = _split_item(call_with_rng_isolated(lambda: dataset[0], 0))
-    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(
-            f"data set {type(dataset).__name__} gives inputs of shape {shape}; "
-            "expected an image (C, H, W) or a video (T, C, H, W) tensor"
-        )
-    return "image" if x.dim() == 3 else "video"
-
-
-class _ClipView(Dataset):
-    """A view of ``base`` whose items are clips ``(T, C, H, W)``; class names pass through."""
-
-    def __init__(self, base: Dataset) -> None:
-        self.base = base
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        x, y = _split_item(self.base[index])
-        return self.clip(x), y
-
-    def clip(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def __getattr__(self, name: str) -> Any:
-        # Forward the data set's description (classes, groups, targets, ...) to the base.
-        if name.startswith("_") or name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
-
-
-class StillClips(_ClipView):
-    """A still image ``(C, H, W)`` becomes a 1-frame clip ``(1, C, H, W)``."""
-
-    def clip(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unsqueeze(0)
-
-
-class StaticClips(_ClipView):
-    """A still image ``(C, H, W)`` repeated ``frames`` times: ``(T, C, H, W)``."""
-
-    def __init__(self, base: Dataset, frames: int) -> None:
-        super().__init__(base)
-        self.frames = frames
-
-    def clip(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unsqueeze(0).expand(self.frames, *x.shape).contiguous()
-
-
-class PseudoVideoClips(_ClipView):
-    """A still image animated into ``frames`` frames by ``rvit.data.PseudoVideo``.
-
-    ``PseudoVideo`` draws its motion from the torch global generator, which the training loader
-    seeds per sample. ``camera`` overrides some of its limits (see ``rvit.data.CAMERA_LIMITS``).
-    """
-
-    def __init__(self, base: Dataset, frames: int, camera: dict[str, float] | None = None) -> None:
-        super().__init__(base)
-        from rvit.data import PseudoVideo
-
-        self.frames = frames
-        self.animate = PseudoVideo(frames=frames, **_check_camera(camera or {}))
-
-    def clip(self, x: torch.Tensor) -> torch.Tensor:
-        return self.animate(x)
-
-
-def uniform_indices(length: int, frames: int) -> torch.Tensor:
-    """``frames`` frame indices spread evenly over ``[0, length)`` (repeats when too short)."""
-    if length < 1:
-        raise ValueError(f"a video has {length} frames; expected at least 1")
-    return torch.linspace(0, length - 1, frames).round().long()
-
-
-class FixedLengthClips(_ClipView):
-    """Each video ``(T_i, C, H, W)`` resampled to ``frames`` evenly spaced frames."""
-
-    def __init__(self, base: Dataset, frames: int) -> None:
-        super().__init__(base)
-        self.frames = frames
-
-    def clip(self, x: torch.Tensor) -> torch.Tensor:
-        return x[uniform_indices(x.shape[0], self.frames)]
-
-
-def as_training_set(
-    dataset: Dataset,
-    modality: str,
-    frames: int | None = None,
-    camera: dict[str, float] | None = None,
-) -> Dataset:
-    """A view of ``dataset`` whose items are ``(clip (T, C, H, W), label)`` for ``modality``.
-
-    ``dataset`` gives ``(image (C, H, W), label)`` for ``image`` / ``static_clip`` /
-    ``pseudo_video`` and ``(video (T, C, H, W), label)`` for ``video`` / ``frames``; anything else
-    raises ``ValueError``. ``camera`` limits the camera move of ``pseudo_video`` (see
-    :class:`PseudoVideoClips`).
-    """
-    if modality not in MODALITIES:
-        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
-    kind = item_kind(dataset)
-    name = type(dataset).__name__
-    if modality in ("video", "frames") and kind != "video":
-        raise ValueError(
-            f"modality {modality!r} needs a video data set, but {name} gives still images "
-            "(C, H, W); use modality 'image', 'static_clip' or 'pseudo_video'"
-        )
-    if modality in ("image", "static_clip", "pseudo_video") and kind != "image":
-        raise ValueError(
-            f"modality {modality!r} needs still images, but {name} gives videos (T, C, H, W); "
-            "use modality 'video', or 'frames' to train on the frames of the videos"
-        )
-    if modality in ("static_clip", "pseudo_video") and frames is None:
-        raise ValueError(f"modality {modality!r} needs frames=T (the clip length)")
-    if modality == "video":
-        return dataset if frames is None else FixedLengthClips(dataset, frames)
-    if modality == "image":
-        return StillClips(dataset)
-    if modality == "static_clip":
-        return StaticClips(dataset, frames)
-    if modality == "pseudo_video":
-        return PseudoVideoClips(dataset, frames, camera)
-    from rvit.data import VideoFrames
-
-    return StillClips(VideoFrames(dataset, per_video=frames))
-
-
-def _eval_view(dataset: Dataset, config: TrainConfig) -> Dataset:
-    """Deterministic clips for validation: videos as they are, stills as the training saw them."""
-    if item_kind(dataset) == "video":
-        return dataset
-    if config.modality in ("static_clip", "pseudo_video"):
-        return StaticClips(dataset, config.frames)
-    return StillClips(dataset)
-
-
-# ----------------------------------------------------------------------------------------------
-# batching
-
-
-def stack_clips(
-    batch: Sequence[tuple[torch.Tensor, int]],
-) -> tuple[torch.Tensor, None, torch.Tensor]:
-    """Collate clips of one length: ``(videos (B, T, C, H, W), None, labels (B,))``."""
-    clips = [clip for clip, _ in batch]
-    lengths = sorted({clip.shape[0] for clip in clips})
-    if len(lengths) > 1:
-        raise ValueError(
-            f"clips in a batch have different lengths {lengths}; train with "
-            "variable_length=True, or set frames=T to resample every video to T frames"
-        )
-    return torch.stack(clips), None, torch.as_tensor([int(y) for _, y in batch])
-
-
-def _pad_collate(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, ...]:
-    from rvit.data import pad_videos
-
-    return pad_videos(batch)
-
-
-class _SeededSampler(torch.utils.data.Sampler):
-    """Yields ``(index, seed)``: the indices of ``sampler``, each with a seed for its randomness.
-
-    The seed is a function of ``(seed, epoch, index)`` only. ``start`` skips the first samples of
-    the current epoch (to resume in the middle of one).
-    """
-
-    def __init__(self, sampler: DistributedSampler, seed: int) -> None:
-        self.sampler = sampler
-        self.seed = seed
-        self.epoch = 0
-        self.start = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.sampler.set_epoch(epoch)
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        for position, index in enumerate(self.sampler):
-            if position >= self.start:
-                entropy = (self.seed, self.epoch, int(index))
-                yield int(index), int(np.random.SeedSequence(entropy).generate_state(1)[0])
-
-    def __len__(self) -> int:
-        return max(0, len(self.sampler) - self.start)
-
-
-class _SeededItems(Dataset):
-    """Loads ``dataset[index]`` with every random generator seeded from the sample's seed."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key: tuple[int, int]) -> Any:
-        index, seed = key
-        return call_with_rng_isolated(lambda: self.dataset[index], seed)
-
-
-def make_loader(
-    dataset: Dataset,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    seed: int,
-    variable_length: bool,
-    num_workers: int = 0,
-    pin_memory: bool = False,
-    world_size: int = 1,
-    rank: int = 0,
-) -> tuple[DataLoader, _SeededSampler, torch.Generator]:
-    """The training ``DataLoader``: per-process shard (``DistributedSampler``), seeded samples.
-
-    Returns ``(loader, sampler, generator)``; call ``sampler.set_epoch(e)`` before each epoch.
-    Batches are ``(videos (B, T, C, H, W), lengths (B,) or None, labels (B,))``.
-    """
-    base = DistributedSampler(
-        dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=False
-    )
-    sampler = _SeededSampler(base, seed)
-    generator = make_generator(seed)
-    loader = DataLoader(
-        _SeededItems(dataset),
-        batch_size=batch_size,
-        sampler=sampler,
-        collate_fn=_pad_collate if variable_length else stack_clips,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        generator=generator,
-        worker_init_fn=worker_init_fn,
-    )
-    return loader, sampler, generator
+# the forward pass
 
 
 def run_model(
@@ -672,7 +387,9 @@ class _Trainer:
         seed_everything(config.seed)
 
         clips = as_training_set(train_set, config.modality, config.frames, config.camera)
-        self.val_clips = _eval_view(val_set, config) if val_set is not None else None
+        self.val_clips = (
+            eval_view(val_set, config.modality, config.frames) if val_set is not None else None
+        )
         self.loader, self.sampler, self.generator = make_loader(
             clips,
             config.batch_size,
@@ -828,7 +545,7 @@ class _Trainer:
         loader = DataLoader(
             shard,
             batch_size=self.config.batch_size,
-            collate_fn=_pad_collate if self.config.variable_length else stack_clips,
+            collate_fn=pad_videos if self.config.variable_length else stack_clips,
             num_workers=self.config.num_workers,
             generator=make_generator(self.config.seed),
             worker_init_fn=worker_init_fn,

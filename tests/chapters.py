@@ -24,7 +24,7 @@ CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
     3: ("rvit.attention",),
     4: ("rvit.cell",),
     5: ("rvit.config", "rvit.model", "rvit.baselines"),
-    6: ("rvit.train", "rvit.utils", "rvit.checkpoint"),
+    6: ("rvit.train", "rvit.utils", "rvit.checkpoint", "rvit.data.clips", "rvit.data.loader"),
     7: ("rvit.evaluate",),
     8: ("rvit.study",),
     9: ("rvit.perf",),

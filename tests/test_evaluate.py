@@ -11,14 +11,10 @@ from torchvision.transforms import v2
 from rvit.baselines import FrameViT
 from rvit.config import RViTConfig
 from rvit.data import PseudoVideo, eval_transform, make_transform, pad_videos
-from rvit.evaluate import (
-    VideoEvalResult,
-    evaluate_images,
-    evaluate_videos,
-    find_random_transforms,
-)
+from rvit.data.augment import find_random_transforms
+from rvit.data.clips import PseudoVideoClips
+from rvit.evaluate import VideoEvalResult, evaluate_images, evaluate_videos
 from rvit.model import RViT
-from rvit.train import PseudoVideoClips
 
 K, SIZE = 6, 16
 

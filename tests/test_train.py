@@ -9,18 +9,9 @@ from torch.utils.data import Dataset
 from rvit.baselines import FrameViT
 from rvit.config import RViTConfig
 from rvit.data import CAMERA_LIMITS
+from rvit.data.clips import MODALITIES, StaticClips, StillClips, as_training_set, stack_clips
 from rvit.model import RViT
-from rvit.train import (
-    MODALITIES,
-    History,
-    StaticClips,
-    StillClips,
-    TrainConfig,
-    as_training_set,
-    fit,
-    stack_clips,
-    warmup_cosine,
-)
+from rvit.train import History, TrainConfig, fit, warmup_cosine
 
 K, SIZE = 4, 16
 

@@ -40,6 +40,22 @@ _EXPORTS = {
     "eval_transform": "rvit.data.augment",
     "PseudoVideo": "rvit.data.augment",
     "CAMERA_LIMITS": "rvit.data.augment",
+    "check_camera": "rvit.data.augment",
+    "RANDOM_TRANSFORMS": "rvit.data.augment",
+    "find_random_transforms": "rvit.data.augment",
+    "check_deterministic": "rvit.data.augment",
+    # any data set as clips (T, C, H, W), and the training loader
+    "MODALITIES": "rvit.data.clips",
+    "StillClips": "rvit.data.clips",
+    "StaticClips": "rvit.data.clips",
+    "PseudoVideoClips": "rvit.data.clips",
+    "FixedLengthClips": "rvit.data.clips",
+    "as_training_set": "rvit.data.clips",
+    "eval_view": "rvit.data.clips",
+    "item_kind": "rvit.data.clips",
+    "stack_clips": "rvit.data.clips",
+    "uniform_indices": "rvit.data.clips",
+    "make_loader": "rvit.data.loader",
     # leakage between training images and test videos
     "audit_leakage": "rvit.data.leakage",
 }

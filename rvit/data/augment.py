@@ -5,22 +5,29 @@ A transform here takes an image ``(C, H, W)`` or a video ``(T, C, H, W)``, ``flo
 ``tv_tensors.Video``, so every random choice (crop box, flip, colour change, augmentation op,
 erased patch, noise pattern) is drawn once per call and applied to every frame of the video: a
 clip is augmented as one piece of film, never frame by frame.
+
+:func:`find_random_transforms` and :func:`check_deterministic` find the random transforms inside a
+data set (evaluation refuses them).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as nnf
+from torch import nn
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 __all__ = [
     "CAMERA_LIMITS",
+    "check_camera",
     "PRESETS",
     "ClipTransform",
     "FrameSharedGaussianNoise",
@@ -28,6 +35,9 @@ __all__ = [
     "eval_transform",
     "CameraPose",
     "PseudoVideo",
+    "RANDOM_TRANSFORMS",
+    "find_random_transforms",
+    "check_deterministic",
 ]
 
 #: Names accepted by :func:`make_transform`.
@@ -158,6 +168,23 @@ def make_transform(preset: str = "basic", image_size: int = 32) -> ClipTransform
 CAMERA_LIMITS: dict[str, float] = {"max_zoom": 0.25, "max_shift": 0.03, "max_rotation": 10.0}
 
 
+def check_camera(camera: Any) -> dict[str, float]:
+    """``camera`` as a plain dict of float limits; unknown keys or negative values raise."""
+    if not isinstance(camera, dict):
+        raise ValueError(f"camera must be a dict of limits or None, got {type(camera).__name__}")
+    unknown = sorted(set(camera) - set(CAMERA_LIMITS))
+    if unknown:
+        raise ValueError(
+            f"camera: unknown limit(s) {unknown}; expected some of {list(CAMERA_LIMITS)}"
+        )
+    checked = {}
+    for name, value in camera.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"camera[{name!r}] must be a number >= 0, got {value!r}")
+        checked[name] = float(value)
+    return checked
+
+
 @dataclass(frozen=True)
 class CameraPose:
     """A virtual camera pose relative to the still.
@@ -270,3 +297,94 @@ class PseudoVideo(torch.nn.Module):
         if still.dtype == torch.uint8:
             return clip.round_().clamp_(0, 255).to(torch.uint8)
         return clip.to(still.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# finding random transforms (evaluation must be deterministic)
+
+# Transforms that draw random numbers; any class whose name starts with "Random" counts too.
+RANDOM_TRANSFORMS = frozenset(
+    {
+        "ColorJitter",
+        "RandAugment",
+        "TrivialAugmentWide",
+        "AutoAugment",
+        "AugMix",
+        "GaussianNoise",
+        "ElasticTransform",
+        "ScaleJitter",
+        "MixUp",
+        "CutMix",
+        "PseudoVideo",
+        "GaussianBlur",
+        "FrameSharedGaussianNoise",
+    }
+)
+
+# Attributes through which data sets and transforms hold other data sets and transforms.
+_NESTED = (
+    "transform",
+    "transforms",
+    "animate",
+    "dataset",
+    "datasets",
+    "base",
+    "video_set",
+    "image_set",
+)
+
+
+def _is_random(obj: Any) -> bool:
+    name = type(obj).__name__
+    return name in RANDOM_TRANSFORMS or name.startswith("Random")
+
+
+def find_random_transforms(obj: Any) -> list[str]:
+    """Paths (``"dataset.transform.transforms[1]: RandomHorizontalFlip"``) of random transforms.
+
+    Looks through nested data sets (``dataset``, ``base``, ``datasets``, ...), transforms
+    (``transform``, ``transforms``, ``Compose`` lists) and ``nn.Module`` children.
+    """
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def visit(item: Any, path: str) -> None:
+        if item is None or isinstance(item, str | bytes | int | float | torch.Tensor):
+            return
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if _is_random(item) and not isinstance(item, Dataset):
+            found.append(f"{path}: {type(item).__name__}")
+        if isinstance(item, list | tuple):
+            for index, child in enumerate(item):
+                visit(child, f"{path}[{index}]")
+            return
+        if isinstance(item, nn.Module):
+            for name, child in item.named_children():
+                visit(child, f"{path}.{name}")
+        for name in _NESTED:
+            child = getattr(item, name, None) if _safe_has(item, name) else None
+            if child is not None and not inspect.ismethod(child):
+                visit(child, f"{path}.{name}")
+
+    visit(obj, "dataset")
+    return found
+
+
+def _safe_has(item: Any, name: str) -> bool:
+    try:
+        return name in vars(item) or hasattr(type(item), name)
+    except TypeError:  # objects without __dict__
+        return hasattr(item, name)
+
+
+def check_deterministic(dataset: Dataset) -> None:
+    """Raise ``ValueError`` naming the first random transform found in ``dataset``."""
+    found = find_random_transforms(dataset)
+    if found:
+        raise ValueError(
+            f"evaluation must be deterministic, but {found[0]} draws random numbers"
+            f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''}; "
+            "give the evaluation set rvit.data.eval_transform(image_size) instead"
+        )

@@ -249,7 +249,8 @@ def execute(
     ``appearance``, ``motion``, ``online``, ``per_class``, ``latency_ms``, ``peak_mb``).
     """
     from rvit.evaluate import evaluate_images, evaluate_videos
-    from rvit.train import TrainConfig, as_training_set, fit
+    from rvit.data.clips import as_training_set
+    from rvit.train import TrainConfig, fit
     from rvit.utils import seed_everything
 
     start, cpu_start = time.perf_counter(), time.process_time()
