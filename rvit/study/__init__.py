@@ -1,6 +1,10 @@
 """The reproducibility study (chapter 8): every claim of the proposal, measured and given a verdict.
 
-* :mod:`rvit.study.registry`: the experiments as code: claims, configurations, seeds, readings.
+* :mod:`rvit.study.registry`: the experiments as code: claims, configurations, seeds, readings; it
+  gathers the public names of :mod:`~rvit.study.claims` (the proposal's claims),
+  :mod:`~rvit.study.profiles` (the scale), :mod:`~rvit.study.schema` (configurations, contrasts,
+  readings, experiments), :mod:`~rvit.study.design` (their building blocks) and
+  :mod:`~rvit.study.experiments` (the experiment builders).
 * :mod:`rvit.study.stats`: bootstrap intervals and the verdict rule.
 * :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
 * :mod:`rvit.study.report`: reads ``results/``, applies the readings, prints the verdict tables

@@ -21,16 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rvit.study.registry import (
-    CLAIMS,
-    EXPERIMENTS,
-    Contrast,
-    Experiment,
-    Profile,
-    Reading,
-    get_experiment,
-    get_profile,
-)
+from rvit.study.claims import CLAIMS
+from rvit.study.experiments import EXPERIMENTS, get_experiment
+from rvit.study.profiles import Profile, get_profile
+from rvit.study.schema import Contrast, Experiment, Reading
 from rvit.study.stats import (
     NOT_MEASURED,
     Interval,

@@ -36,14 +36,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from rvit.study.registry import (
-    EXPERIMENTS,
-    Experiment,
-    Profile,
-    RunConfig,
-    get_experiments,
-    get_profile,
-)
+from rvit.study.experiments import EXPERIMENTS, get_experiments
+from rvit.study.profiles import Profile, get_profile
+from rvit.study.schema import Experiment, RunConfig
 from rvit.study.store import _load, default_results_dir, match_result, result_path
 
 __all__ = [

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rvit.study.registry import Profile, RunConfig, get_profile
+from rvit.study.profiles import Profile, get_profile
+from rvit.study.schema import RunConfig
 
 __all__ = [
     "ROOT",

@@ -1,0 +1,181 @@
+"""The building blocks of the study's experiments: configurations, evaluation sets and contrasts.
+
+:func:`run_config` writes one configuration at a profile, changing only what an experiment varies
+(the model fields that differ from the preset's own are the only ones stored, so equal runs hash
+equally); :func:`eval_spec` writes one evaluation set; :func:`row_configs` and :func:`row_pairs`
+switch one row of the comparison table from each preset; :func:`pairwise_contrast` compares pairs of
+configurations on one metric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rvit.study.profiles import Profile
+from rvit.study.schema import Contrast, RunConfig, Term, diff
+
+__all__ = [
+    "PRESET_LABELS",
+    "changed_fields",
+    "eval_spec",
+    "fit_evals",
+    "negated",
+    "pairwise_contrast",
+    "row_configs",
+    "row_pairs",
+    "run_config",
+]
+
+
+def eval_spec(p: Profile, **changes: Any) -> dict[str, Any]:
+    """An evaluation set at profile ``p``: the test videos, with ``changes`` to any field."""
+    spec = {
+        "split": "test",
+        "modality": "video",
+        "frames": p.frames,
+        "image_size": p.image_size,
+        "num_samples": p.test_samples,
+        "domain_gap": p.domain_gap,
+        "difficulty": p.difficulty,
+        "seed": p.test_seed,
+    }
+    spec.update(changes)
+    return spec
+
+
+def fit_evals(p: Profile, modality: str) -> dict[str, dict[str, Any]]:
+    """Accuracy on (a part of) the training set and on held-out data of the same modality."""
+    kind = "video" if modality == "video" else "image"
+    return {
+        "fit_train": eval_spec(p, split="train", modality=kind, seed=None),
+        "fit_val": eval_spec(p, split="val", modality=kind, seed=p.test_seed + 1),
+    }
+
+
+def changed_fields(preset: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``fields`` that differ from the preset's own values (so equal runs hash equally)."""
+    from rvit.config import RViTConfig
+
+    defaults = getattr(RViTConfig, preset)(num_classes=2).to_dict()
+    unknown = sorted(set(fields) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown model field(s) {unknown}; known: {sorted(defaults)}")
+    return {k: v for k, v in fields.items() if defaults[k] != v}
+
+
+def run_config(
+    p: Profile,
+    *,
+    arch: str = "rvit",
+    preset: str = "paper",
+    modality: str = "image",
+    augment: str = "none",
+    camera: Mapping[str, float] | None = None,
+    train_samples: int | None = None,
+    domain_gap: float | None = None,
+    variable_length: bool = False,
+    evals: Iterable[str] = ("test",),
+    **model_fields: Any,
+) -> RunConfig:
+    """One configuration of the study at profile ``p``; ``model_fields`` change one row each."""
+    gap = p.domain_gap if domain_gap is None else domain_gap
+    model = {"arch": arch, "preset": preset, **p.model(), **changed_fields(preset, model_fields)}
+    num_samples = train_samples or p.train_samples
+    data_frames: Any = p.frames
+    train_frames: int | None = p.frames
+    if modality == "image":
+        train_frames = None  # a still is a 1-frame clip
+    elif modality == "frames":
+        # frame extraction: 2 frames from each of half as many videos, as many stills as images
+        num_samples, train_frames = max(1, num_samples // 2), 2
+    elif modality == "video" and variable_length:
+        data_frames, train_frames = list(p.variable_frames), None  # keep each video's own length
+    train = {
+        "modality": modality,
+        "frames": train_frames,
+        "epochs": p.epochs,
+        "batch_size": p.batch_size,
+        "lr": p.lr,
+        "variable_length": variable_length,
+    }
+    data = {
+        "num_samples": num_samples,
+        "frames": data_frames,
+        "image_size": p.image_size,
+        "difficulty": p.difficulty,
+        "augment": augment,
+    }
+    if modality in ("video", "frames"):
+        data["domain_gap"] = gap  # the knob degrades video frames only; stills stay sharp
+    if modality == "pseudo_video":
+        from rvit.data.augment import CAMERA_LIMITS
+
+        # stated in full, so that a change of the camera's limits makes earlier results stale
+        train["camera"] = {**CAMERA_LIMITS, **(camera or {})}
+    all_evals: dict[str, dict[str, Any]] = {}
+    for name in evals:
+        if name == "test":
+            all_evals["test"] = eval_spec(p, domain_gap=gap)
+        elif name == "fit":
+            all_evals.update(fit_evals(p, modality))
+            for spec in all_evals.values():
+                spec["domain_gap"] = gap
+        elif name == "lengths":
+            for t in p.test_lengths:
+                all_evals[f"len{t}"] = eval_spec(
+                    p, frames=t, num_samples=p.length_samples, domain_gap=gap
+                )
+        elif name == "sizes":
+            for s in p.test_sizes:
+                all_evals[f"size{s}"] = eval_spec(p, image_size=s, domain_gap=gap)
+        elif name == "probe":
+            all_evals["probe"] = eval_spec(
+                p, frames=p.probe_frames, cue_frames=p.cue_frames, domain_gap=gap
+            )
+        else:
+            raise ValueError(f"unknown evaluation group {name!r}")
+    return RunConfig(model, train, data, all_evals)
+
+
+def pairwise_contrast(
+    metric: str,
+    pairs: Iterable[tuple[str, str]],
+    direction: int,
+    labels: Iterable[str] = (),
+    units: str = "accuracy",
+) -> Contrast:
+    """``metric(a) - metric(b)`` for each pair ``(a, b)``, pooled over pairs and seeds."""
+    return Contrast(tuple(diff(metric, a, b) for a, b in pairs), direction, units, tuple(labels))
+
+
+PRESET_LABELS = ("from the paper preset", "from the variant preset")
+
+
+def row_configs(
+    p: Profile, field_name: str, paper_value: Any, variant_value: Any, evals: tuple[str, ...]
+) -> dict[str, RunConfig]:
+    """Both presets, and each preset with one row switched to the other preset's value."""
+    return {
+        "paper": run_config(p, preset="paper", evals=evals),
+        f"paper+{variant_value}": run_config(
+            p, preset="paper", evals=evals, **{field_name: variant_value}
+        ),
+        "variant": run_config(p, preset="variant", evals=evals),
+        f"variant+{paper_value}": run_config(
+            p, preset="variant", evals=evals, **{field_name: paper_value}
+        ),
+        "framevit": run_config(p, arch="framevit", evals=evals),
+        "video": run_config(p, modality="video", evals=evals),
+    }
+
+
+def row_pairs(paper_value: Any, variant_value: Any) -> list[tuple[str, str]]:
+    """(proposal's value, paper's value) from each preset."""
+    return [(f"paper+{variant_value}", "paper"), ("variant", f"variant+{paper_value}")]
+
+
+def negated(terms: Iterable[Term]) -> tuple[Term, ...]:
+    """``terms`` with every coefficient's sign flipped."""
+    return tuple(dataclasses.replace(t, coef=-t.coef) for t in terms)

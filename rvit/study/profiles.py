@@ -1,0 +1,159 @@
+"""The study's profiles: the scale of every experiment (model size, data sizes, training length, seeds).
+
+``smoke`` (seconds, for the tests), ``book`` (the committed results: a small model on 32 x 32 pixel
+frames, a CPU budget of about forty minutes) and ``full`` (larger images, data and models, for a
+GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PROFILES", "Profile", "get_profile"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The scale of every experiment: model size, data sizes, training length, seeds.
+
+    ``train_sizes``, ``test_lengths``, ``test_sizes``, ``dropouts`` and ``domain_gaps`` are the
+    values the sweeps visit. ``length_samples`` is the number of test videos for the video-length
+    sweep (long videos cost more); ``cue_frames`` is how many frames the retention probe shows
+    before it goes blank.
+    """
+
+    name: str
+    image_size: int
+    patch_size: int
+    dim: int
+    depth: int
+    heads: int
+    frames: int
+    train_samples: int
+    test_samples: int
+    epochs: int
+    batch_size: int
+    lr: float
+    seeds: tuple[int, ...]
+    train_sizes: tuple[int, ...]
+    test_lengths: tuple[int, ...]
+    test_sizes: tuple[int, ...]
+    dropouts: tuple[float, ...]
+    domain_gaps: tuple[float, ...]
+    domain_gap: float
+    difficulty: float
+    length_samples: int
+    probe_frames: int
+    cue_frames: int
+    variable_frames: tuple[int, int]
+    test_seed: int = 10_000
+
+    def model(self) -> dict[str, Any]:
+        """The model size shared by every configuration of the study."""
+        return {
+            "size": "tiny",
+            "image_size": self.image_size,
+            "patch_size": self.patch_size,
+            "dim": self.dim,
+            "depth": self.depth,
+            "heads": self.heads,
+            "num_frames": self.frames,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        image_size=16,
+        patch_size=8,
+        dim=16,
+        depth=1,
+        heads=2,
+        frames=4,
+        train_samples=48,
+        test_samples=24,
+        epochs=1,
+        batch_size=16,
+        lr=2e-3,
+        seeds=(0, 1),
+        train_sizes=(24, 48),
+        test_lengths=(2, 4, 8),
+        test_sizes=(24,),
+        dropouts=(0.0, 0.25),
+        domain_gaps=(0.0, 1.0),
+        domain_gap=0.5,
+        difficulty=0.5,
+        length_samples=12,
+        probe_frames=6,
+        cue_frames=2,
+        variable_frames=(2, 6),
+    ),
+    "book": Profile(
+        name="book",
+        image_size=32,
+        patch_size=8,
+        dim=48,
+        depth=2,
+        heads=3,
+        frames=8,
+        train_samples=800,
+        test_samples=240,
+        epochs=8,
+        batch_size=16,
+        lr=3e-3,
+        seeds=(0, 1, 2),
+        train_sizes=(250, 1000, 4000),
+        test_lengths=(4, 8, 16, 32, 64),
+        test_sizes=(24, 48),
+        dropouts=(0.0, 0.1, 0.25, 0.5),
+        domain_gaps=(0.0, 1.0),
+        domain_gap=0.5,
+        difficulty=0.0,
+        length_samples=120,
+        probe_frames=16,
+        cue_frames=2,
+        variable_frames=(4, 16),
+    ),
+    "full": Profile(
+        name="full",
+        image_size=64,
+        patch_size=8,
+        dim=192,
+        depth=6,
+        heads=3,
+        frames=16,
+        train_samples=8000,
+        test_samples=2000,
+        epochs=30,
+        batch_size=64,
+        lr=1e-3,
+        seeds=(0, 1, 2, 3, 4),
+        train_sizes=(250, 500, 1000, 2000, 4000, 8000, 16000),
+        test_lengths=(4, 8, 16, 32, 64),
+        test_sizes=(48, 96),
+        dropouts=(0.0, 0.1, 0.25, 0.5),
+        domain_gaps=(0.0, 0.25, 0.75, 1.0),
+        domain_gap=0.5,
+        difficulty=0.5,
+        length_samples=1000,
+        probe_frames=32,
+        cue_frames=4,
+        variable_frames=(8, 32),
+    ),
+}
+"""``smoke`` (tests, seconds), ``book`` (the committed results, about forty CPU minutes), ``full``
+(a GPU)."""
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    """A profile by name (``smoke``, ``book``, ``full``); a :class:`Profile` comes back as is."""
+    if isinstance(profile, Profile):
+        return profile
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    return PROFILES[profile]

@@ -1,0 +1,189 @@
+"""What an experiment of the study is made of: configurations, effects, readings, experiments.
+
+* :class:`RunConfig`: one trainable configuration (model, training, data, evaluation sets); its
+  :meth:`RunConfig.key` names the training run.
+* :class:`Term` and :class:`Contrast`: an effect per seed, a weighted sum of metrics of
+  configurations; :func:`diff` is the usual stratum ``metric(a) - metric(b)``.
+* :class:`Reading`: an operational reading of one claim and the contrast that decides it.
+* :class:`Experiment`: the claims it serves, its configurations, seeds and readings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rvit.study.claims import CLAIMS
+
+__all__ = ["Contrast", "Experiment", "Reading", "RunConfig", "Term", "diff"]
+
+# ------------------------------------------------------------------------------------------------
+# configurations
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One trainable configuration: model, training, training data, and the evaluations to run.
+
+    * ``model``: ``{"arch": "rvit"|"framevit"|"clipvit", "preset": "paper"|"variant", **fields}``,
+      the fields going to ``RViTConfig.<preset>(...)``.
+    * ``train``: keyword arguments of ``rvit.train.TrainConfig`` except ``seed`` (the run's seed).
+    * ``data``: the training set, ``SyntheticActions("train", ...)`` arguments plus ``augment``
+      (a ``make_transform`` preset).
+    * ``evals``: named evaluation sets, each ``{"split", "modality", "frames", "image_size",
+      "num_samples", "domain_gap", "difficulty", "seed"}`` plus an optional ``"cue_frames"`` (the
+      retention probe: frames after the cue are blanked).
+
+    Runs are shared between experiments: :meth:`key` hashes model, training and data, so two
+    experiments that ask for the same training run get one run, evaluated on the union of their
+    evaluation sets.
+    """
+
+    model: Mapping[str, Any]
+    train: Mapping[str, Any]
+    data: Mapping[str, Any]
+    evals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def training(self) -> dict[str, Any]:
+        """The part that defines the trained weights (everything but the evaluations)."""
+        return {"model": dict(self.model), "train": dict(self.train), "data": dict(self.data)}
+
+    def key(self) -> str:
+        """A short stable hash of :meth:`training` (12 hex digits)."""
+        return hashlib.sha1(_canonical(self.training()).encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.training(),
+            "evals": {name: dict(spec) for name, spec in self.evals.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
+        missing = {"model", "train", "data"} - set(d)
+        if missing:
+            raise ValueError(f"a run configuration needs keys {sorted(missing)}; got {sorted(d)}")
+        return cls(d["model"], d["train"], d["data"], d.get("evals", {}))
+
+    def with_evals(self, **evals: Mapping[str, Any]) -> RunConfig:
+        return dataclasses.replace(self, evals={**self.evals, **evals})
+
+
+# ------------------------------------------------------------------------------------------------
+# effects and readings
+
+
+@dataclass(frozen=True)
+class Term:
+    """``coef * metric(config)`` for one seed, or the constant ``coef * value`` without a config."""
+
+    coef: float
+    config: str | None = None
+    metric: str | None = None
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.config is None) != (self.metric is None):
+            raise ValueError("a Term needs both config and metric, or neither (then a value)")
+        if self.config is None and self.value is None:
+            raise ValueError("a constant Term needs a value")
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """An effect per seed and stratum: ``sum(term)`` over the terms of each stratum.
+
+    ``strata`` is a tuple of term tuples; each stratum gives one value per seed (the seeds every
+    configuration of the stratum has), and the values of all strata are pooled for the interval.
+    ``direction`` is the sign the reading expects (+1 or -1); ``units`` says how to print the effect
+    (``"accuracy"`` in percentage points, ``"s"``, ``"ratio"``...).
+    """
+
+    strata: tuple[tuple[Term, ...], ...]
+    direction: int
+    units: str = "accuracy"
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.direction not in (1, -1):
+            raise ValueError(f"direction must be +1 or -1, got {self.direction!r}")
+        if not self.strata or any(not s for s in self.strata):
+            raise ValueError("a Contrast needs at least one non-empty stratum")
+        if self.labels and len(self.labels) != len(self.strata):
+            raise ValueError(f"labels ({len(self.labels)}) must match strata ({len(self.strata)})")
+
+    def configs(self) -> set[str]:
+        return {t.config for s in self.strata for t in s if t.config is not None}
+
+
+def diff(metric: str, a: str, b: str, metric_b: str | None = None) -> tuple[Term, ...]:
+    """A stratum ``metric(a) - metric(b)`` (``metric_b`` for ``b`` when it differs)."""
+    return (Term(1.0, a, metric), Term(-1.0, b, metric_b or metric))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An operational reading of one claim and the contrast that decides it."""
+
+    claim: str
+    label: str  # a few words: which part of the claim this reading tests
+    text: str  # the reading in a sentence, as shown in the book
+    contrast: Contrast
+
+    def __post_init__(self) -> None:
+        if self.claim not in CLAIMS:
+            raise ValueError(f"unknown claim id {self.claim!r}; known: {list(CLAIMS)}")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment: the claims it serves, its configurations, seeds, metric and readings.
+
+    ``bench`` names a benchmark JSON (``results/bench/<bench>.json``) for experiments that read
+    measurements instead of training (the memory row); such an experiment has no configurations.
+    ``controls`` lists the configuration ids that are controls (chance is always shown).
+    """
+
+    name: str
+    title: str
+    question: str
+    claims: tuple[str, ...]
+    configs: Mapping[str, RunConfig]
+    readings: tuple[Reading, ...]
+    seeds: tuple[int, ...]
+    metric: str
+    controls: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    bench: str | None = None
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        for claim in self.claims:
+            if claim not in CLAIMS:
+                raise ValueError(f"experiment {self.name!r}: unknown claim id {claim!r}")
+        for reading in self.readings:
+            if reading.claim not in self.claims:
+                raise ValueError(
+                    f"experiment {self.name!r}: reading {reading.label!r} is about "
+                    f"{reading.claim!r}, which the experiment does not list in claims"
+                )
+            if self.bench is None:
+                missing = reading.contrast.configs() - set(self.configs)
+                if missing:
+                    raise ValueError(
+                        f"experiment {self.name!r}: reading {reading.label!r} uses unknown "
+                        f"configurations {sorted(missing)}"
+                    )
+        if self.bench is None and len(self.seeds) < 1:
+            raise ValueError(f"experiment {self.name!r} has no seeds")
+
+    def label(self, config_id: str) -> str:
+        return self.labels.get(config_id, config_id)
