@@ -4,13 +4,12 @@ and running end to end at the smoke profile."""
 from __future__ import annotations
 
 import ast
-import importlib
 import os
 from pathlib import Path
 
 import nbformat
 import pytest
-from chapters import CHAPTER_MODULES, LAZY_PACKAGES
+from chapters import CHAPTER_MODULES, chapter_of_module, describe_path, first_later, imports_in
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -20,19 +19,8 @@ def chapter_of(path: Path) -> int:
     return int(path.name.split("_", 1)[0])
 
 
-def _resolve(module: str, names: list[str]) -> set[str]:
-    """The rvit modules that `from module import names` (or `import module`) actually loads."""
-    if module not in LAZY_PACKAGES:
-        return {module}
-    if not names:
-        return set()
-    exports = importlib.import_module(module)._EXPORTS
-    return {exports[n] for n in names if n in exports} | {
-        f"{module}.{n}" for n in names if n not in exports
-    }
-
-
 def rvit_imports(nb: nbformat.NotebookNode) -> set[str]:
+    """The rvit modules the notebook's code cells import (shell and magic lines left out)."""
     found: set[str] = set()
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -40,14 +28,7 @@ def rvit_imports(nb: nbformat.NotebookNode) -> set[str]:
         source = "\n".join(
             line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
         )
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name.split(".")[0] == "rvit":
-                        found |= _resolve(alias.name, [])
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                if node.module.split(".")[0] == "rvit":
-                    found |= _resolve(node.module, [a.name for a in node.names])
+        found |= imports_in(ast.parse(source))
     return found
 
 
@@ -70,11 +51,18 @@ def test_notebook_has_no_outputs(path: Path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_imports_only_introduced_modules(path: Path):
+    """What a notebook imports, and everything those modules import in turn, is of its chapter or
+    of an earlier one."""
     nb = nbformat.read(path, as_version=4)
     chapter = chapter_of(path)
-    allowed = {m for k, mods in CHAPTER_MODULES.items() if k <= chapter for m in mods}
-    later = sorted(m for m in rvit_imports(nb) if m not in allowed)
-    assert not later, f"{path.name} (chapter {chapter}) imports modules of later chapters: {later}"
+    imported = rvit_imports(nb)
+    unknown = sorted(m for m in imported if chapter_of_module(m) is None)
+    assert not unknown, f"{path.name} imports modules of no chapter: {unknown}"
+    later = first_later(imported, chapter)
+    assert later is None, (
+        f"{path.name} (chapter {chapter}) reaches {later[0]} of a later chapter: "
+        f"{describe_path(later[1])}"
+    )
 
 
 def _parameters_index(nb: nbformat.NotebookNode, name: str) -> int:
