@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rvit.data import mappings
-from rvit.data.mappings import restrict_to_shared
+from rvit.data.labels import restrict_to_shared
 
 
 class Named(torch.utils.data.Dataset):

@@ -34,7 +34,7 @@ _EXPORTS = {
     # class names and mappings
     "mappings": "rvit.data.mappings",
     "LabelSpace": "rvit.data.labels",
-    "restrict_to_shared": "rvit.data.mappings",
+    "restrict_to_shared": "rvit.data.labels",
     # augmentation
     "make_transform": "rvit.data.augment",
     "eval_transform": "rvit.data.augment",

@@ -19,11 +19,18 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from rvit.data.labels import dataset_targets
 from rvit.data.video import probe, read_video
 from rvit.data.videosets import VideoFolder, clip_id
 
-__all__ = ["VideoFrames", "extract_frames", "iter_video_frames"]
+__all__ = ["VideoFrames", "dataset_targets", "extract_frames", "iter_video_frames"]
+
+
+def dataset_targets(dataset: Any) -> list[int]:
+    """Labels of a data set: its ``targets`` attribute, else read item by item (slow)."""
+    targets = getattr(dataset, "targets", None)
+    if targets is not None:
+        return [int(y) for y in targets]
+    return [int(dataset[i][1]) for i in range(len(dataset))]
 
 
 def _select(

@@ -5,7 +5,8 @@ in the other, a class only one of them has) would silently give the same action 
 numbers if labels were taken by position. :class:`LabelSpace` matches class names after normalising
 case, spaces, underscores and hyphens; names that still differ need an explicit mapping; a class that
 only one set has is reported by name (or dropped when asked). :meth:`LabelSpace.apply` then gives a
-relabelled view of each data set under the one shared label order.
+relabelled view of each data set under the one shared label order; :func:`restrict_to_shared` does
+both in one call for a mapping of :mod:`rvit.data.mappings`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 import yaml
 from torch.utils.data import Dataset
 
-__all__ = ["normalize_name", "dataset_targets", "Relabeled", "LabelSpace", "MappingLike"]
+from rvit.data.frames import dataset_targets
+
+__all__ = ["normalize_name", "Relabeled", "LabelSpace", "MappingLike", "restrict_to_shared"]
 
 #: A mapping between class names: a dict ``{name: other_name or [other names]}``, or a YAML / JSON /
 #: CSV file holding one.
@@ -39,14 +42,6 @@ def normalize_name(name: str) -> str:
     become ``"playingguitar"``.
     """
     return _SEPARATORS.sub("", str(name)).lower()
-
-
-def dataset_targets(dataset: Any) -> list[int]:
-    """Labels of a data set: its ``targets`` attribute, else read item by item (slow)."""
-    targets = getattr(dataset, "targets", None)
-    if targets is not None:
-        return [int(y) for y in targets]
-    return [int(dataset[i][1]) for i in range(len(dataset))]
 
 
 class Relabeled(Dataset):
@@ -408,3 +403,36 @@ def _mismatch_message(only_image: list[str], only_video: list[str]) -> str:
         + ". Map differing names with mapping={image_name: video_name} (a dict or a YAML/CSV "
         "file), or pass on_missing='drop' to leave unmatched classes out."
     )
+
+
+def restrict_to_shared(
+    image_set: Any, video_set: Any, mapping: MappingLike
+) -> tuple[Relabeled, Relabeled]:
+    """Keep only the classes that ``mapping`` joins and both sets have, under one label space.
+
+    Class names are matched after normalising case, spaces, underscores and hyphens (see
+    :func:`normalize_name`), so ``STANFORD40_UCF101`` also fits folders named
+    ``Playing Guitar``. Classes of the mapping that a set lacks are ignored. The shared label
+    order is the image set's order; several classes mapped to one (``climbing`` ->
+    ``RockClimbingIndoor``, ``RopeClimbing``) share one label.
+
+    Args:
+        image_set: the set the mapping's keys name (any data set with ``classes`` and labels).
+        video_set: the set the mapping's values name.
+        mapping: a dict like :data:`rvit.data.mappings.STANFORD40_HMDB51`, or a YAML/JSON/CSV
+            file.
+
+    Returns:
+        ``(image_view, video_view)``: relabelled views holding only shared classes, with the same
+        ``classes`` list.
+
+    Raises:
+        ValueError: the two sets share no class through ``mapping``.
+    """
+    with warnings.catch_warnings():
+        # A full-size mapping applied to a subset names many absent classes; that is expected.
+        warnings.simplefilter("ignore")
+        space = LabelSpace.from_sets(
+            image_set, video_set, mapping=mapping, on_missing="drop", mapped_only=True
+        )
+    return space.apply(image_set, on_missing="drop"), space.apply(video_set, on_missing="drop")

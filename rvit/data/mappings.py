@@ -2,16 +2,12 @@
 
 Each mapping is a dict ``{class of the first set: class(es) of the second}``; a value is a name, or a
 tuple of names when several classes of the second set show the same action. :data:`SOURCES` says
-where each one comes from. :func:`restrict_to_shared` turns a mapping into two relabelled data sets
-that share one label space, which is what evaluating an image-trained model on videos needs.
+where each one comes from. :func:`rvit.data.labels.restrict_to_shared` (chapter 11) turns a mapping
+into two relabelled data sets that share one label space, which is what evaluating an image-trained
+model on videos needs.
 """
 
 from __future__ import annotations
-
-import warnings
-from typing import Any
-
-from rvit.data.labels import LabelSpace, MappingLike, Relabeled
 
 __all__ = [
     "STANFORD40_CLASSES",
@@ -20,7 +16,6 @@ __all__ = [
     "UCF101_HMDB51",
     "IN_ALL_THREE",
     "SOURCES",
-    "restrict_to_shared",
 ]
 
 #: The 40 Stanford 40 Actions classes in ``sorted()`` order, which is their label order.
@@ -156,35 +151,3 @@ SOURCES: dict[str, str] = {
         "The intersection of the three mappings above; walking_the_dog <-> walk is a loose match."
     ),
 }
-
-
-def restrict_to_shared(
-    image_set: Any, video_set: Any, mapping: MappingLike
-) -> tuple[Relabeled, Relabeled]:
-    """Keep only the classes that ``mapping`` joins and both sets have, under one label space.
-
-    Class names are matched after normalising case, spaces, underscores and hyphens (see
-    :func:`rvit.data.labels.normalize_name`), so ``STANFORD40_UCF101`` also fits folders named
-    ``Playing Guitar``. Classes of the mapping that a set lacks are ignored. The shared label
-    order is the image set's order; several classes mapped to one (``climbing`` ->
-    ``RockClimbingIndoor``, ``RopeClimbing``) share one label.
-
-    Args:
-        image_set: the set the mapping's keys name (any data set with ``classes`` and labels).
-        video_set: the set the mapping's values name.
-        mapping: a dict like :data:`STANFORD40_HMDB51`, or a YAML/JSON/CSV file.
-
-    Returns:
-        ``(image_view, video_view)``: relabelled views holding only shared classes, with the same
-        ``classes`` list.
-
-    Raises:
-        ValueError: the two sets share no class through ``mapping``.
-    """
-    with warnings.catch_warnings():
-        # A full-size mapping applied to a subset names many absent classes; that is expected.
-        warnings.simplefilter("ignore")
-        space = LabelSpace.from_sets(
-            image_set, video_set, mapping=mapping, on_missing="drop", mapped_only=True
-        )
-    return space.apply(image_set, on_missing="drop"), space.apply(video_set, on_missing="drop")
