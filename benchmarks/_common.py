@@ -6,7 +6,7 @@ atomically to ``results/bench/<name>.json``.
 
 Memory is measured the same way everywhere (:func:`measure_call`, run in a fresh process per point by
 :func:`run_isolated`): warm-up, then the peak growth of the call over the memory in use just
-before it (:class:`rvit.perf.PeakMemory`: on CPU the resident set's high-water mark, reset after freed
+before it (:class:`rvit.measure.PeakMemory`: on CPU the resident set's high-water mark, reset after freed
 heap pages are returned to the system; on CUDA the allocator's peak statistics), and the peak bytes of
 the tensors the call creates that are alive at once (:class:`rvit.perf.TensorMemory`, on any device).
 The first is what the process costs the machine, allocator slack and page granularity included; the
@@ -29,7 +29,8 @@ from typing import Any
 
 import torch
 
-from rvit.perf import PeakMemory, TensorMemory, memory_method, time_call
+from rvit.measure import PeakMemory, memory_method, time_call
+from rvit.perf import TensorMemory
 from rvit.utils import atomic_write_json, environment_info, git_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ MEMORY_METHODS = {
         "torch.cuda.reset_peak_memory_stats, in a fresh process per point after warm-up"
     ),
 }
-"""How each memory method of :func:`rvit.perf.memory_method` is described in results."""
+"""How each memory method of :func:`rvit.measure.memory_method` is described in results."""
 
 
 def hardware(device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -118,7 +119,7 @@ def measure_call(
     """Peak memory and wall-clock time of ``fn()``: ``warmup`` calls, then memory, then timing.
 
     The warm-up calls pay one-off costs (lazy initialisation, kernel selection) outside both
-    measurements and bring the allocator to the state that further calls see. Then ``memory_repeats`` calls each run inside :class:`rvit.perf.PeakMemory` and
+    measurements and bring the allocator to the state that further calls see. Then ``memory_repeats`` calls each run inside :class:`rvit.measure.PeakMemory` and
     ``repeats`` timed calls follow (none with ``repeats=0``: a memory-only point). One more call
     runs inside :class:`rvit.perf.TensorMemory` (live tensor bytes, exact, so once). Returns raw
     repeats and medians: ``memory_bytes`` (list), ``memory_median_bytes``, ``tensor_peak_bytes``,

@@ -47,7 +47,8 @@ from _common import (
     write_json,
 )
 
-from rvit.perf import PeakMemory, crossover, loglog_slope, synchronize
+from rvit.measure import PeakMemory, autorange
+from rvit.perf import crossover, loglog_slope
 from rvit.utils import provenance
 
 TOKENS = tuple(2**i for i in range(4, 13))  # 16 ... 4096
@@ -103,19 +104,6 @@ def _make_call(kind: str, tokens: int, device: torch.device) -> Callable[[], Any
     return lambda: block(x, h)
 
 
-def _calls_per_repeat(fn: Callable[[], Any], device: torch.device) -> int:
-    """How many calls make one timed repeat last at least ``MIN_REPEAT_SECONDS``."""
-    number = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        synchronize(device)
-        if time.perf_counter() - start >= MIN_REPEAT_SECONDS or number >= 2**16:
-            return number
-        number *= 2
-
-
 def measure_point(
     kind: str, tokens: int, device: str, threads: int | None, repeats: int
 ) -> dict[str, Any]:
@@ -131,22 +119,17 @@ def measure_point(
             with PeakMemory(dev) as mem:
                 fn()
             memory.append(mem.growth)
-        number = _calls_per_repeat(fn, dev)
-        seconds = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            synchronize(dev)
-            seconds.append((time.perf_counter() - start) / number)
+        timing = autorange(
+            fn, repeats=repeats, min_seconds=MIN_REPEAT_SECONDS, warmup=0, device=dev
+        )
     return {
         "kind": kind,
         "N": tokens,
         "memory_bytes": memory,
         "memory_median_bytes": median(memory),
-        "calls_per_repeat": number,
-        "seconds": seconds,
-        "seconds_median": median(seconds),
+        "calls_per_repeat": timing.number,
+        "seconds": timing.seconds,
+        "seconds_median": timing.median,
     }
 
 

@@ -47,8 +47,9 @@ from _common import (
 )
 
 from rvit.config import RViTConfig
+from rvit.measure import Stopwatch, autorange, count_flops
 from rvit.model import RViT
-from rvit.perf import count_flops, matmul_peak_flops, synchronize
+from rvit.perf import matmul_peak_flops
 from rvit.utils import provenance
 
 NUM_CLASSES = 10
@@ -93,21 +94,8 @@ def make_workload(
 
 def seconds_per_call(fn: Callable[[], Any], device: torch.device, repeats: int) -> list[float]:
     """``repeats`` timings of ``fn`` (seconds per call), each averaging enough calls to last
-    ``MIN_REPEAT_SECONDS``, after one warm-up call."""
-    fn()
-    synchronize(device)
-    start = time.perf_counter()
-    fn()
-    synchronize(device)
-    number = max(1, round(MIN_REPEAT_SECONDS / max(time.perf_counter() - start, 1e-9)))
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        synchronize(device)
-        seconds.append((time.perf_counter() - start) / number)
-    return seconds
+    ``MIN_REPEAT_SECONDS``, after one warm-up call (:func:`rvit.measure.autorange`)."""
+    return autorange(fn, repeats, min_seconds=MIN_REPEAT_SECONDS, device=device).seconds
 
 
 def measure(
@@ -172,13 +160,10 @@ def diagnose(
     call()
     steps = 3
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    synchronize(device)
-    start = time.perf_counter()
-    with profile(activities=activities, record_shapes=True) as prof:
+    with Stopwatch(device) as clock, profile(activities=activities, record_shapes=True) as prof:
         for _ in range(steps):
             call()
-        synchronize(device)
-    wall = (time.perf_counter() - start) / steps
+    wall = clock.seconds / steps
     use_cuda = device.type == "cuda"
     events = prof.key_averages(group_by_input_shape=True)
 

@@ -23,7 +23,6 @@ Writes results/bench/leakage.json.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import torch
@@ -41,6 +40,7 @@ from _common import (
 
 from rvit.data import leakage
 from rvit.data.leakage import HASH_BITS, audit_leakage
+from rvit.measure import Stopwatch, time_call
 
 NUM_IMAGES, NUM_VIDEOS, FRAMES, SIZE = 5_000, 500, 50, 64
 NUM_LEAKS = 50
@@ -136,20 +136,20 @@ def main() -> None:
     videos = TestVideos()
     images = TrainImages(videos)
 
-    data_times = []
-    for _ in range(args.audit_repeats):
-        start = time.perf_counter()
+    def load_all() -> None:
         for i in range(len(images)):
             images[i]
         for j in range(len(videos)):
             videos[j]
-        data_times.append(time.perf_counter() - start)
+
+    data_times = time_call(load_all, repeats=args.audit_repeats, warmup=0)
 
     audit_times, audit_cpu, report = [], [], None
     for _ in range(args.audit_repeats):
-        cpu, start = os.times(), time.perf_counter()
-        report = audit_leakage(images, videos, max_distance=MAX_DISTANCE)
-        audit_times.append(time.perf_counter() - start)
+        cpu = os.times()
+        with Stopwatch() as clock:
+            report = audit_leakage(images, videos, max_distance=MAX_DISTANCE)
+        audit_times.append(clock.seconds)
         after = os.times()
         audit_cpu.append((after.user - cpu.user) + (after.system - cpu.system))
     assert report is not None
@@ -164,16 +164,18 @@ def main() -> None:
     frame_hashes = torch.cat(
         [leakage._video_prints(videos[j][0]).hashes for j in range(len(videos))]
     )
-    matmul_times, loop_times = [], []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        fast = _compare_matmul(image_hashes, frame_hashes)
-        matmul_times.append(time.perf_counter() - start)
+    found: dict[str, Any] = {}
     subset = image_hashes[:SUBSET]
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        slow = _compare_loop(subset, frame_hashes)
-        loop_times.append(time.perf_counter() - start)
+
+    def by_matmul() -> None:
+        found["fast"] = _compare_matmul(image_hashes, frame_hashes)
+
+    def by_loop() -> None:
+        found["slow"] = _compare_loop(subset, frame_hashes)
+
+    matmul_times = time_call(by_matmul, repeats=args.repeats, warmup=0)
+    loop_times = time_call(by_loop, repeats=args.repeats, warmup=0)
+    fast, slow = found["fast"], found["slow"]
     same = slow == {(i, f) for i, f in fast if i < SUBSET}
     loop_full = median(loop_times) * NUM_IMAGES / SUBSET
 

@@ -38,8 +38,9 @@ from rvit.baselines import FrameViT  # noqa: E402
 from rvit.config import RViTConfig  # noqa: E402
 from rvit.data import SyntheticActions  # noqa: E402
 from rvit.evaluate import evaluate_videos  # noqa: E402
+from rvit.measure import count_flops, synchronize  # noqa: E402
 from rvit.model import RViT  # noqa: E402
-from rvit.perf import count_flops, matmul_peak_flops, synchronize  # noqa: E402
+from rvit.perf import matmul_peak_flops  # noqa: E402
 from rvit.train import TrainConfig, fit  # noqa: E402
 
 NUM_CLASSES, IMAGE_SIZE = 12, 32

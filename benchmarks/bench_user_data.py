@@ -10,7 +10,7 @@ a fresh process:
   resized, as evaluation read videos before streaming (``read_video(path)`` + the evaluation
   transform), and the same model stepped through it.
 
-Each records the process's peak resident-set growth (``rvit.perf.PeakMemory``). The target is the
+Each records the process's peak resident-set growth (``rvit.measure.PeakMemory``). The target is the
 ratio of the streamed growth at the longest length to the shortest, for the paper's model (one
 position table shared by all frames): at most 1.2. The variant's interpolated position table is
 resized to the video's length (``T x N x D`` floats) before the first frame, so its growth is
@@ -75,7 +75,7 @@ def measure(root: str, threads: int | None, method: str, preset: str) -> dict[st
     from rvit.data import VideoFolder, eval_transform
     from rvit.data.video import read_video
     from rvit.evaluate import evaluate_videos
-    from rvit.perf import PeakMemory
+    from rvit.measure import PeakMemory
 
     model = tiny_model(preset)
     videos = VideoFolder(root, frames=None, image_size=SIZE)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
-import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -31,61 +29,14 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from rvit.data.augment import check_deterministic
 from rvit.data.clips import StillClips, item_kind
 from rvit.data.collate import pad_videos
+from rvit.measure import PeakMemory, Stopwatch
 from rvit.utils import atomic_write_json, resolve_device
 
 __all__ = [
-    "PeakMemory",
     "VideoEvalResult",
     "evaluate_images",
     "evaluate_videos",
 ]
-
-# ----------------------------------------------------------------------------------------------
-# memory
-
-
-class PeakMemory:
-    """Peak memory over a ``with`` block, for evaluation reports (MiB).
-
-    ``peak_mb`` is the growth that :class:`rvit.perf.PeakMemory` measures: on CUDA the allocator's
-    peak (tensors), on the CPU the process's peak resident set over the set at entry, which
-    includes torch's tensors. With ``trace_python`` the CPU measurement adds ``tracemalloc``'s peak
-    of Python allocations (``python_mb``). ``peak_mb`` is ``None`` where the device offers no
-    measurement; ``method`` says which one was used.
-    """
-
-    def __init__(self, device: torch.device, trace_python: bool = True) -> None:
-        self.device = torch.device(device)
-        self.trace_python = trace_python
-        self.peak_mb: float | None = None
-        self.python_mb: float | None = None
-        self.method = ""
-
-    def __enter__(self) -> PeakMemory:
-        from rvit.perf import PeakMemory as Probe
-
-        try:
-            self._probe: Any = Probe(self.device).__enter__()
-        except ValueError:  # a device without a memory measurement
-            self._probe = None
-        self._tracing = (
-            self.trace_python and self.device.type == "cpu" and not tracemalloc.is_tracing()
-        )
-        if self._tracing:
-            tracemalloc.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._tracing:
-            self.python_mb = tracemalloc.get_traced_memory()[1] / 2**20
-            tracemalloc.stop()
-        if self._probe is None:
-            self.method = f"not available on {self.device.type}"
-            return
-        self._probe.__exit__(*exc)
-        self.peak_mb = self._probe.growth / 2**20
-        self.method = self._probe.method + ("; Python: tracemalloc" if self._tracing else "")
-
 
 # ----------------------------------------------------------------------------------------------
 # result
@@ -272,11 +223,6 @@ def _class_groups(dataset: Dataset, classes: list[str]) -> list[str] | None:
     return None
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @contextmanager
 def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     was_training = model.training
@@ -298,6 +244,7 @@ def evaluate_videos(
     keep_logits: bool = False,
     trace_memory: bool = True,
     stream: bool | None = None,
+    compile: bool = False,
 ) -> VideoEvalResult:
     """Stream ``video_set`` through ``model`` frame by frame; score the prediction after each frame.
 
@@ -321,6 +268,9 @@ def evaluate_videos(
             of its videos without a ``transform``. Both ways give the same predictions when a
             video's header states its true frame count (streaming takes the count from the
             header, the position table needs it before the first frame).
+        compile: step through ``torch.compile`` (:func:`rvit.compile.compile_step`): the same
+            predictions up to float rounding; the first steps of each batch size pay the compile
+            (counted in the step time), later ones are faster.
 
     Top-5 uses k = min(5, K). Latency: ``step_latency_ms`` is the mean wall time of one
     ``model.step`` call (one frame of ``batch_size`` videos); ``ms_per_frame`` is the step time per
@@ -370,6 +320,12 @@ def evaluate_videos(
         )
     device = resolve_device(device)
     model = model.to(device)
+    if compile:
+        from rvit.compile import compile_step
+
+        step = compile_step(model)
+    else:
+        step = model.step
 
     targets: list[int] = []
     predictions: list[int] = []
@@ -377,15 +333,16 @@ def evaluate_videos(
     frame_predictions: list[list[int]] = []
     frame_logits: list[torch.Tensor] | None = [] if keep_logits else None
     top5_hits = 0
-    step_seconds = 0.0
-    steps = 0
+    clock = Stopwatch(device)  # the model's steps only
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=count, desc="evaluate", unit="video", dynamic_ncols=True)
-    memory = PeakMemory(device, trace_python=trace_memory)
+    # On the CPU the process's peak resident set over the set at entry (torch's tensors included),
+    # with trace_memory also tracemalloc's peak of Python allocations; on CUDA the allocator's peak.
+    memory = PeakMemory(device, trace_python=trace_memory, strict=False)
     with _eval_mode(model), torch.inference_mode(), memory:
         for frame_steps, lengths, labels in batches:
             batch = len(labels)
@@ -396,11 +353,8 @@ def evaluate_videos(
             logits = torch.zeros(batch, frames, num_classes)  # (B, T, K), filled step by step
             for t, frame in enumerate(frame_steps):  # (B, C, H, W) per time step
                 frame = frame.to(device)
-                start = time.perf_counter()
-                logits_t, state = model.step(frame, state)  # (B, K)
-                _synchronize(device)
-                step_seconds += time.perf_counter() - start
-                steps += 1
+                with clock:
+                    logits_t, state = step(frame, state)  # (B, K)
                 logits[:, t] = logits_t.float().cpu()
             lengths = frame_steps.lengths if hasattr(frame_steps, "lengths") else lengths
             for i in range(batch):
@@ -423,6 +377,8 @@ def evaluate_videos(
         bar.close()
 
     scored_frames = sum(lengths_all)
+    step_seconds, steps = clock.seconds, clock.count
+    mib = 2**20
     return VideoEvalResult(
         classes=classes,
         targets=targets,
@@ -437,9 +393,10 @@ def evaluate_videos(
         step_latency_ms=1000 * step_seconds / steps if steps else math.nan,
         ms_per_frame=1000 * step_seconds / scored_frames if scored_frames else math.nan,
         frames_per_s=scored_frames / step_seconds if step_seconds > 0 else math.nan,
-        peak_memory_mb=memory.peak_mb,
-        python_peak_mb=memory.python_mb,
-        memory_method=memory.method,
+        peak_memory_mb=memory.growth / mib if memory.available else None,
+        python_peak_mb=memory.python_peak / mib if memory.python_peak is not None else None,
+        memory_method=memory.method
+        + ("; Python: tracemalloc" if memory.python_peak is not None else ""),
         device=str(device),
         batch_size=batch_size,
         frame_logits=frame_logits,

@@ -1,4 +1,4 @@
-"""Speed helpers shared by the benchmarks: FLOP counts and the measured matrix-multiply peak.
+"""Chapter 9's measurements: the matrix-multiply peak, live tensor bytes, slopes and crossovers.
 
 Utilisation = (FLOPs per step x steps per second) / (FLOP/s of a large ``torch.mm`` on the same
 device, measured in the same run). Measuring the peak instead of quoting a datasheet keeps the
@@ -9,44 +9,16 @@ most favourable workload.
 from __future__ import annotations
 
 import statistics
-import time
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_flops", "matmul_peak_flops", "synchronize", "time_call"]
+from rvit.measure import time_call
 
-
-def synchronize(device: str | torch.device) -> None:
-    """Wait for queued CUDA work on ``device`` (no-op on the CPU)."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(
-    fn: Callable[[], Any],
-    repeats: int = 5,
-    warmup: int = 1,
-    device: str | torch.device = "cpu",
-) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn()`` after ``warmup`` untimed calls."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
+__all__ = ["TensorMemory", "crossover", "loglog_slope", "matmul_peak_flops"]
 
 
 def matmul_peak_flops(
@@ -71,130 +43,11 @@ def matmul_peak_flops(
     return {"flops": flops, "seconds": seconds, "n": n, "dtype": str(dtype), "device": str(device)}
 
 
-def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
-    """Total FLOPs of ``fn(*args, **kwargs)`` counted by ``torch.utils.flop_counter``.
-
-    Only operations the counter knows (matrix products, convolutions, attention) are counted,
-    which is where nearly all of a transformer's arithmetic is. Wrap forward *and* backward in
-    ``fn`` to count a training step.
-    """
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn(*args, **kwargs)
-    return int(counter.get_total_flops())
-
-
 # ---------------------------------------------------------------------------------------------
-# Peak memory of one call, and the two summaries chapter 9 draws from the benchmarks: the
-# scaling exponent of a cost (slope on log-log axes) and the size where one cost drops below
-# another (the crossover).
+# Live tensor bytes, and the two summaries chapter 9 draws from the benchmarks: the scaling
+# exponent of a cost (slope on log-log axes) and the size where one cost drops below another (the
+# crossover). Time, peak memory and FLOP counts are rvit.measure's.
 # ---------------------------------------------------------------------------------------------
-
-_CLEAR_REFS = "/proc/self/clear_refs"
-
-
-def _proc_status_bytes(key: str) -> int:
-    """A memory figure of this process from ``/proc/self/status`` (``VmRSS``, ``VmHWM``), in bytes."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024  # the kernel reports kB
-    raise ValueError(f"/proc/self/status has no field {key!r}")
-
-
-def _ru_maxrss_bytes() -> int:
-    """The process's resident-set high-water mark from ``getrusage`` (kB on Linux, bytes on macOS)."""
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
-def _release_free_heap() -> None:
-    """Return freed heap pages to the operating system (glibc ``malloc_trim``), if available."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
-
-
-def memory_method(device: str | torch.device) -> str:
-    """How :class:`PeakMemory` measures on ``device``, without touching the device.
-
-    - ``"cuda_max_memory_allocated"`` (CUDA): ``torch.cuda.reset_peak_memory_stats`` at entry, then
-      ``max_memory_allocated`` minus the memory allocated at entry. Exact for tensors torch allocates.
-    - ``"rss_peak_reset"`` (CPU on Linux): freed heap pages are returned to the system, the resident
-      set's high-water mark is reset to the current resident set (``/proc/self/clear_refs``), and
-      the growth is the high-water mark at exit minus the resident set at entry. Counts every
-      allocation of the process (torch's allocator is invisible to ``tracemalloc``), so measure in
-      a fresh, otherwise idle process.
-    - ``"ru_maxrss"`` (CPU elsewhere): growth of ``getrusage``'s high-water mark, which cannot be
-      reset: only meaningful for the first large call of a fresh process.
-    """
-    device = torch.device(device)
-    if device.type == "cuda":
-        return "cuda_max_memory_allocated"
-    if device.type != "cpu":
-        raise ValueError(f"device {str(device)!r}: peak memory is measured on cpu or cuda only")
-    import os
-
-    if os.path.exists(_CLEAR_REFS) and os.access(_CLEAR_REFS, os.W_OK):
-        return "rss_peak_reset"
-    return "ru_maxrss"
-
-
-class PeakMemory:
-    """Peak memory growth, in bytes, of the code run inside ``with PeakMemory(device) as mem:``.
-
-    ``mem.growth`` is the highest memory in use during the block minus the memory in use at entry
-    (``mem.baseline``); ``mem.peak`` is that highest value, ``mem.method`` how it was read (see
-    :func:`memory_method`). Tensors freed inside the block still count while they were alive.
-    """
-
-    def __init__(self, device: str | torch.device = "cpu") -> None:
-        self.device = torch.device(device)
-        self.method = memory_method(self.device)
-        self.baseline: int | None = None
-        self.peak: int | None = None
-
-    def __enter__(self) -> PeakMemory:
-        self.peak = None
-        if self.method == "cuda_max_memory_allocated":
-            torch.cuda.synchronize(self.device)
-            self.baseline = torch.cuda.memory_allocated(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-        elif self.method == "rss_peak_reset":
-            _release_free_heap()
-            self.baseline = _proc_status_bytes("VmRSS")
-            with open(_CLEAR_REFS, "w") as clear_refs:
-                clear_refs.write("5")  # 5: reset the peak resident set size to the current one
-        else:
-            self.baseline = _ru_maxrss_bytes()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.method == "cuda_max_memory_allocated":
-            torch.cuda.synchronize(self.device)
-            self.peak = torch.cuda.max_memory_allocated(self.device)
-        elif self.method == "rss_peak_reset":
-            self.peak = _proc_status_bytes("VmHWM")
-        else:
-            self.peak = _ru_maxrss_bytes()
-
-    @property
-    def growth(self) -> int:
-        """Peak bytes in use during the block beyond those in use at its entry (>= 0)."""
-        if self.peak is None or self.baseline is None:
-            raise ValueError("PeakMemory.growth is known only after the with-block has ended")
-        return max(0, self.peak - self.baseline)
 
 
 class TensorMemory(TorchDispatchMode):
@@ -311,6 +164,3 @@ def crossover(x: list[float], a: list[float], b: list[float]) -> float | None:
     lx0, lx1 = math.log(x[last]), math.log(x[last + 1])
     r0, r1 = ratio[last], ratio[last + 1]
     return math.exp(lx0 + (lx1 - lx0) * r0 / (r0 - r1))
-
-
-__all__ += ["PeakMemory", "TensorMemory", "crossover", "loglog_slope", "memory_method"]

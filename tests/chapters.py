@@ -29,7 +29,7 @@ CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
         "rvit.notebook",
     ),
     2: ("rvit.patch",),
-    3: ("rvit.attention",),
+    3: ("rvit.attention", "rvit.measure"),
     4: ("rvit.cell",),
     5: ("rvit.config", "rvit.model", "rvit.baselines"),
     6: ("rvit.train", "rvit.utils", "rvit.checkpoint", "rvit.data.clips", "rvit.data.loader"),

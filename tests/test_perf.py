@@ -1,4 +1,4 @@
-"""rvit.perf: the peak-memory probe, the log-log slope and the crossover of two measured costs."""
+"""rvit.perf: live tensor bytes, the log-log slope and the crossover of two measured costs."""
 
 from __future__ import annotations
 
@@ -7,71 +7,7 @@ import math
 import pytest
 import torch
 
-from rvit.perf import PeakMemory, TensorMemory, crossover, loglog_slope, memory_method
-
-MIB = 2**20
-
-# --- which method measures memory on which device -------------------------------------------------
-
-
-@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1", torch.device("cuda", 0)])
-def test_cuda_devices_select_the_cuda_allocator_statistics(device):
-    # Selecting the method must not touch CUDA: this runs on machines without a GPU.
-    assert memory_method(device) == "cuda_max_memory_allocated"
-
-
-def test_cpu_selects_a_resident_set_method():
-    assert memory_method("cpu") in {"rss_peak_reset", "ru_maxrss"}
-    assert PeakMemory("cpu").method == memory_method(torch.device("cpu"))
-
-
-@pytest.mark.parametrize("device", ["meta", "mps"])
-def test_other_devices_are_refused_by_name(device):
-    with pytest.raises(ValueError, match=device):
-        memory_method(device)
-
-
-# --- the CPU probe ------------------------------------------------------------------------------
-
-needs_reset = pytest.mark.skipif(
-    memory_method("cpu") != "rss_peak_reset", reason="needs a resettable resident-set peak (Linux)"
-)
-
-
-@needs_reset
-def test_peak_counts_a_tensor_freed_inside_the_block():
-    with PeakMemory("cpu") as mem:
-        x = torch.ones(64 * MIB // 4)  # 64 MiB, every page written
-        del x
-    assert mem.growth >= 60 * MIB
-
-
-@needs_reset
-def test_peak_is_reset_between_blocks():
-    big = torch.ones(64 * MIB // 4)
-    del big
-    with PeakMemory("cpu") as mem:
-        small = torch.ones(16)
-    assert small.sum() == 16
-    assert mem.growth < 16 * MIB  # the earlier 64 MiB peak does not leak into this block
-
-
-@needs_reset
-def test_growth_follows_the_allocation_size():
-    growth = []
-    for mib in (16, 64):
-        with PeakMemory("cpu") as mem:
-            x = torch.ones(mib * MIB // 4)
-            del x
-        growth.append(mem.growth)
-    assert growth[1] - growth[0] >= 40 * MIB
-
-
-def test_growth_before_the_block_ends_is_an_error():
-    mem = PeakMemory("cpu")
-    with pytest.raises(ValueError, match="after the with-block"):
-        _ = mem.growth
-
+from rvit.perf import TensorMemory, crossover, loglog_slope
 
 # --- live tensor bytes --------------------------------------------------------------------------
 

@@ -214,7 +214,7 @@ def _video_metrics(result: Any, chance: float) -> dict[str, Any]:
 @functools.lru_cache(maxsize=64)
 def _forward_flops(model_json: str, num_classes: int, clip_shape: tuple[int, ...]) -> int:
     """FLOPs of one forward pass of one clip ``(T, C, H, W)`` through a fresh model of that spec."""
-    from rvit.perf import count_flops
+    from rvit.measure import count_flops
 
     model = build_model(json.loads(model_json), num_classes).eval()
     with torch.no_grad():
@@ -243,8 +243,8 @@ def execute(
     ``log10_flops``, ``samples``, ``history``) and one entry per evaluation set (``top1``, ``top5``,
     ``appearance``, ``motion``, ``online``, ``per_class``, ``latency_ms``, ``peak_mb``).
     """
-    from rvit.evaluate import evaluate_images, evaluate_videos
     from rvit.data.clips import as_training_set
+    from rvit.evaluate import evaluate_images, evaluate_videos
     from rvit.train import TrainConfig, fit
     from rvit.utils import seed_everything
 
