@@ -410,6 +410,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=args.progress and _is_main_process(),
         max_steps=args.max_steps,
         camera=dict(args.camera) if args.camera else None,
+        compile=args.compile,
     )
     if args.class_map and not args.eval_videos:
         raise ValueError("--class-map joins the training classes with --eval-videos; give both")
@@ -457,6 +458,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             batch_size=args.eval_batch_size,
             device=args.device,
             progress=args.progress,
+            compile=args.compile,
         )
         metrics["eval"] = {"videos": args.eval_videos, **result.to_dict()}
         _print_summary(result)
@@ -601,6 +603,13 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
     )
+    run.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="torch.compile the training step and the evaluation's streaming step (a compile "
+        "on the first step, then faster steps; see rvit.compile)",
+    )
     ev = parser.add_argument_group("evaluation after training")
     ev.add_argument(
         "--eval-videos",
@@ -669,6 +678,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         progress=args.progress,
         max_videos=args.max_videos,
         num_workers=args.num_workers,
+        compile=args.compile,
     )
     _print_summary(result)
     if args.json:
@@ -718,6 +728,13 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
+    )
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="torch.compile the streaming step (a compile on the first frames, then faster "
+        "steps; see rvit.compile)",
     )
     syn = parser.add_argument_group("synthetic videos")
     syn.add_argument("--num-samples", type=int, default=300, help="number of test videos")

@@ -79,7 +79,9 @@ class TrainConfig:
     the learning-rate schedule still follows ``epochs``, so a run stopped by ``max_steps`` resumes
     to the same result as one never stopped. ``camera`` sets the limits of the random camera move of
     ``pseudo_video`` (any of ``max_zoom``, ``max_shift``, ``max_rotation``; the rest, or all with
-    ``None``, from ``rvit.data.CAMERA_LIMITS``).
+    ``None``, from ``rvit.data.CAMERA_LIMITS``). ``compile`` trains through ``torch.compile``
+    (:func:`rvit.compile.compile_for_training`: a compile on the first step and for each new clip
+    shape, then faster steps; the same results up to float rounding, the same checkpoints).
     """
 
     modality: str = "video"
@@ -101,6 +103,7 @@ class TrainConfig:
     progress: bool = True
     max_steps: int | None = None
     camera: dict[str, float] | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -132,6 +135,8 @@ class TrainConfig:
             self.checkpoint_dir = os.fspath(self.checkpoint_dir)
         if self.camera is not None:
             self.camera = check_camera(self.camera)
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be True or False, got {self.compile!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (JSON-ready)."""
@@ -426,6 +431,10 @@ class _Trainer:
         if self.ctx.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
+        if config.compile:  # the optimiser step calls the compiled module; self.model is saved
+            from rvit.compile import compile_for_training
+
+            self.net = compile_for_training(self.net)
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -680,7 +689,15 @@ class _Trainer:
             self.save("best.pt")
 
 
-_RESUME_FREE = {"progress", "num_workers", "device", "checkpoint_dir", "max_steps", "amp"}
+_RESUME_FREE = {
+    "progress",
+    "num_workers",
+    "device",
+    "checkpoint_dir",
+    "max_steps",
+    "amp",
+    "compile",
+}
 
 
 def _short(value: Any) -> str:

@@ -1,0 +1,77 @@
+"""An opt-in ``torch.compile`` path for training and for streaming (chapter 6).
+
+Eager PyTorch runs one operator at a time, and a small model pays a fixed cost per operator
+(dispatch, a fresh output tensor, one pass over memory). ``torch.compile`` traces the model once
+and fuses its element-wise work (LayerNorm, GELU, the gate's sigmoid and clamp, residual sums)
+into a few kernels between the matrix products. It pays where that overhead dominates: streaming
+one video at a time (batch 1) and training small models; it costs a compile on the first call
+(tens of seconds on a CPU, see ``benchmarks/bench_train.py``) and one more compile for each new
+input shape (another clip length, another batch size).
+
+* :func:`compile_for_training`: the module the optimiser step calls. The compiled module shares
+  its parameters with the original, so the original is what checkpoints save and resume loads:
+  checkpoints are the same whether training was compiled or not.
+* :func:`compile_step`: ``model.step`` compiled, for frame-by-frame evaluation.
+
+Random operations (dropout, recurrent-dropout masks) run through PyTorch's own generator
+(``fallback_random``), so a compiled run draws the same random numbers as an eager one and
+differs from it only by float rounding (fused kernels sum in another order).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["COMPILE_OPTIONS", "compile_for_training", "compile_status", "compile_step"]
+
+COMPILE_OPTIONS = {"fallback_random": True}
+"""Inductor options of every compile here: random numbers from PyTorch's generator, as in eager."""
+
+
+def compile_status(device: str | torch.device = "cpu") -> tuple[bool, str]:
+    """Whether ``torch.compile`` can run on ``device`` here, and why not when it cannot.
+
+    On the CPU, inductor writes C++ and needs a compiler (``c++``, ``g++`` or ``clang++``)."""
+    if not hasattr(torch, "compile"):
+        return False, f"torch {torch.__version__} has no torch.compile"
+    if torch.device(device).type == "cpu" and not any(
+        shutil.which(name) for name in ("c++", "g++", "clang++")
+    ):
+        return False, "torch.compile on the CPU needs a C++ compiler (c++, g++ or clang++)"
+    return True, ""
+
+
+def _check(device: str | torch.device) -> None:
+    ok, reason = compile_status(device)
+    if not ok:
+        raise RuntimeError(f"compile=True: {reason}")
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def compile_for_training(model: nn.Module) -> nn.Module:
+    """``model`` compiled for training: call it instead of ``model``; save ``model`` itself.
+
+    The result shares ``model``'s parameters and buffers (an optimiser built on either updates
+    both), and its ``state_dict`` keys carry an ``_orig_mod.`` prefix, which is why checkpoints
+    are written from the original module."""
+    _check(_device_of(model))
+    return torch.compile(model, options=COMPILE_OPTIONS)
+
+
+def compile_step(model: nn.Module) -> Callable[..., Any]:
+    """``model.step`` compiled: ``step(frame, state) -> (logits, state)``, the same numbers.
+
+    The input checks of ``step`` (finite pixels, the state's model and size) still run, as a
+    short eager piece before the compiled one; the first frame of a stream (no hidden state yet)
+    and the later frames are two compiled graphs, made once per batch size."""
+    _check(_device_of(model))
+    return torch.compile(model.step, options=COMPILE_OPTIONS)
