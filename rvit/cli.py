@@ -35,8 +35,6 @@ __all__ = [
     "main",
 ]
 
-IMAGE_KINDS = ("synthetic", "imagefolder", "stanford40")
-VIDEO_KINDS = ("synthetic", "videofolder", "ucf101", "hmdb51")
 MODEL_CLASSES = {
     "rvit": "rvit.model:RViT",
     "framevit": "rvit.baselines:FrameViT",
@@ -65,14 +63,15 @@ class DataSpec:
 
     @classmethod
     def parse(cls, text: str, kinds: Sequence[str], option: str) -> DataSpec:
-        """Read ``text``; ``kinds`` are the kinds allowed for ``option`` (named in errors)."""
+        """Read ``text``; ``kinds`` are the kinds allowed for ``option`` (named in errors), names
+        of ``rvit.data.sources.DATA_KINDS``."""
         kind, sep, path = text.partition(":")
-        expected = ", ".join(k if k == "synthetic" else f"{k}:PATH" for k in kinds)
+        expected = ", ".join(_spec_forms(kinds))
         if kind not in kinds:
             raise ValueError(f"{option} {text!r} is not a data spec; expected one of {expected}")
-        if kind == "synthetic":
+        if not _kind(kind).needs_path:
             if sep:
-                raise ValueError(f"{option} {text!r}: 'synthetic' takes no path")
+                raise ValueError(f"{option} {text!r}: '{kind}' takes no path")
             return cls(kind)
         if not path:
             raise ValueError(f"{option} {text!r} needs a path: {kind}:PATH")
@@ -82,6 +81,24 @@ class DataSpec:
         if not folder.is_dir():
             raise NotADirectoryError(f"{option}: '{folder}' is not a folder")
         return cls(kind, folder)
+
+
+def _kind(name: str) -> Any:
+    from rvit.data.sources import DATA_KINDS
+
+    return DATA_KINDS[name]
+
+
+def _spec_forms(kinds: Sequence[str]) -> list[str]:
+    """How each kind is written on the command line: ``synthetic``, ``imagefolder:PATH``, ..."""
+    return [k if not _kind(k).needs_path else f"{k}:PATH" for k in kinds]
+
+
+def _kinds(holds: str | None = None) -> tuple[str, ...]:
+    """The kinds of ``rvit.data.sources`` (those that hold ``image`` or ``video`` samples)."""
+    from rvit.data.sources import DATA_KINDS, IMAGE_KINDS, VIDEO_KINDS
+
+    return {None: tuple(DATA_KINDS), "image": IMAGE_KINDS, "video": VIDEO_KINDS}[holds]
 
 
 def _camera_arg(text: str) -> tuple[str, float]:
@@ -126,21 +143,35 @@ def _option_arg(text: str) -> tuple[str, Any]:
 # building data sets and models
 
 
-def _synthetic(args: argparse.Namespace, split: str, modality: str, **kw: Any) -> Any:
-    from rvit.data import SyntheticActions
+def _synthetic(args: argparse.Namespace, split: str, modality: str, **settings: Any) -> Any:
+    """A synthetic set of the command line's world (``--data-seed``, ``--difficulty``, ...)."""
+    from rvit.data.sources import build_dataset
 
-    frames = args.frames if args.frames is not None else 8
-    return SyntheticActions(
-        split,
-        modality=modality,
-        num_samples=kw.pop("num_samples", None) or args.num_samples,
-        frames=frames,
-        image_size=kw.pop("image_size", None) or args.image_size,
-        seed=args.data_seed,
-        domain_gap=args.domain_gap,
-        difficulty=args.difficulty,
-        **kw,
-    )
+    spec = {
+        "split": split,
+        "modality": modality,
+        "num_samples": args.num_samples,
+        "frames": args.frames if args.frames is not None else 8,
+        "image_size": getattr(args, "image_size", None),
+        "seed": args.data_seed,
+        "domain_gap": args.domain_gap,
+        "difficulty": args.difficulty,
+        **settings,
+    }
+    return build_dataset("synthetic", spec)
+
+
+def _folder_spec(args: argparse.Namespace, spec: DataSpec, split: str, option: str) -> dict:
+    """The settings of a data set on disk that every kind reads alike."""
+    if _kind(spec.kind).needs_splits_dir and args.splits_dir is None:
+        raise ValueError(f"{option} {spec.kind}:PATH needs --splits-dir DIR (the split files)")
+    return {
+        "split": split,
+        "path": spec.path,
+        "on_bad_file": getattr(args, "on_bad_file", "error"),
+        "splits_dir": args.splits_dir,
+        "fold": args.fold,
+    }
 
 
 def _fixed_frames(args: argparse.Namespace, default: int | None) -> int | None:
@@ -151,62 +182,31 @@ def _fixed_frames(args: argparse.Namespace, default: int | None) -> int | None:
 
 def build_train_sets(args: argparse.Namespace) -> tuple[Any, Any]:
     """The training set and the validation set (``None`` unless synthetic or ``--val-data``)."""
-    from rvit.data import eval_transform, make_transform
+    from rvit.data.sources import build_dataset
 
-    spec = DataSpec.parse(args.data, tuple(dict.fromkeys((*IMAGE_KINDS, *VIDEO_KINDS))), "--data")
+    spec = DataSpec.parse(args.data, _kinds(), "--data")
     wants_video = args.modality in ("video", "frames")
-    augment = make_transform(args.augment, args.image_size) if args.augment != "none" else None
     size = args.image_size
-    if spec.kind == "synthetic":
+    if not _kind(spec.kind).needs_path:  # synthetic: stills or videos, with a validation split
         modality = "video" if wants_video else "image"
-        train = _synthetic(args, "train", modality, transform=augment)
+        train = _synthetic(args, "train", modality, augment=args.augment)
         val_count = max(len(train.classes), args.num_samples // 4)
         return train, _synthetic(args, "val", modality, num_samples=val_count)
-    if wants_video != (spec.kind in VIDEO_KINDS):
+    if wants_video != ("video" in _kind(spec.kind).holds):
+        videos = [k for k in _spec_forms(_kinds("video")) if ":" in k]
         raise ValueError(
             f"--modality {args.modality} does not fit --data {spec.kind}: 'video' and 'frames' "
-            "need videofolder:PATH, ucf101:PATH or hmdb51:PATH, the others still images"
+            f"need {', '.join(videos[:-1])} or {videos[-1]}, the others still images"
         )
-    bad = args.on_bad_file
-    if spec.kind == "imagefolder":
-        from rvit.data import ImageFolderActions
-
-        train = ImageFolderActions(
-            spec.path, transform=augment or eval_transform(size), on_bad_file=bad
-        )
-    elif spec.kind == "stanford40":
-        from rvit.data import Stanford40
-
-        train = Stanford40(
-            spec.path, "train", transform=augment or eval_transform(size), on_bad_file=bad
-        )
-    elif spec.kind in ("ucf101", "hmdb51"):
-        from rvit.data import HMDB51, UCF101
-
-        if args.splits_dir is None:
-            raise ValueError(f"--data {spec.kind}:PATH needs --splits-dir DIR (the split files)")
-        train = (UCF101 if spec.kind == "ucf101" else HMDB51)(
-            spec.path,
-            args.splits_dir,
-            fold=args.fold,
-            split="train",
-            frames=_fixed_frames(args, 16),
-            image_size=size,  # every frame resized as it is decoded
-            transform=augment,
-            on_bad_file=bad,
-        )
-    else:
-        from rvit.data import VideoFolder
-
-        frames = _fixed_frames(args, 16)
-        train = VideoFolder(
-            spec.path, frames=frames, image_size=size, transform=augment, on_bad_file=bad
-        )
+    settings = _folder_spec(args, spec, "train", "--data")
+    frames = _fixed_frames(args, 16) if wants_video else None
+    settings.update(image_size=size, frames=frames, augment=args.augment)
+    train = build_dataset(spec.kind, settings)
     if len(train) == 0:
         raise ValueError(f"--data '{spec.path}' holds no samples")
     val = None
     if args.val_data:
-        kinds = tuple(dict.fromkeys((*VIDEO_KINDS, *IMAGE_KINDS)))
+        kinds = tuple(dict.fromkeys((*_kinds("video"), *_kinds("image"))))
         val = build_eval_set(args.val_data, args, size, train.classes, "--val-data", kinds)
     return train, val
 
@@ -217,49 +217,25 @@ def build_eval_set(
     image_size: int,
     classes: list[str] | None,
     option: str,
-    kinds: Sequence[str] = VIDEO_KINDS,
+    kinds: Sequence[str] | None = None,
 ) -> Any:
-    """A deterministic evaluation set for a spec, labelled in the order of ``classes``."""
-    from rvit.data import eval_transform
+    """A deterministic evaluation set for a spec, labelled in the order of ``classes``.
 
-    spec = DataSpec.parse(text, kinds, option)
-    transform = eval_transform(image_size)
-    bad = getattr(args, "on_bad_file", "error")
-    if spec.kind == "synthetic":
+    ``kinds`` are the data kinds allowed (default: those that hold videos)."""
+    from rvit.data.sources import build_dataset
+
+    spec = DataSpec.parse(text, kinds if kinds is not None else _kinds("video"), option)
+    if not _kind(spec.kind).needs_path:
         count = getattr(args, "eval_num_samples", None) or args.num_samples
         dataset = _synthetic(
             args, "test", "video", num_samples=count, image_size=image_size, classes=classes
         )
-    elif spec.kind == "videofolder":
-        from rvit.data import VideoFolder
-
-        # Every frame is resized to the model's size as it is decoded (the evaluation transform).
-        dataset = VideoFolder(
-            spec.path, frames=_fixed_frames(args, None), image_size=image_size, on_bad_file=bad
-        )
-    elif spec.kind in ("ucf101", "hmdb51"):
-        from rvit.data import HMDB51, UCF101
-
-        if args.splits_dir is None:
-            raise ValueError(f"{option} {spec.kind}:PATH needs --splits-dir DIR (the split files)")
-        cls = UCF101 if spec.kind == "ucf101" else HMDB51
-        dataset = cls(
-            spec.path,
-            args.splits_dir,
-            fold=args.fold,
-            split="test",
-            frames=_fixed_frames(args, None),
-            image_size=image_size,
-            on_bad_file=bad,
-        )
-    elif spec.kind == "imagefolder":
-        from rvit.data import ImageFolderActions
-
-        dataset = ImageFolderActions(spec.path, transform=transform, on_bad_file=bad)
     else:
-        from rvit.data import Stanford40
-
-        dataset = Stanford40(spec.path, "test", transform=transform, on_bad_file=bad)
+        # No augmentation: images are resized, video frames resized as they are decoded.
+        settings = _folder_spec(args, spec, "test", option)
+        frames = _fixed_frames(args, None) if "video" in _kind(spec.kind).holds else None
+        settings.update(image_size=image_size, frames=frames)
+        dataset = build_dataset(spec.kind, settings)
     if len(dataset) == 0:
         raise ValueError(f"{option} {text!r} holds no samples")
     return _match_classes(dataset, classes, option)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rvit.data.sources import CueThenBlank
 from rvit.study import registry, report, runner, stats, store
 from rvit.study.registry import (
     CLAIMS,
@@ -213,13 +214,13 @@ def test_match_result_names_what_differs():
 
 def test_cue_then_blank_keeps_only_the_cue():
     video = torch.rand(6, 3, 4, 4)
-    probe = runner.CueThenBlank([(video, 3)], cue_frames=2)
+    probe = CueThenBlank([(video, 3)], cue_frames=2)
     out, label = probe[0]
     assert label == 3
     torch.testing.assert_close(out[:2], video[:2])
     assert torch.all(out[2:] == out[2:3, :, :1, :1])  # flat, and the same for every later frame
     with pytest.raises(ValueError, match="cue_frames"):
-        runner.CueThenBlank([(video, 3)], cue_frames=0)
+        CueThenBlank([(video, 3)], cue_frames=0)
 
 
 def test_missing_results_name_the_rerun_command(tmp_path):

@@ -42,7 +42,6 @@ from rvit.study.schema import Experiment, RunConfig
 from rvit.study.store import _load, default_results_dir, match_result, result_path
 
 __all__ = [
-    "CueThenBlank",
     "Task",
     "add_study_parser",
     "build_eval_set",
@@ -100,81 +99,25 @@ def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
     return classes[arch](cfg)
 
 
-def _frames(value: Any) -> int | tuple[int, int]:
-    return tuple(value) if isinstance(value, list | tuple) else int(value)
-
-
 def build_train_set(data: Mapping[str, Any], train: Mapping[str, Any], seed: int) -> Dataset:
     """The training set of a run: still images for image-like modalities, videos otherwise.
 
     The data seed is the run's seed, so seeds differ in their training samples as well as in their
-    initial weights and batch order; the test videos are the same for every seed. Data sets are
-    cached in the process (rendering costs more than training the study's small models), so runs
-    that share a training set render it once.
+    initial weights and batch order; the test videos are the same for every seed. The sets come
+    from ``rvit.data.sources`` (cached in the process: runs that share a set render it once).
     """
+    from rvit.data.sources import build_dataset
+
     modality = train["modality"]
     kind = "video" if modality in ("video", "frames") else "image"
-    return _synthetic(_freeze({**data, "split": "train", "modality": kind, "seed": seed}))
-
-
-def _freeze(spec: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.items()))
-
-
-@functools.lru_cache(maxsize=16)
-def _synthetic(frozen: tuple[tuple[str, Any], ...]) -> Dataset:
-    from rvit.data import SyntheticActions, make_transform
-
-    spec = dict(frozen)
-    augment = spec.get("augment")
-    return SyntheticActions(
-        spec["split"],
-        modality=spec["modality"],
-        num_samples=int(spec["num_samples"]),
-        frames=_frames(spec["frames"]),
-        image_size=int(spec["image_size"]),
-        seed=int(spec["seed"]),
-        domain_gap=float(spec.get("domain_gap", 0.0)),
-        difficulty=float(spec["difficulty"]),
-        # "none" is a resize to the size the samples already have: skipping it changes nothing
-        transform=make_transform(augment, int(spec["image_size"]))
-        if augment and augment != "none"
-        else None,
-    )
-
-
-class CueThenBlank(Dataset):
-    """The retention probe: each video shows its first ``cue_frames`` frames, then a blank screen.
-
-    Item ``(video (T, C, H, W), label)`` -> the same video with frames ``t >= cue_frames``
-    replaced by a flat frame of the video's mean colour. The prediction after the last frame then
-    says how much of the cue the hidden state still holds ``T - cue_frames`` frames later.
-    """
-
-    def __init__(self, base: Dataset, cue_frames: int) -> None:
-        if cue_frames < 1:
-            raise ValueError(f"cue_frames must be >= 1, got {cue_frames}")
-        self.base = base
-        self.cue_frames = cue_frames
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        video, label = self.base[index][:2]
-        out = video.clone()  # (T, C, H, W)
-        flat = video.mean(dim=(0, 2, 3), keepdim=True)  # (1, C, 1, 1)
-        out[self.cue_frames :] = flat
-        return out, label
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
+    return build_dataset("synthetic", {**data, "split": "train", "modality": kind, "seed": seed})
 
 
 def build_eval_set(spec: Mapping[str, Any], seed: int) -> Dataset:
-    """An evaluation set: ``SyntheticActions``, no augmentation (``seed=None``: the run's seed)."""
+    """An evaluation set: ``SyntheticActions``, no augmentation (``seed=None``: the run's seed);
+    with ``cue_frames``, the retention probe ``rvit.data.sources.CueThenBlank``."""
+    from rvit.data.sources import build_dataset
+
     data_seed = seed if spec.get("seed") is None else int(spec["seed"])
     fields = (
         "split",
@@ -185,10 +128,10 @@ def build_eval_set(spec: Mapping[str, Any], seed: int) -> Dataset:
         "domain_gap",
         "difficulty",
     )
-    dataset = _synthetic(_freeze({**{k: spec[k] for k in fields}, "seed": data_seed}))
-    if spec.get("cue_frames"):
-        return CueThenBlank(dataset, int(spec["cue_frames"]))
-    return dataset
+    settings = {k: spec[k] for k in fields}
+    return build_dataset(
+        "synthetic", {**settings, "seed": data_seed, "cue_frames": spec.get("cue_frames")}
+    )
 
 
 # ------------------------------------------------------------------------------------------------
