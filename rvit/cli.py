@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,16 @@ def _kinds(holds: str | None = None) -> tuple[str, ...]:
     from rvit.data.sources import DATA_KINDS, IMAGE_KINDS, VIDEO_KINDS
 
     return {None: tuple(DATA_KINDS), "image": IMAGE_KINDS, "video": VIDEO_KINDS}[holds]
+
+
+#: The training modality when ``--modality`` is not given: still images (``TrainConfig`` itself
+#: defaults to videos); every other training default is ``TrainConfig``'s.
+TRAIN_MODALITY = "image"
+
+
+def _defaults(config_class: type) -> dict[str, Any]:
+    """The field defaults of a config dataclass (``TrainConfig``, ``RViTConfig``)."""
+    return {f.name: f.default for f in fields(config_class) if f.default is not MISSING}
 
 
 def _camera_arg(text: str) -> tuple[str, float]:
@@ -480,7 +490,14 @@ def _print_summary(result: Any) -> None:
 
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``train``."""
+    """Register ``train``. Choices and defaults come from ``TrainConfig``, ``rvit.config`` and the
+    data tables, so that the command line and the Python API cannot drift apart."""
+    from rvit.config import OPTIONS, RViTConfig
+    from rvit.data.augment import PRESETS
+    from rvit.data.clips import MODALITIES
+    from rvit.train import TrainConfig
+
+    train, model_defaults = _defaults(TrainConfig), _defaults(RViTConfig)
     parser = subparsers.add_parser(
         "train",
         help="train a model on images, pseudo-videos, frames or videos",
@@ -492,21 +509,21 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     data.add_argument(
         "--data",
         default="synthetic",
-        help="training data: synthetic | imagefolder:PATH | stanford40:PATH | videofolder:PATH "
-        "| ucf101:PATH | hmdb51:PATH (their train lists; with --splits-dir)",
+        help=f"training data: {' | '.join(_spec_forms(_kinds()))} (their train lists; with "
+        "--splits-dir)",
     )
     data.add_argument("--val-data", default=None, help="validation set spec (synthetic: automatic)")
     _add_bad_file_option(data)
     data.add_argument(
         "--modality",
-        default="image",
-        choices=("video", "image", "static_clip", "pseudo_video", "frames"),
-        help="how samples reach the model (see rvit.train.as_training_set)",
+        default=TRAIN_MODALITY,
+        choices=MODALITIES,
+        help="how samples reach the model (see rvit.data.clips.as_training_set)",
     )
     data.add_argument(
         "--frames",
         type=_frames_arg,
-        default=None,
+        default=train["frames"],
         help="clip length T (MIN-MAX for synthetic videos of varying length); default 8 for "
         "static_clip, pseudo_video and synthetic videos, 16 for videofolder, all frames for "
         "evaluation videos",
@@ -515,25 +532,25 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--camera",
         type=_camera_arg,
         nargs="+",
-        default=None,
+        default=train["camera"],
         metavar="NAME=VALUE",
         help="pseudo_video: limits of the random camera move, e.g. max_shift=0.1 max_rotation=5 "
         "(max_zoom, max_shift as a fraction of the frame, max_rotation in degrees; the rest from "
         "rvit.data.CAMERA_LIMITS)",
     )
-    data.add_argument("--image-size", type=int, default=32, help="frame side in pixels")
+    data.add_argument(
+        "--image-size", type=int, default=model_defaults["image_size"], help="frame side in pixels"
+    )
     data.add_argument("--num-samples", type=int, default=1200, help="synthetic: training samples")
     data.add_argument("--eval-num-samples", type=int, default=None, help="synthetic: test videos")
     data.add_argument("--data-seed", type=int, default=0, help="synthetic: the world's seed")
     data.add_argument("--domain-gap", type=float, default=0.0, help="synthetic: video degradation")
     data.add_argument("--difficulty", type=float, default=0.5, help="synthetic: nuisances, 0-1")
-    data.add_argument(
-        "--augment", default="basic", choices=("none", "basic", "strong"), help="augmentation"
-    )
+    data.add_argument("--augment", default="basic", choices=PRESETS, help="augmentation")
     data.add_argument(
         "--variable-length",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=train["variable_length"],
         help="batch videos of different lengths padded with their lengths",
     )
     model = parser.add_argument_group("model")
@@ -547,7 +564,10 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="the paper's design or the proposal's variant (rvit.config.RViTConfig)",
     )
     model.add_argument(
-        "--size", default="tiny", choices=("tiny", "small", "base"), help="named model size"
+        "--size",
+        default=model_defaults["size"],
+        choices=OPTIONS["size"],
+        help="named model size (rvit.config.SIZES)",
     )
     model.add_argument(
         "--model-option",
@@ -557,28 +577,35 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="override a config field, e.g. depth=2 (repeatable)",
     )
     opt = parser.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, default=10, help="passes over the training set")
-    opt.add_argument("--batch-size", type=int, default=32, help="per process under torchrun")
-    opt.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
-    opt.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay")
-    opt.add_argument(
-        "--warmup-epochs", type=float, default=1.0, help="linear warm-up, then cosine decay"
-    )
-    opt.add_argument("--label-smoothing", type=float, default=0.1, help="of the cross-entropy loss")
-    opt.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
-    opt.add_argument("--seed", type=int, default=0, help="seed of weights, order and augmentation")
-    opt.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    for name, kind, text in (
+        ("epochs", int, "passes over the training set"),
+        ("batch_size", int, "per process under torchrun"),
+        ("lr", float, "peak learning rate"),
+        ("weight_decay", float, "AdamW weight decay"),
+        ("warmup_epochs", float, "linear warm-up, then cosine decay"),
+        ("label_smoothing", float, "of the cross-entropy loss"),
+        ("grad_clip", float, "max gradient norm (0: off)"),
+        ("seed", int, "seed of weights, order and augmentation"),
+        ("max_steps", int, "stop after this many steps"),
+    ):
+        flag = "--" + name.replace("_", "-")
+        opt.add_argument(flag, type=kind, default=train[name], help=text)
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="output folder (resumes from OUT/last.pt)")
-    run.add_argument("--checkpoint-every", type=int, default=1, help="epochs between last.pt")
-    run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    run.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     run.add_argument(
-        "--amp", action=argparse.BooleanOptionalAction, default=True, help="mixed precision (CUDA)"
+        "--checkpoint-every",
+        type=int,
+        default=train["checkpoint_every"],
+        help="epochs between last.pt",
     )
+    run.add_argument("--device", default=train["device"], help="auto | cpu | cuda | cuda:N")
     run.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar"
+        "--num-workers", type=int, default=train["num_workers"], help="DataLoader worker processes"
     )
+    for name, text in (("amp", "mixed precision (CUDA)"), ("progress", "progress bar")):
+        run.add_argument(
+            f"--{name}", action=argparse.BooleanOptionalAction, default=train[name], help=text
+        )
     run.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
@@ -590,7 +617,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     ev.add_argument(
         "--eval-videos",
         default=None,
-        help="test videos: synthetic | videofolder:PATH | ucf101:PATH | hmdb51:PATH",
+        help=f"test videos: {' | '.join(_spec_forms(_kinds('video')))}",
     )
     ev.add_argument(
         "--splits-dir",
@@ -682,7 +709,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--videos",
         default="synthetic",
-        help="test videos: synthetic | videofolder:PATH | ucf101:PATH | hmdb51:PATH",
+        help=f"test videos: {' | '.join(_spec_forms(_kinds('video')))}",
     )
     parser.add_argument("--splits-dir", default=None, help="ucf101/hmdb51: folder of split files")
     parser.add_argument("--fold", type=int, default=1, choices=(1, 2, 3), help="official split")

@@ -239,3 +239,50 @@ def test_help_documents_every_option(capsys):
         parser.parse_args(["--help"])
     text = capsys.readouterr().out
     assert all(name in text for name in ("train", "evaluate", "study"))
+
+
+# --- choices and defaults come from the package's tables ------------------------------------------
+
+
+def _subcommand(name):
+    parser = build_parser()
+    return parser._subparsers._group_actions[0].choices[name]
+
+
+def _option(parser, flag):
+    return next(a for a in parser._actions if flag in a.option_strings)
+
+
+def test_train_defaults_are_the_config_defaults():
+    from dataclasses import fields
+
+    from rvit.cli import TRAIN_MODALITY
+    from rvit.config import RViTConfig
+    from rvit.train import TrainConfig
+
+    args = build_parser().parse_args(["train", "--out", "x"])
+    config, model = TrainConfig(), RViTConfig(num_classes=2)
+    shared = [f.name for f in fields(TrainConfig) if f.name != "modality" and hasattr(args, f.name)]
+    assert len(shared) >= 15  # every setting the command line offers
+    for name in shared:
+        assert getattr(args, name) == getattr(config, name), name
+    assert args.modality == TRAIN_MODALITY == "image"  # the command line's own: still images
+    assert (args.size, args.image_size) == (model.size, model.image_size)
+
+
+def test_choices_are_the_package_tables():
+    from rvit.config import OPTIONS
+    from rvit.data.augment import PRESETS
+    from rvit.data.clips import MODALITIES
+    from rvit.data.sources import DATA_KINDS, VIDEO_KINDS
+    from rvit.study.profiles import PROFILES
+
+    train = _subcommand("train")
+    assert _option(train, "--modality").choices == MODALITIES
+    assert _option(train, "--size").choices == OPTIONS["size"]
+    assert _option(train, "--augment").choices == PRESETS
+    assert all(kind in _option(train, "--data").help for kind in DATA_KINDS)
+    assert all(kind in _option(train, "--eval-videos").help for kind in VIDEO_KINDS)
+    study = _subcommand("study")._subparsers._group_actions[0].choices
+    for command in ("run", "report"):
+        assert _option(study[command], "--profile").choices == tuple(PROFILES)

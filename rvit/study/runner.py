@@ -37,7 +37,7 @@ import torch
 from torch.utils.data import Dataset
 
 from rvit.study.experiments import EXPERIMENTS, get_experiments
-from rvit.study.profiles import Profile, get_profile
+from rvit.study.profiles import PROFILES, Profile, get_profile
 from rvit.study.schema import Experiment, RunConfig
 from rvit.study.store import _load, default_results_dir, match_result, result_path
 
@@ -454,7 +454,7 @@ def add_study_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument(
         "names", nargs="*", help=f"experiments (default: all of {', '.join(EXPERIMENTS)})"
     )
-    run.add_argument("--profile", default="smoke", choices=("smoke", "book", "full"))
+    run.add_argument("--profile", default="smoke", choices=tuple(PROFILES))
     run.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (default 1)")
     run.add_argument(
         "--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)"
@@ -463,7 +463,7 @@ def add_study_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     report = commands.add_parser("report", help="print the verdict tables")
-    report.add_argument("--profile", default="book", choices=("smoke", "book", "full"))
+    report.add_argument("--profile", default="book", choices=tuple(PROFILES))
     report.add_argument("--results-dir", default=None, help="where the JSON files are")
     parser.set_defaults(func=study_command)
     return parser
