@@ -7,8 +7,8 @@
   seen so far and recomputing over all of them, so its memory and time per frame grow with ``T``.
 
 Both take the same :class:`~rvit.config.RViTConfig` and offer the same interface as
-:class:`~rvit.model.RViT` (``forward(video, lengths, return_all)``, ``init_state``, ``step``), so training
-and evaluation code treats the three alike. From the config they use the sizes (``dim``, ``depth``,
+:class:`~rvit.model.RViT` (:class:`~rvit.streaming.StreamingClassifier`: ``forward(video, lengths,
+return_all)``, ``init_state``, ``step``), so training and evaluation code treats the three alike. From the config they use the sizes (``dim``, ``depth``,
 ``heads``, ``mlp_ratio``), ``patch_size``, ``dropout`` and the position table's kind: ``"shared"`` is one
 fixed ``(N, D)`` table, ``"interpolated"`` the same table resized bilinearly to other image sizes.
 """
@@ -25,8 +25,14 @@ from torch import Tensor, nn
 
 from rvit.attention import TransformerBlock
 from rvit.config import RViTConfig
-from rvit.model import StreamingClassifier, StreamState, freeze_ended, init_weights, make_pos_embed
 from rvit.patch import PatchEmbed2d, patch_grid
+from rvit.streaming import (
+    StreamingClassifier,
+    StreamState,
+    freeze_ended,
+    init_weights,
+    make_pos_embed,
+)
 
 __all__ = ["ClipState", "ClipViT", "FrameState", "FrameViT"]
 
