@@ -39,6 +39,7 @@ CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
         "rvit.checkpoint",
         "rvit.data.clips",
         "rvit.data.loader",
+        "rvit.distributed",
     ),
     7: ("rvit.evaluate",),
     8: ("rvit.study", "rvit.data.sources"),
