@@ -9,7 +9,7 @@ STAMP := $(VENV)/.rvit-installed
 PROFILE ?= book
 JOBS ?= 1
 
-.PHONY: setup lab test lint format book book-clean bench study clean
+.PHONY: setup lab test lint format book check-book book-clean bench study clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,16 @@ test: lint
 
 book: setup
 	$(BIN)/jupyter-book build book/ -W --keep-going
+
+# The built book as its readers meet it: headless Chromium (`apt install chromium`; skipped with a message
+# when it is missing) loads every page of book/_toc.yml at a 1,200 px wide window, prints each page's height
+# and fails on a visible traceback, an unrendered role, a table wider than the text column or a figure whose
+# text renders below 9 px. Options go through CHECK_BOOK_ARGS (`python tools/check_book.py --help`).
+CHECK_BOOK_ARGS ?=
+
+check-book: setup
+	@test -d book/_build/html || { echo "book/_build/html not found: run 'make book' first"; exit 2; }
+	$(BIN)/python tools/check_book.py $(CHECK_BOOK_ARGS)
 
 book-clean:
 	rm -rf book/_build
