@@ -1,4 +1,5 @@
-"""Data for rvit: the built-in synthetic action world, real image and video sets, augmentation.
+"""Data for rvit: the built-in synthetic action world, real image and video sets, augmentation,
+clip views and the training loader, and the table of data kinds.
 
 Names are loaded lazily from their submodules, so importing one part does not import the others.
 """
@@ -56,6 +57,10 @@ _EXPORTS = {
     "stack_clips": "rvit.data.clips",
     "uniform_indices": "rvit.data.clips",
     "make_loader": "rvit.data.loader",
+    # the table of data kinds (command line and study)
+    "DATA_KINDS": "rvit.data.sources",
+    "build_dataset": "rvit.data.sources",
+    "CueThenBlank": "rvit.data.sources",
     # leakage between training images and test videos
     "audit_leakage": "rvit.data.leakage",
 }
