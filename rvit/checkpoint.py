@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rvit.models import MODELS, class_path
 from rvit.utils import atomic_save
 
 __all__ = [
@@ -116,8 +117,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 def model_class_path(model: nn.Module) -> str:
     """``"module.ClassName"`` of the (unwrapped) model, e.g. ``"rvit.model.RViT"``."""
-    cls = type(unwrap_model(model))
-    return f"{cls.__module__}.{cls.__qualname__}"
+    return class_path(type(unwrap_model(model)))
 
 
 def model_config_dict(model: nn.Module) -> dict[str, Any] | None:
@@ -269,6 +269,21 @@ def _resolve_class(path: str) -> type:
     return cls
 
 
+def _resolve_model_class(path: str) -> type:
+    """The model class a checkpoint names: one of :data:`rvit.models.MODELS`, found by its path.
+
+    A class outside the package is imported only with ``RVIT_ALLOW_FOREIGN_MODELS=1``."""
+    known = {class_path(cls): cls for cls in MODELS.values()}
+    if path in known:
+        return known[path]
+    if path.startswith("rvit."):
+        raise ValueError(
+            f"checkpoint names class {path!r}, which is not a model of rvit.models.MODELS; "
+            f"known: {sorted(known)}"
+        )
+    return _resolve_class(path)
+
+
 def _rebuild_config(checkpoint: dict[str, Any]) -> Any:
     config = checkpoint.get("model_config")
     if config is None:
@@ -286,10 +301,10 @@ def load_model(
     and, by default, in eval mode. ``model.classes`` is set to the stored class names.
     """
     checkpoint = load_checkpoint(path, map_location="cpu")
-    class_path = checkpoint.get("model_class")
-    if not class_path:
+    model_path = checkpoint.get("model_class")
+    if not model_path:
         raise ValueError(f"checkpoint '{path}' does not name its model class")
-    cls = _resolve_class(class_path)
+    cls = _resolve_model_class(model_path)
     config = _rebuild_config(checkpoint)
     model = cls(config) if config is not None else cls()
     load_weights(model, checkpoint)

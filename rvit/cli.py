@@ -35,12 +35,6 @@ __all__ = [
     "main",
 ]
 
-MODEL_CLASSES = {
-    "rvit": "rvit.model:RViT",
-    "framevit": "rvit.baselines:FrameViT",
-    "clipvit": "rvit.baselines:ClipViT",
-}
-
 # Subcommands defined elsewhere: name -> "module:function"; the function registers its parser on
 # an argparse subparsers object and sets ``func`` (``args -> exit status``).
 EXTERNAL_SUBCOMMANDS: dict[str, str] = {"study": "rvit.study.runner:add_study_parser"}
@@ -323,12 +317,12 @@ def _model_classes(videos: Any, classes: list[str], class_map: str) -> Any:
 def build_model(args: argparse.Namespace, num_classes: int) -> Any:
     """The model of ``--model``, ``--preset``, ``--size``, ``--image-size`` and ``--model-option``."""
     from rvit.config import RViTConfig
+    from rvit.models import build_model as build
 
     overrides = dict(args.model_option or [])
     preset = getattr(RViTConfig, args.preset)
     cfg = preset(num_classes=num_classes, image_size=args.image_size, size=args.size, **overrides)
-    module, _, name = MODEL_CLASSES[args.model].partition(":")
-    return getattr(import_module(module), name)(cfg)
+    return build(args.model, cfg)
 
 
 def _is_main_process() -> bool:
@@ -495,6 +489,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     from rvit.config import OPTIONS, RViTConfig
     from rvit.data.augment import PRESETS
     from rvit.data.clips import MODALITIES
+    from rvit.models import MODELS
     from rvit.train import TrainConfig
 
     train, model_defaults = _defaults(TrainConfig), _defaults(RViTConfig)
@@ -554,9 +549,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="batch videos of different lengths padded with their lengths",
     )
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--model", default="rvit", choices=tuple(MODEL_CLASSES), help="RViT or a baseline"
-    )
+    model.add_argument("--model", default="rvit", choices=tuple(MODELS), help="RViT or a baseline")
     model.add_argument(
         "--preset",
         default="paper",

@@ -29,7 +29,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["OPTIONS", "SIZES", "RViTConfig", "parameter_table"]
+__all__ = ["OPTIONS", "SIZES", "RViTConfig"]
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"dim": 64, "depth": 4, "heads": 4, "mlp_ratio": 2.0},
@@ -213,36 +213,3 @@ class RViTConfig:
     def num_patches(self) -> int:
         """Tokens per frame ``N`` at the configured image size."""
         return self.grid_size[0] * self.grid_size[1]
-
-
-def parameter_table(num_classes: int = 10, image_size: int = 32) -> list[dict[str, Any]]:
-    """Parameter counts of RViT, FrameViT and ClipViT for every size and both presets.
-
-    The models are really built, on PyTorch's ``meta`` device (shapes without memory), so the counts
-    are exact and even ``base`` takes well under a second. Returns one dict per (size, preset, model)
-    with keys ``size, preset, model, dim, depth, heads, parameters``.
-    """
-    import torch
-
-    from rvit.baselines import ClipViT, FrameViT
-    from rvit.model import RViT
-
-    rows = []
-    for size in SIZES:
-        for preset in ("paper", "variant"):
-            cfg = getattr(RViTConfig, preset)(num_classes, image_size=image_size, size=size)
-            for model_cls in (RViT, FrameViT, ClipViT):
-                with torch.device("meta"):
-                    model = model_cls(cfg)
-                rows.append(
-                    {
-                        "size": size,
-                        "preset": preset,
-                        "model": model_cls.__name__,
-                        "dim": cfg.dim,
-                        "depth": cfg.depth,
-                        "heads": cfg.heads,
-                        "parameters": model.num_parameters(),
-                    }
-                )
-    return rows

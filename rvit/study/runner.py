@@ -85,18 +85,20 @@ def plan(experiments: Iterable[Experiment], results_dir: str | os.PathLike) -> l
 
 
 def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
-    """A run's model: ``{"arch", "preset", **RViTConfig fields}`` -> RViT, FrameViT or ClipViT."""
-    from rvit import ClipViT, FrameViT, RViT, RViTConfig
+    """A run's model: ``{"arch", "preset", **RViTConfig fields}`` -> the model ``arch`` names in
+    :data:`rvit.models.MODELS` (RViT, FrameViT or ClipViT)."""
+    from rvit.config import RViTConfig
+    from rvit.models import MODELS
+    from rvit.models import build_model as build
 
     spec = dict(model)
     arch, preset = spec.pop("arch", "rvit"), spec.pop("preset", "paper")
-    classes = {"rvit": RViT, "framevit": FrameViT, "clipvit": ClipViT}
-    if arch not in classes:
-        raise ValueError(f"model arch {arch!r} is unknown; choose one of {sorted(classes)}")
+    if arch not in MODELS:
+        raise ValueError(f"model arch {arch!r} is unknown; choose one of {sorted(MODELS)}")
     if preset not in ("paper", "variant"):
         raise ValueError(f"model preset {preset!r} is unknown; choose 'paper' or 'variant'")
     cfg = getattr(RViTConfig, preset)(num_classes, **spec)
-    return classes[arch](cfg)
+    return build(arch, cfg)
 
 
 def build_train_set(data: Mapping[str, Any], train: Mapping[str, Any], seed: int) -> Dataset:
