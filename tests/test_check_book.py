@@ -42,8 +42,7 @@ def test_toc_pages_lists_the_books_pages_in_order():
     chapters = [p for p in pages if p.startswith("notebooks/")]
     assert chapters == sorted(chapters) and "notebooks/08_study" in chapters
     assert all(re.fullmatch(r"notebooks/\d\d_\w+", p) for p in chapters)
-    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert [p.split("/")[1] for p in chapters] == notebooks
+    assert all((ROOT / f"{p}.ipynb").is_file() for p in chapters)
 
 
 def test_toc_pages_nested_sections_globs_and_suffixes(tmp_path):

@@ -13,6 +13,10 @@
   and shown at ``displayed width / natural width`` of its size, has text of
   ``font_pt * dpi / 72 * displayed / natural`` CSS px; an image that does not load fails too.
 
+What a reader can open counts as shown: the checks open every dropdown (``<details>``) and toggled cell first;
+the height is measured before that. The page loads MathJax from its CDN: without a network (or with
+``--offline``) the math stays raw TeX, and the report says so, since the heights then differ a little.
+
 It prints one row per page: the page's height in px at that width and the checks it failed, and exits 1 when
 any page failed. Without Chromium (``apt install chromium``) it prints that the check was skipped and exits 0,
 or 2 with ``--require-browser``.
@@ -74,6 +78,7 @@ class Options:
     budget_ms: int = 15000
     timeout_s: float = 120.0
     offline: bool = False
+    figures: str = ".cell_output img, .output img"
 
 
 @dataclass
@@ -271,7 +276,7 @@ PAGE_SCRIPT = r"""
         out.tables.push({where: where(t, "table", i + 1), width: width});
       });
     // (4) figures: natural and displayed width of each image in a cell output
-    scope.querySelectorAll(".cell_output img, .output img").forEach((img, i) => {
+    scope.querySelectorAll(P.figures).forEach((img, i) => {
       if (!visible(img)) return;
       out.images.push({where: where(img, "image", i + 1), src: img.currentSrc || img.src,
                        natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
@@ -321,6 +326,7 @@ def page_script(options: Options) -> str:
         "role_before_backtick": ROLE_BEFORE_BACKTICK,
         "traceback_text": TRACEBACK_TEXT,
         "result_id": RESULT_ID,
+        "figures": options.figures,
         "mathjax_ms": max(1000, options.budget_ms * 2 // 3),
     }
     return PAGE_SCRIPT.replace("__PATTERNS__", json.dumps(patterns))
@@ -615,6 +621,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="block every remote host (MathJax and web fonts from a CDN then stay unloaded)",
     )
+    parser.add_argument(
+        "--figures",
+        default=default.figures,
+        help="CSS selector of the images the figure check measures (add 'figure img' for glued figures)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="pages checked at the same time")
     parser.add_argument(
         "--json",
@@ -644,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         budget_ms=args.budget_ms,
         timeout_s=args.timeout,
         offline=args.offline,
+        figures=args.figures,
     )
     pages = args.page or expand_pages(toc_pages(args.toc), args.html)
     results = check_pages(browser, args.html, pages, options, jobs=args.jobs)
