@@ -49,7 +49,7 @@ evaluation ``m = 1``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +60,8 @@ from rvit.attention import AttentionKind, Mlp, MultiHeadAttention, elu_feature_m
 __all__ = ["GATE_KV", "AttentionGate", "RecurrentBlock", "recurrent_dropout_mask"]
 
 GateKV = Literal["frame_and_memory", "memory"]
-GATE_KV: tuple[str, ...] = ("frame_and_memory", "memory")
+GATE_KV: tuple[str, ...] = get_args(GateKV)
+"""Which tokens the gate may read as keys and values (the values of :data:`GateKV`)."""
 
 
 def recurrent_dropout_mask(

@@ -27,9 +27,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from rvit.cell import GateKV
 
 __all__ = ["OPTIONS", "SIZES", "RViTConfig"]
+
+SizeName = Literal["tiny", "small", "base"]
+PatchEmbedKind = Literal["conv2d", "conv3d"]
+PosEmbedKind = Literal["shared", "interpolated"]
+AttentionChoice = Literal["linear", "hybrid", "softmax"]
+HeadName = Literal["concat", "gap"]
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"dim": 64, "depth": 4, "heads": 4, "mlp_ratio": 2.0},
@@ -39,14 +47,18 @@ SIZES: dict[str, dict[str, Any]] = {
 """Named model sizes: width, layers, heads and MLP ratio. ``base`` is ViT-B-like."""
 
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "size": tuple(SIZES),
-    "patch_embed": ("conv2d", "conv3d"),
-    "pos_embed": ("shared", "interpolated"),
-    "attention": ("linear", "hybrid", "softmax"),
-    "gate_kv": ("frame_and_memory", "memory"),
-    "head": ("concat", "gap"),
+    "size": get_args(SizeName),
+    "patch_embed": get_args(PatchEmbedKind),
+    "pos_embed": get_args(PosEmbedKind),
+    "attention": get_args(AttentionChoice),
+    "gate_kv": get_args(GateKV),
+    "head": get_args(HeadName),
 }
-"""The allowed values of each option field."""
+"""The allowed values of each option field, read from the field's ``Literal`` type (so the two
+cannot disagree); ``size`` names the rows of :data:`SIZES`."""
+
+if OPTIONS["size"] != tuple(SIZES):
+    raise RuntimeError(f"SizeName {OPTIONS['size']} does not name the rows of SIZES {tuple(SIZES)}")
 
 _SIZE_FIELDS = ("dim", "depth", "heads", "mlp_ratio")
 _POSITIVE_INTS = (
@@ -77,20 +89,20 @@ class RViTConfig:
     image_size: int = 32
     in_chans: int = 3
     patch_size: int = 4
-    size: Literal["tiny", "small", "base"] = "tiny"
+    size: SizeName = "tiny"
     dim: int | None = None
     depth: int | None = None
     heads: int | None = None
     mlp_ratio: float | None = None
-    patch_embed: Literal["conv2d", "conv3d"] = "conv2d"
+    patch_embed: PatchEmbedKind = "conv2d"
     tubelet: int = 2
-    pos_embed: Literal["shared", "interpolated"] = "shared"
+    pos_embed: PosEmbedKind = "shared"
     num_frames: int = 8
     max_frames: int = 64
-    attention: Literal["linear", "hybrid", "softmax"] = "linear"
-    gate_kv: Literal["frame_and_memory", "memory"] = "frame_and_memory"
+    attention: AttentionChoice = "linear"
+    gate_kv: GateKV = "frame_and_memory"
     recurrent_dropout: float = 0.0
-    head: Literal["concat", "gap"] = "concat"
+    head: HeadName = "concat"
     dropout: float = 0.0
     pixel_mean: float = 0.5
     pixel_std: float = 0.25

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from rvit import ClipViT, FrameViT, RViT, RViTConfig
+from rvit.config import OPTIONS
 
 K = 4
 SIZE = 16
@@ -33,12 +34,15 @@ def close(a, b, atol=1e-5):
 
 
 MODELS = [FrameViT, ClipViT]
-CONFIGS = {
-    "paper": tiny("paper"),
-    "variant": tiny("variant"),
-    "softmax": tiny(attention="softmax"),
-    "interpolated": tiny(pos_embed="interpolated"),
-}
+# both presets, and one config per value of every option field (OPTIONS) on the paper preset
+CONFIGS = {"paper": tiny("paper"), "variant": tiny("variant")}
+CONFIGS.update(
+    {
+        f"{field}={value}": tiny(**{field: value})
+        for field, values in OPTIONS.items()
+        for value in values
+    }
+)
 
 
 @pytest.mark.parametrize("model_cls", MODELS)

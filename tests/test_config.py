@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import typing
 
 import pytest
 
@@ -82,6 +83,14 @@ def test_replace_size_refills_the_widths():
 def test_bad_values_raise_naming_the_field(changes, match):
     with pytest.raises(ValueError, match=match):
         RViTConfig.paper(10).replace(**changes)
+
+
+def test_options_are_the_literal_types_of_the_fields():
+    hints = typing.get_type_hints(RViTConfig)
+    for name, values in OPTIONS.items():
+        if typing.get_origin(hints[name]) is typing.Literal:
+            assert typing.get_args(hints[name]) == values, name
+    assert OPTIONS["size"] == tuple(SIZES)
 
 
 def test_every_option_value_is_accepted():

@@ -8,6 +8,7 @@ import torch
 from rvit import RViT, RViTConfig
 from rvit.attention import elu_feature_map
 from rvit.cell import AttentionGate, RecurrentBlock, recurrent_dropout_mask
+from rvit.config import OPTIONS
 
 K = 5
 SIZE = 16
@@ -19,18 +20,22 @@ def tiny(preset: str = "paper", **overrides) -> RViTConfig:
     return getattr(RViTConfig, preset)(num_classes=K, image_size=SIZE, **settings)
 
 
-# one config per option of each field, on top of the paper preset (plus both presets)
-OPTION_CONFIGS = {
-    "paper": tiny("paper"),
-    "variant": tiny("variant"),
-    "conv3d": tiny(patch_embed="conv3d", tubelet=3),
-    "interpolated": tiny(pos_embed="interpolated"),
-    "hybrid": tiny(attention="hybrid"),
-    "softmax": tiny(attention="softmax"),
-    "gate_memory": tiny(gate_kv="memory"),
-    "gap": tiny(head="gap"),
-    "recurrent_dropout": tiny(recurrent_dropout=0.3),
-}
+def option_configs() -> dict[str, RViTConfig]:
+    """Both presets, and one config per value of every option field (``OPTIONS``) on the paper preset,
+    so a new option value is tested without editing this list."""
+    configs = {
+        "paper": tiny("paper"),
+        "variant": tiny("variant"),
+        "recurrent_dropout": tiny(recurrent_dropout=0.3),
+        "conv3d_tubelet3": tiny(patch_embed="conv3d", tubelet=3),
+    }
+    for field, values in OPTIONS.items():
+        for value in values:
+            configs[f"{field}={value}"] = tiny(**{field: value})
+    return configs
+
+
+OPTION_CONFIGS = option_configs()
 
 
 def video(b: int = 2, t: int = 5, size: int = SIZE) -> torch.Tensor:
@@ -106,7 +111,7 @@ def test_stream_detects_a_different_embedding_path():
 # --- causality and lengths -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["paper", "variant", "softmax"])
+@pytest.mark.parametrize("name", ["paper", "variant", "attention=softmax"])
 @torch.no_grad()
 def test_prediction_after_frame_t_ignores_later_frames(name):
     model = RViT(OPTION_CONFIGS[name]).eval()
@@ -118,7 +123,9 @@ def test_prediction_after_frame_t_ignores_later_frames(name):
     assert (a[:, 3:] - b[:, 3:]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("name", ["paper", "variant", "conv3d", "interpolated", "gap"])
+@pytest.mark.parametrize(
+    "name", ["paper", "variant", "conv3d_tubelet3", "pos_embed=interpolated", "head=gap"]
+)
 @torch.no_grad()
 def test_padded_video_equals_the_same_video_alone(name):
     model = RViT(OPTION_CONFIGS[name]).eval()
@@ -259,7 +266,7 @@ def _recomputed_gate_weights(gate: AttentionGate, u, context):
     return (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)
 
 
-@pytest.mark.parametrize("name", ["paper", "variant", "softmax", "gate_memory"])
+@pytest.mark.parametrize("name", ["paper", "variant", "attention=softmax", "gate_kv=memory"])
 @torch.no_grad()
 def test_details_are_the_weights_the_gate_used(name):
     model = RViT(OPTION_CONFIGS[name]).eval()
