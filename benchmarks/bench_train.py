@@ -1,29 +1,48 @@
-"""Training and frame-by-frame evaluation speed of the tiny RViT at 32 px, against the matmul peak.
+"""Training and streaming speed of RViT against FrameViT, a torch.nn ViT and the matmul peak, in one run.
 
-Utilisation = (FLOPs of one training step, forward + backward, counted by ``FlopCounterMode``)
-x (steps per second) / (FLOP/s of a 2048 x 2048 float32 ``torch.mm``, measured in the same run
-before every workload; the median of these is the denominator).
-The matmul peak is the baseline: it is what this processor does on the most favourable workload.
-FrameViT (RViT without recurrence) is measured alongside, and ``fit`` end to end against the bare
-step shows what the loop itself costs. Evaluation streams synthetic videos through ``model.step``.
+Everything is measured in this one process and run (one thread by default), so the ratios compare
+like with like on whatever machine runs it:
 
-Usage: python benchmarks/bench_train.py [--threads N] [--repeats 5] [--device cpu]
-Writes results/bench/train.json.
+* time per FLOP of a training step (AdamW, forward + backward + update; FLOPs of forward +
+  backward counted by ``FlopCounterMode``) of RViT and of FrameViT of the same width and depth, at
+  the tiny and the small size, eager and through ``torch.compile`` (:mod:`rvit.compile`), with
+  each compile's first call against the steady step;
+* FrameViT (softmax attention) against a ViT built from ``torch.nn`` alone (``Conv2d`` patches,
+  ``nn.TransformerEncoderLayer`` pre-norm GELU blocks of the same width, depth, heads, MLP and
+  tokens): what the package's own blocks cost over PyTorch's;
+* utilisation: FLOP/s of a training step over the FLOP/s of a 2048 x 2048 float32 ``torch.mm``
+  measured in the same run just before every training workload (their median);
+* batch-1 streaming (``model.step``, one video at a time) in frames per second, eager and compiled,
+  against the code before the gate's rewrite (``BASELINE``, extracted with ``git archive`` into a
+  temporary folder and timed in fresh processes that alternate with the current code's).
+
+It ends with a table of the targets (RViT/FrameViT time per FLOP <= 1.00 at both sizes; streaming
+>= 2x the baseline's frames per second; utilisation >= 40 % at the small size) with pass or fail.
+
+Usage: python benchmarks/bench_train.py [--quick] [--threads 1] [--repeats 5] [--cold-cache]
+Writes results/bench/train.json (--quick: train_quick.json in the temporary folder, unless --out).
 """
 
 from __future__ import annotations
 
-import statistics
+import json
+import os
+import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    RESULTS_DIR,
+    ROOT,
     adamw_step,
     base_parser,
     check_args,
@@ -35,154 +54,149 @@ from _common import (  # noqa: E402
 )
 
 from rvit.baselines import FrameViT  # noqa: E402
+from rvit.compile import compile_for_training, compile_status  # noqa: E402
 from rvit.config import RViTConfig  # noqa: E402
-from rvit.data import SyntheticActions  # noqa: E402
-from rvit.evaluate import evaluate_videos  # noqa: E402
 from rvit.measure import count_flops, synchronize  # noqa: E402
 from rvit.model import RViT  # noqa: E402
 from rvit.perf import matmul_peak_flops  # noqa: E402
-from rvit.train import TrainConfig, fit  # noqa: E402
 
 NUM_CLASSES, IMAGE_SIZE = 12, 32
-STEPS_PER_REPEAT = 2
-
-# (name, model class, clip length T, batch size): 32 frames per step each
-WORKLOADS = [
-    ("rvit image", RViT, 1, 32),
-    ("rvit video", RViT, 8, 4),
-    ("framevit image", FrameViT, 1, 32),
-    ("framevit video", FrameViT, 8, 4),
-]
+BATCH = 32  # stills per training step
+STEPS_PER_REPEAT = {"tiny": 2, "small": 1}  # steps per timed repeat (a small step takes ~1 s)
+BASELINE = "5a8a2f1^"  # the code before the attention gate stopped concatenating [u; h]
+STREAM_VIDEOS, STREAM_FRAMES = 8, 16  # per timed repeat: 128 frames, one video at a time
+TARGETS = {"time_per_flop_ratio": 1.00, "streaming_speedup": 2.0, "utilisation_pct": 40.0}
 
 
-def tiny(cls: type) -> torch.nn.Module:
-    torch.manual_seed(0)
-    return cls(RViTConfig.paper(num_classes=NUM_CLASSES, image_size=IMAGE_SIZE, size="tiny"))
+# ------------------------------------------------------------------------------------------------
+# the machine
 
 
-def bare_step(model: torch.nn.Module, frames: int, batch: int, device: torch.device) -> Any:
-    """One AdamW training step on a fixed batch, and the FLOPs of its forward + backward."""
-    step, forward_backward = adamw_step(model, frames, batch, IMAGE_SIZE, NUM_CLASSES, device)
-    flops = count_flops(forward_backward)
-    model.zero_grad(set_to_none=True)
-    return step, flops
+def cpu_model() -> dict[str, Any]:
+    """The processor's model name and the vector extensions that set its matmul peak."""
+    name, flags = None, set()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and name is None:
+                    name = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16")
+    return {
+        "model_name": name or platform.processor() or platform.machine(),
+        "source": "/proc/cpuinfo" if name else "platform",
+        "vector_flags": [f for f in wanted if f in flags],
+    }
 
 
-def measure_training(
-    device: torch.device, repeats: int, threads: int
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Each workload's step time, and the matmul peak measured just before each workload.
+# ------------------------------------------------------------------------------------------------
+# models
 
-    What the processor gives one process drifts (shared machines, clock boost), so the peak is
-    measured next to every workload and their median is the denominator of the utilisation, as in
-    ``bench_hardware.py``."""
-    rows, runs = [], []
-    for name, cls, frames, batch in WORKLOADS:
-        runs.append(matmul_peak_flops(device, n=2048, repeats=repeats))
-        model = tiny(cls).to(device).train()
-        step, flops = bare_step(model, frames, batch, device)
-        for _ in range(2):  # warm-up
-            step()
-        seconds = []
-        for _ in range(repeats):
-            synchronize(device)
-            start = time.perf_counter()
-            for _ in range(STEPS_PER_REPEAT):
-                step()
-            synchronize(device)
-            seconds.append((time.perf_counter() - start) / STEPS_PER_REPEAT)
-        per_step = median(seconds)
-        rows.append(
-            {
-                "workload": name,
-                "threads": threads,
-                "frames": frames,
-                "batch": batch,
-                "gflop_per_step": flops / 1e9,
-                "ms_per_step": 1000 * per_step,
-                "clips_per_s": batch / per_step,
-                "gflop_per_s": flops / per_step / 1e9,
-                "peak_before_gflop_per_s": runs[-1]["flops"] / 1e9,
-                "seconds_per_step": seconds,
-            }
+
+class ReferenceViT(nn.Module):
+    """A ViT from ``torch.nn`` alone, of a config's shape: ``Conv2d`` patches + a learned position
+    table -> ``depth`` x ``nn.TransformerEncoderLayer`` (pre-norm, GELU, softmax attention) ->
+    mean over tokens -> LayerNorm -> Linear; a video's logits are its frames' mean, as FrameViT's."""
+
+    def __init__(self, cfg: RViTConfig) -> None:
+        super().__init__()
+        tokens = (cfg.image_size // cfg.patch_size) ** 2
+        self.patch = nn.Conv2d(cfg.in_chans, cfg.dim, cfg.patch_size, stride=cfg.patch_size)
+        self.pos = nn.Parameter(torch.randn(1, tokens, cfg.dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            cfg.dim,
+            cfg.heads,
+            int(cfg.dim * cfg.mlp_ratio),
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
-    values = [run["flops"] for run in runs]
-    peak = {"flops": median(values), "all_flops": values, "runs": runs}
-    for row in rows:
-        row["utilisation_pct"] = 100 * row["gflop_per_s"] * 1e9 / peak["flops"]
-    return rows, peak
+        self.encoder = nn.TransformerEncoder(layer, cfg.depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, cfg.num_classes)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        b, t = video.shape[:2]
+        x = self.patch(video.flatten(0, 1)).flatten(2).transpose(1, 2) + self.pos  # (BT, N, D)
+        logits = self.head(self.norm(self.encoder(x).mean(dim=1)))
+        return logits.view(b, t, -1).mean(dim=1)
 
 
-def measure_fit(device: torch.device, repeats: int) -> dict[str, Any]:
-    """``fit`` end to end (data set, loader, schedule, bookkeeping) on synthetic stills, each
-    repeat right after the bare step on a fixed batch, so both see the same machine load."""
-    batch, steps = 32, 4
-    data = SyntheticActions("train", "image", num_samples=batch * steps, image_size=IMAGE_SIZE)
-    data.precompute()
-    config = TrainConfig(
-        modality="image",
-        epochs=1,
-        batch_size=batch,
-        device=str(device),
-        progress=False,
-        warmup_epochs=0.0,
+def make_model(kind: str, size: str) -> nn.Module:
+    """``rvit``, ``framevit`` (the paper's linear attention), ``framevit-softmax`` or ``torch.nn``."""
+    torch.manual_seed(0)
+    attention = {"framevit-softmax": "softmax", "torch.nn": "softmax"}.get(kind, "linear")
+    cfg = RViTConfig.paper(
+        num_classes=NUM_CLASSES, image_size=IMAGE_SIZE, size=size, attention=attention
     )
-    fit(tiny(RViT), data, None, config.replace(max_steps=2))  # warm-up
-    step, _ = bare_step(tiny(RViT).to(device).train(), 1, batch, device)
-    step()
-    rates, bare_rates = [], []
+    cls = {"rvit": RViT, "framevit": FrameViT, "framevit-softmax": FrameViT}.get(kind, ReferenceViT)
+    return cls(cfg)
+
+
+# ------------------------------------------------------------------------------------------------
+# training
+
+
+def time_steps(step: Any, repeats: int, steps: int, device: torch.device) -> list[float]:
+    """Seconds per step: ``repeats`` timings of ``steps`` steps each."""
+    seconds = []
     for _ in range(repeats):
         synchronize(device)
         start = time.perf_counter()
         for _ in range(steps):
             step()
         synchronize(device)
-        bare_rates.append(batch * steps / (time.perf_counter() - start))
-        history = fit(tiny(RViT), data, None, config)
-        rates.append(history.records[-1]["samples_per_s"])
-    overhead = [100 * (1 - f / b) for f, b in zip(rates, bare_rates, strict=True)]
+        seconds.append((time.perf_counter() - start) / steps)
+    return seconds
+
+
+def measure_training(
+    kind: str, size: str, compiled: bool, device: torch.device, repeats: int, peaks: list[float]
+) -> dict[str, Any]:
+    """One training workload (``BATCH`` stills): time per step and per FLOP, compile time."""
+    peaks.append(matmul_peak_flops(device, n=2048, repeats=5)["flops"])
+    model = make_model(kind, size).to(device).train()
+    _, forward_backward = adamw_step(model, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
+    flops = count_flops(forward_backward)  # eager: the same arithmetic as the compiled module
+    model.zero_grad(set_to_none=True)
+    net = compile_for_training(model) if compiled else model
+    step, _ = adamw_step(net, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
+    synchronize(device)
+    start = time.perf_counter()
+    step()  # compiled: trace, compile and run
+    synchronize(device)
+    first = time.perf_counter() - start
+    step()  # warm-up
+    seconds = time_steps(step, repeats, STEPS_PER_REPEAT[size], device)
+    per_step = median(seconds)
     return {
-        "batch": batch,
-        "steps": steps,
-        "samples_per_s": rates,
-        "median": median(rates),
-        "bare_step_samples_per_s": bare_rates,
-        "bare_step_median": median(bare_rates),
-        "loop_overhead_pct": overhead,
-        "loop_overhead_median_pct": median(overhead),
+        "model": kind,
+        "size": size,
+        "mode": "compiled" if compiled else "eager",
+        "batch": BATCH,
+        "gflop_per_step": flops / 1e9,
+        "ms_per_step": 1000 * per_step,
+        "ns_per_flop": 1e9 * per_step / flops,
+        "gflop_per_s": flops / per_step / 1e9,
+        "first_call_s": first,
+        "compile_s": first - per_step if compiled else None,
+        "seconds_per_step": seconds,
+        "peak_before_gflop_per_s": peaks[-1] / 1e9,
     }
 
 
-def measure_eval(device: torch.device, repeats: int, threads: int) -> list[dict[str, Any]]:
-    videos = SyntheticActions(
-        "test", "video", num_samples=32, frames=8, image_size=IMAGE_SIZE
-    ).precompute()
-    model = tiny(RViT).to(device).eval()
-    rows = []
-    for batch in (1, 32):
-        kwargs = dict(batch_size=batch, device=device, progress=False, trace_memory=False)
-        evaluate_videos(model, videos, max_videos=batch, **kwargs)  # warm-up
-        results = [evaluate_videos(model, videos, **kwargs) for _ in range(repeats)]
-        fps = [r.frames_per_s for r in results]
-        rows.append(
-            {
-                "threads": threads,
-                "batch": batch,
-                "frames_per_s": median(fps),
-                "ms_per_frame": 1000 / median(fps),
-                "step_latency_ms": median([r.step_latency_ms for r in results]),
-                "frames_per_s_repeats": fps,
-            }
-        )
-    return rows
-
-
 def profile_step(device: torch.device) -> list[dict[str, Any]]:
-    """The operators that take the time of an RViT training step (batch 32 stills)."""
+    """The operators that take the time of an eager tiny RViT training step (``BATCH`` stills)."""
     from torch.profiler import ProfilerActivity, profile
 
-    model = tiny(RViT).to(device).train()
-    step, _ = bare_step(model, 1, 32, device)
+    model = make_model("rvit", "tiny").to(device).train()
+    step, _ = adamw_step(model, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
     step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(3):
@@ -200,91 +214,306 @@ def profile_step(device: torch.device) -> list[dict[str, Any]]:
     ]
 
 
+# ------------------------------------------------------------------------------------------------
+# batch-1 streaming, in fresh processes (the same script for the current code and the baseline)
+
+STREAM_SCRIPT = r"""
+import json, sys, time
+import torch
+a = json.loads(sys.argv[1])
+torch.set_num_threads(a["threads"])
+from rvit.config import RViTConfig
+from rvit.model import RViT
+torch.manual_seed(0)
+cfg = RViTConfig.paper(num_classes=a["num_classes"], image_size=a["image_size"], size=a["size"])
+model = RViT(cfg).eval()
+videos = torch.rand(a["videos"], a["frames"], 1, 3, a["image_size"], a["image_size"],
+                    generator=torch.Generator().manual_seed(1))
+step = model.step
+if a["compile"]:
+    from rvit.compile import compile_step
+    step = compile_step(model)
+
+def stream(video):
+    state = model.init_state(1, num_frames=video.shape[0])
+    for frame in video:
+        logits, state = step(frame, state)
+    return logits
+
+with torch.no_grad():
+    start = time.perf_counter()
+    stream(videos[0])
+    first = time.perf_counter() - start
+    stream(videos[0])
+    fps = []
+    for _ in range(a["repeats"]):
+        start = time.perf_counter()
+        for video in videos:
+            stream(video)
+        fps.append(videos.shape[0] * videos.shape[1] / (time.perf_counter() - start))
+import rvit
+print("RESULT " + json.dumps({"first_video_s": first, "frames_per_s": fps, "rvit": rvit.__file__}))
+"""
+
+
+def run_stream(pythonpath: Path, compiled: bool, threads: int, repeats: int, size: str) -> dict:
+    """Batch-1 streaming of the code under ``pythonpath`` in a fresh process."""
+    settings = {
+        "threads": threads,
+        "num_classes": NUM_CLASSES,
+        "image_size": IMAGE_SIZE,
+        "size": size,
+        "videos": STREAM_VIDEOS,
+        "frames": STREAM_FRAMES,
+        "compile": compiled,
+        "repeats": repeats,
+    }
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    done = subprocess.run(
+        [sys.executable, "-c", STREAM_SCRIPT, json.dumps(settings)],
+        env=env,
+        cwd=tempfile.gettempdir(),  # so that only PYTHONPATH decides which rvit is imported
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"streaming run failed ({pythonpath}):\n{done.stderr[-2000:]}")
+    out = json.loads(lines[-1].removeprefix("RESULT "))
+    if not Path(out["rvit"]).resolve().is_relative_to(pythonpath.resolve()):
+        raise RuntimeError(f"the streaming run imported {out['rvit']}, not rvit from {pythonpath}")
+    return out
+
+
+def extract_baseline(ref: str, folder: Path) -> str:
+    """``rvit/`` of commit ``ref`` into ``folder``; returns the full commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "rvit"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return commit
+
+
+def measure_streaming(
+    threads: int, repeats: int, baseline: str, compiled: bool, rounds: int
+) -> dict[str, Any]:
+    """Frames per second at batch 1 (tiny, 32 px): baseline and current eager, alternating
+    ``rounds`` times, then the current code compiled (its first video against a steady one)."""
+    size = "tiny"
+    result: dict[str, Any] = {
+        "size": size,
+        "videos_per_repeat": STREAM_VIDEOS,
+        "frames_per_video": STREAM_FRAMES,
+        "baseline_ref": baseline,
+    }
+    runs: dict[str, list[float]] = {"baseline": [], "eager": []}
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            result["baseline_commit"] = extract_baseline(baseline, Path(folder))
+        except (subprocess.CalledProcessError, OSError) as error:
+            result["baseline_commit"] = None
+            result["baseline_error"] = str(error)
+        for _ in range(rounds):
+            if result["baseline_commit"]:
+                out = run_stream(Path(folder), False, threads, repeats, size)
+                runs["baseline"] += out["frames_per_s"]
+            runs["eager"] += run_stream(ROOT, False, threads, repeats, size)["frames_per_s"]
+    for name, fps in runs.items():
+        result[name] = {"frames_per_s": median(fps) if fps else None, "repeats": fps}
+    if compiled:
+        out = run_stream(ROOT, True, threads, repeats, size)
+        fps = median(out["frames_per_s"])
+        result["compiled"] = {
+            "frames_per_s": fps,
+            "repeats": out["frames_per_s"],
+            "first_video_s": out["first_video_s"],
+            "steady_video_s": STREAM_FRAMES / fps,
+            "compile_s": out["first_video_s"] - STREAM_FRAMES / fps,
+        }
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+
+
+def find(rows: list[dict[str, Any]], model: str, size: str, mode: str) -> dict[str, Any] | None:
+    for row in rows:
+        if (row["model"], row["size"], row["mode"]) == (model, size, mode):
+            return row
+    return None
+
+
+def targets_table(
+    training: list[dict[str, Any]], streaming: dict[str, Any], peak: float
+) -> list[dict[str, Any]]:
+    """The issue's targets, each with its value in this run and pass or fail."""
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, value: float | None, target: float, at_least: bool) -> None:
+        ok = None if value is None else (value >= target if at_least else value <= target)
+        rows.append(
+            {
+                "target": name,
+                "value": value,
+                "goal": f"{'>=' if at_least else '<='} {target:g}",
+                "result": {None: "-", True: "pass", False: "fail"}[ok],
+            }
+        )
+
+    for mode in ("eager", "compiled"):
+        for size in ("tiny", "small"):
+            rvit, frame = find(training, "rvit", size, mode), find(training, "framevit", size, mode)
+            if rvit and frame:
+                ratio = rvit["ns_per_flop"] / frame["ns_per_flop"]
+                add(f"RViT/FrameViT time per FLOP, {size}, {mode}", ratio, 1.0, False)
+    for mode in ("eager", "compiled"):
+        fps = (streaming.get(mode) or {}).get("frames_per_s")
+        base = streaming["baseline"]["frames_per_s"]
+        speedup = fps / base if fps and base else None
+        add(f"batch-1 streaming vs {streaming['baseline_ref']}, {mode}", speedup, 2.0, True)
+    for mode in ("eager", "compiled"):
+        row = find(training, "rvit", "small", mode)
+        if row:
+            add(f"RViT training utilisation, small, {mode} (%)", row["utilisation_pct"], 40, True)
+    return rows
+
+
 def main() -> int:
-    parser = base_parser(__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0], threads=1)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="about a minute: eager training only, streaming eager and compiled, no profile "
+        "(writes train_quick.json to the temporary folder unless --out is given)",
+    )
+    parser.add_argument(
+        "--baseline", default=BASELINE, help=f"commit to compare streaming with ({BASELINE})"
+    )
+    parser.add_argument(
+        "--cold-cache",
+        action="store_true",
+        help="compile into a fresh inductor cache, so compile times are those of a first run",
+    )
     args = parser.parse_args()
     device = check_args(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    if args.cold_cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
+    can_compile, why_not = compile_status(device)
+    started = time.perf_counter()
 
-    default_threads = torch.get_num_threads()
-    peaks: dict[str, Any] = {}
-    training: list[dict[str, Any]] = []
-    evaluation: list[dict[str, Any]] = []
-    for threads in sorted({1, default_threads}):
-        torch.set_num_threads(threads)
-        rows, peak = measure_training(device, args.repeats, threads)
-        peaks[str(threads)] = peak
-        low, high = min(peak["all_flops"]) / 1e9, max(peak["all_flops"]) / 1e9
-        print(
-            f"matmul peak (2048 x 2048 float32 mm, median of {args.repeats}, {threads} threads, "
-            f"before each of {len(rows)} workloads): median {peak['flops'] / 1e9:.1f} GFLOP/s, "
-            f"{low:.1f} to {high:.1f}",
-            flush=True,
+    modes = ["eager"] + (["compiled"] if can_compile and not args.quick else [])
+    peaks: list[float] = []
+    training = []
+    for mode in modes:
+        for size in ("tiny", "small"):
+            for kind in ("rvit", "framevit"):
+                row = measure_training(kind, size, mode == "compiled", device, args.repeats, peaks)
+                training.append(row)
+                print(
+                    f"{kind:>8} {size:>5} {mode:>8}: {row['ms_per_step']:.1f} ms/step, "
+                    f"{row['ns_per_flop']:.4f} ns/FLOP (first call {row['first_call_s']:.1f} s)",
+                    flush=True,
+                )
+    for size in ("tiny", "small"):
+        for kind in ("framevit-softmax", "torch.nn"):
+            training.append(measure_training(kind, size, False, device, args.repeats, peaks))
+    peak = median(peaks)
+    for row in training:
+        row["utilisation_pct"] = 100 * row["gflop_per_s"] * 1e9 / peak
+    reference = []
+    for size in ("tiny", "small"):
+        ours, theirs = (find(training, k, size, "eager") for k in ("framevit-softmax", "torch.nn"))
+        reference.append(
+            {
+                "size": size,
+                "framevit_ms_per_step": ours["ms_per_step"],
+                "torch_nn_ms_per_step": theirs["ms_per_step"],
+                "time_per_flop_ratio": ours["ns_per_flop"] / theirs["ns_per_flop"],
+            }
         )
-        training += rows
-        evaluation += measure_eval(device, args.repeats, threads)
-    print(f"\ntraining step (AdamW, forward + backward + update), tiny size, {IMAGE_SIZE} px")
-    columns = ["workload", "threads", "frames", "batch", "gflop_per_step", "ms_per_step"]
-    print_table(training, [*columns, "clips_per_s", "gflop_per_s", "utilisation_pct"])
-    print(f"\nframe-by-frame evaluation (model.step), tiny size, {IMAGE_SIZE} px, 32 videos x 8")
-    print_table(evaluation, ["threads", "batch", "frames_per_s", "ms_per_frame", "step_latency_ms"])
 
-    # fit() and the profile run at the thread count that trained fastest here
-    rvit_rows = [r for r in training if r["workload"] == "rvit image"]
-    bare = max(rvit_rows, key=lambda r: r["clips_per_s"])
-    torch.set_num_threads(bare["threads"])
-    fit_speed = measure_fit(device, args.repeats)
-    fit_speed["threads"] = bare["threads"]
-    print(
-        f"\nfit() end to end, stills, batch {fit_speed['batch']}, {bare['threads']} threads: "
-        f"{fit_speed['median']:.1f} samples/s against {fit_speed['bare_step_median']:.1f} for the "
-        f"bare step in the same repeats (loop overhead {fit_speed['loop_overhead_median_pct']:.0f} %)",
-        flush=True,
+    streaming = measure_streaming(
+        args.threads,
+        args.repeats,
+        args.baseline,
+        compiled=can_compile,
+        rounds=1 if args.quick else 2,
     )
-    ops = profile_step(device)
-    print(
-        f"\nwhere an RViT training step spends its time (batch 32 stills, {bare['threads']} threads)"
-    )
-    print_table(ops, ["op", "calls_per_step", "self_ms_per_step", "share_pct"])
-    torch.set_num_threads(default_threads)
+    profile = [] if args.quick else profile_step(device)
 
+    print(
+        f"\nmatmul peak (2048 x 2048 float32 mm, {args.threads} thread(s)), median of "
+        f"{len(peaks)} measured before each training workload: {peak / 1e9:.1f} GFLOP/s "
+        f"({min(peaks) / 1e9:.1f} to {max(peaks) / 1e9:.1f})"
+    )
+    print(f"\ntraining step (AdamW), {BATCH} stills at {IMAGE_SIZE} px")
+    columns = ["model", "size", "mode", "gflop_per_step", "ms_per_step", "ns_per_flop"]
+    print_table(training, [*columns, "utilisation_pct", "first_call_s", "compile_s"])
+    print("\nFrameViT (softmax attention) against a torch.nn ViT of the same shape")
+    print_table(
+        reference, ["size", "framevit_ms_per_step", "torch_nn_ms_per_step", "time_per_flop_ratio"]
+    )
+    print(f"\nbatch-1 streaming, tiny, {IMAGE_SIZE} px, {STREAM_VIDEOS} x {STREAM_FRAMES} frames")
+    stream_rows = [
+        {"code": name, **{k: v for k, v in streaming[name].items() if k != "repeats"}}
+        for name in ("baseline", "eager", "compiled")
+        if name in streaming
+    ]
+    print_table(stream_rows, ["code", "frames_per_s", "first_video_s", "compile_s"])
+    if profile:
+        print(f"\nwhere an eager tiny RViT training step spends its time (batch {BATCH})")
+        print_table(profile, ["op", "calls_per_step", "self_ms_per_step", "share_pct"])
+    targets = targets_table(training, streaming, peak)
+    print("\ntargets (ratios within this run)")
+    print_table(targets, ["target", "value", "goal", "result"])
+    if not can_compile:
+        print(f"compiled rows missing: {why_not}")
+
+    cpu = cpu_model()
     payload = {
         "benchmark": "train",
         "description": __doc__.splitlines()[0],
+        "cpu": cpu["model_name"],
+        "cpu_info": cpu,
         "hardware": hardware(device),
         "versions": versions(),
         "settings": {
-            "image_size": IMAGE_SIZE,
-            "num_classes": NUM_CLASSES,
-            "size": "tiny",
-            "preset": "paper",
+            "quick": args.quick,
+            "threads": args.threads,
             "repeats": args.repeats,
             "steps_per_repeat": STEPS_PER_REPEAT,
+            "batch": BATCH,
+            "image_size": IMAGE_SIZE,
+            "num_classes": NUM_CLASSES,
+            "preset": "paper",
+            "inductor_cache": "fresh" if args.cold_cache else "as found (may be warm)",
+            "compile_available": can_compile,
+            "compile_unavailable_reason": why_not or None,
         },
-        "matmul_peak_by_threads": peaks,
+        "matmul_peak": {"flops": peak, "all_flops": peaks},
         "training": training,
-        "fit": fit_speed,
-        "evaluation": evaluation,
-        "profile": ops,
-        "summary": {
-            "best_utilisation_pct": max(r["utilisation_pct"] for r in training),
-            "rvit_image_utilisation_pct_by_threads": {
-                str(r["threads"]): r["utilisation_pct"]
-                for r in training
-                if r["workload"] == "rvit image"
-            },
-            "eval_frames_per_s_best": max(r["frames_per_s"] for r in evaluation),
-            "spread_of_matmul_peaks_pct": {
-                threads: 100
-                * (max(p["all_flops"]) - min(p["all_flops"]))
-                / statistics.median(p["all_flops"])
-                for threads, p in peaks.items()
-            },
-        },
+        "framevit_vs_torch_nn": reference,
+        "streaming_batch1": streaming,
+        "profile": profile,
+        "targets": targets,
+        "run_seconds": time.perf_counter() - started,
     }
-    path = write_json("train", payload, args.out)
-    print(f"\nwrote {path}")
+    out = Path(tempfile.gettempdir()) if args.quick and args.out == RESULTS_DIR else args.out
+    path = write_json("train_quick" if args.quick else "train", payload, out)
+    print(f"\nwrote {path} ({payload['run_seconds']:.0f} s)")
     return 0
 
 
