@@ -602,7 +602,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=train["compile"],
         help="torch.compile the training step and the evaluation's streaming step (a compile "
         "on the first step, then faster steps; see rvit.compile)",
     )
