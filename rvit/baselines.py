@@ -10,7 +10,8 @@ Both take the same :class:`~rvit.config.RViTConfig` and offer the same interface
 :class:`~rvit.model.RViT` (:class:`~rvit.streaming.StreamingClassifier`: ``forward(video, lengths,
 return_all)``, ``init_state``, ``step``), so training and evaluation code treats the three alike. From the config they use the sizes (``dim``, ``depth``,
 ``heads``, ``mlp_ratio``), ``patch_size``, ``dropout`` and the position table's kind: ``"shared"`` is one
-fixed ``(N, D)`` table, ``"interpolated"`` the same table resized bilinearly to other image sizes.
+fixed ``(N, D)`` table, ``"interpolated"`` the same table resized bilinearly to other image sizes. Their
+read-out is fixed; they run under the heads of :data:`BASELINE_HEADS` and refuse any other.
 """
 
 from __future__ import annotations
@@ -34,7 +35,23 @@ from rvit.streaming import (
     make_pos_embed,
 )
 
-__all__ = ["ClipState", "ClipViT", "FrameState", "FrameViT"]
+__all__ = ["BASELINE_HEADS", "ClipState", "ClipViT", "FrameState", "FrameViT"]
+
+BASELINE_HEADS: tuple[str, ...] = ("concat", "gap")
+"""The values of ``cfg.head`` the baselines run under. RViT's heads differ in how they read the last
+layer's memory; the baselines have no memory and one fixed read-out, the mean of their last layer's
+tokens -> LayerNorm -> Linear (FrameViT needs a linear last step, so that averaging its frames'
+features equals averaging their logits), which stands in for both. Any other head raises."""
+
+
+def check_head(cfg: RViTConfig, model: str) -> None:
+    """Raise ``ValueError`` when ``cfg.head`` is not one the baselines run under."""
+    if cfg.head not in BASELINE_HEADS:
+        raise ValueError(
+            f"{model} does not support cfg.head={cfg.head!r}: it has no recurrent memory and one "
+            f"fixed read-out (mean of its last layer's tokens -> LayerNorm -> Linear), used under "
+            f"head in {BASELINE_HEADS}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -69,6 +86,7 @@ class FrameViT(StreamingClassifier):
 
     def __init__(self, cfg: RViTConfig) -> None:
         super().__init__(cfg)
+        check_head(cfg, type(self).__name__)
         kind = "linear" if cfg.attention == "linear" else "softmax"
         self.patch_embed = PatchEmbed2d(cfg.patch_size, cfg.in_chans, cfg.dim)
         self.pos_embed = make_pos_embed(cfg, num_frames=1)
@@ -180,6 +198,7 @@ class ClipViT(StreamingClassifier):
 
     def __init__(self, cfg: RViTConfig) -> None:
         super().__init__(cfg)
+        check_head(cfg, type(self).__name__)
         self.patch_embed = PatchEmbed2d(cfg.patch_size, cfg.in_chans, cfg.dim)
         self.pos_embed = make_pos_embed(cfg, num_frames=1)
         self.time_embed = nn.Parameter(torch.zeros(cfg.max_frames, cfg.dim))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from rvit.cell import GateKV
+from rvit.heads import HEADS
 
 __all__ = ["OPTIONS", "SIZES", "RViTConfig"]
 
@@ -37,7 +38,6 @@ SizeName = Literal["tiny", "small", "base"]
 PatchEmbedKind = Literal["conv2d", "conv3d"]
 PosEmbedKind = Literal["shared", "interpolated"]
 AttentionChoice = Literal["linear", "hybrid", "softmax"]
-HeadName = Literal["concat", "gap"]
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"dim": 64, "depth": 4, "heads": 4, "mlp_ratio": 2.0},
@@ -52,10 +52,11 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "pos_embed": get_args(PosEmbedKind),
     "attention": get_args(AttentionChoice),
     "gate_kv": get_args(GateKV),
-    "head": get_args(HeadName),
+    "head": tuple(HEADS),
 }
 """The allowed values of each option field, read from the field's ``Literal`` type (so the two
-cannot disagree); ``size`` names the rows of :data:`SIZES`."""
+cannot disagree); ``size`` names the rows of :data:`SIZES`, ``head`` the heads of
+:data:`rvit.heads.HEADS`."""
 
 if OPTIONS["size"] != tuple(SIZES):
     raise RuntimeError(f"SizeName {OPTIONS['size']} does not name the rows of SIZES {tuple(SIZES)}")
@@ -102,7 +103,7 @@ class RViTConfig:
     attention: AttentionChoice = "linear"
     gate_kv: GateKV = "frame_and_memory"
     recurrent_dropout: float = 0.0
-    head: HeadName = "concat"
+    head: str = "concat"
     dropout: float = 0.0
     pixel_mean: float = 0.5
     pixel_std: float = 0.25

@@ -14,11 +14,10 @@ runs, so the tests comparing the two check the batched embedding against the str
 Variable lengths: ``forward(video, lengths=...)`` (or ``init_state(batch, num_frames=lengths)``) stops a
 sample at its own length: its hidden states stop changing and its prediction is frozen from then on.
 
-Two heads (one row of the proposal's table):
-
-* ``"concat"`` (paper): ``[mean_n LN(x_n) || mean_n h_n]`` (a spatial token from the current frame and
-  a temporal token from the last layer's memory) -> LayerNorm -> Linear.
-* ``"gap"`` (variant): ``mean_n h_n`` of the last layer's hidden state -> LayerNorm -> Linear.
+The head (``cfg.head``, one row of the proposal's table) is a class of :data:`rvit.heads.HEADS`: it
+turns the last layer's tokens and memory into features (``"concat"``, the paper's:
+``[mean_n LN(x_n) || mean_n h_n]``; ``"gap"``, the variant's: ``mean_n h_n``), and RViT applies
+LayerNorm -> dropout -> Linear to them.
 
 The streaming interface itself, which RViT shares with its baselines (input checks, the
 ``forward``/``step`` wrappers, the state's common fields), is :class:`~rvit.streaming.StreamingClassifier`.
@@ -35,6 +34,7 @@ from torch import Tensor, nn
 
 from rvit.cell import RecurrentBlock, recurrent_dropout_mask
 from rvit.config import RViTConfig
+from rvit.heads import HEADS
 from rvit.patch import PatchEmbed2d, TubeletEmbed3d, patch_grid
 from rvit.streaming import (
     StreamingClassifier,
@@ -86,6 +86,7 @@ class RViT(StreamingClassifier):
             self.patch_embed = TubeletEmbed3d(cfg.patch_size, cfg.in_chans, dim, cfg.tubelet)
         self.pos_embed = make_pos_embed(cfg, cfg.num_frames)
         self.pos_drop = nn.Dropout(cfg.dropout)
+        head_class = HEADS[cfg.head]
         spatial_kind = "linear" if cfg.attention == "linear" else "softmax"
         gate_kind = "softmax" if cfg.attention == "softmax" else "linear"
         self.blocks = nn.ModuleList(
@@ -97,13 +98,14 @@ class RViT(StreamingClassifier):
                 gate_kind=gate_kind,
                 gate_kv=cfg.gate_kv,
                 dropout=cfg.dropout,
-                emits_tokens=cfg.head == "concat" or i < cfg.depth - 1,
+                emits_tokens=head_class.reads_tokens or i < cfg.depth - 1,
             )
             for i in range(cfg.depth)
         )
-        if cfg.head == "concat":
-            self.norm = nn.LayerNorm(dim)  # LN of the final tokens, for the spatial token
-        self.num_features = 2 * dim if cfg.head == "concat" else dim
+        self.readout = head_class(cfg)  # the last layer -> features (not a module itself)
+        for name, layer in self.readout.layers().items():
+            self.add_module(name, layer)
+        self.num_features = self.readout.num_features
         self.fc_norm = nn.LayerNorm(self.num_features)
         self.head_drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
@@ -141,12 +143,8 @@ class RViT(StreamingClassifier):
             x, h, weights = block(x, h_prev, mask, active, return_details)
             new_hidden.append(h)
             gate_weights.append(weights)
-        temporal = new_hidden[-1].mean(dim=1)  # (B, D)
-        if self.cfg.head == "concat":
-            spatial = self.norm(x).mean(dim=1)  # (B, D)
-            features = torch.cat([spatial, temporal], dim=-1)  # (B, 2D)
-        else:
-            features = temporal
+        tokens_out = x if self.readout.reads_tokens else None
+        features = self.readout.features(tokens_out, new_hidden[-1])  # (B, F)
         features = freeze_ended(features, state.features, active)
         state = dataclasses.replace(
             state, hidden=new_hidden, frame_index=state.frame_index + 1, features=features

@@ -31,7 +31,14 @@ CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
     2: ("rvit.patch",),
     3: ("rvit.attention", "rvit.measure"),
     4: ("rvit.cell",),
-    5: ("rvit.config", "rvit.streaming", "rvit.model", "rvit.baselines", "rvit.models"),
+    5: (
+        "rvit.heads",
+        "rvit.config",
+        "rvit.streaming",
+        "rvit.model",
+        "rvit.baselines",
+        "rvit.models",
+    ),
     6: (
         "rvit.train",
         "rvit.compile",

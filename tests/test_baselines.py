@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from rvit import ClipViT, FrameViT, RViT, RViTConfig
+from rvit.baselines import BASELINE_HEADS
 from rvit.config import OPTIONS
 
 K = 4
@@ -34,15 +35,30 @@ def close(a, b, atol=1e-5):
 
 
 MODELS = [FrameViT, ClipViT]
-# both presets, and one config per value of every option field (OPTIONS) on the paper preset
+# both presets, and one config per value of every option field (OPTIONS) on the paper preset; heads
+# the baselines do not run under are tested to raise instead
 CONFIGS = {"paper": tiny("paper"), "variant": tiny("variant")}
 CONFIGS.update(
     {
         f"{field}={value}": tiny(**{field: value})
         for field, values in OPTIONS.items()
         for value in values
+        if field != "head" or value in BASELINE_HEADS
     }
 )
+UNSUPPORTED_HEADS = [head for head in OPTIONS["head"] if head not in BASELINE_HEADS]
+
+
+@pytest.mark.parametrize("model_cls", MODELS)
+@pytest.mark.parametrize("head", UNSUPPORTED_HEADS)
+def test_a_head_the_baselines_do_not_run_under_raises(model_cls, head):
+    with pytest.raises(ValueError, match=f"does not support cfg.head={head!r}"):
+        model_cls(tiny(head=head))
+
+
+def test_the_baselines_run_under_the_presets_heads():
+    assert set(BASELINE_HEADS) <= set(OPTIONS["head"])
+    assert {tiny("paper").head, tiny("variant").head} <= set(BASELINE_HEADS)
 
 
 @pytest.mark.parametrize("model_cls", MODELS)

@@ -9,6 +9,7 @@ from rvit import RViT, RViTConfig
 from rvit.attention import elu_feature_map
 from rvit.cell import AttentionGate, RecurrentBlock, recurrent_dropout_mask
 from rvit.config import OPTIONS
+from rvit.heads import HEADS
 
 K = 5
 SIZE = 16
@@ -299,6 +300,27 @@ def test_details_are_the_weights_the_gate_used(name):
         close(details["hidden_norm"], norms)
     for h in handles:
         h.remove()
+
+
+# --- heads ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(HEADS))
+@torch.no_grad()
+def test_each_head_gives_features_of_its_width(name):
+    model = RViT(tiny(head=name)).eval()
+    features = model.forward_features(video(2, 3))
+    assert features.shape == (2, model.readout.num_features) == (2, model.num_features)
+    assert model.blocks[-1].emits_tokens == HEADS[name].reads_tokens
+    for layer_name, layer in model.readout.layers().items():
+        assert getattr(model, layer_name) is layer  # registered on the model, under that name
+
+
+def test_head_layers_keep_their_checkpoint_names():
+    concat, gap = RViT(tiny(head="concat")).state_dict(), RViT(tiny(head="gap")).state_dict()
+    assert {"norm.weight", "norm.bias", "fc_norm.weight", "head.weight", "head.bias"} <= set(concat)
+    assert "norm.weight" not in gap and {"fc_norm.weight", "head.weight"} <= set(gap)
+    assert concat["fc_norm.weight"].shape == (2 * 32,) and gap["fc_norm.weight"].shape == (32,)
 
 
 # --- the cell on its own -------------------------------------------------------------------------
