@@ -57,11 +57,18 @@ from torch import Tensor, nn
 
 from rvit.attention import AttentionKind, Mlp, MultiHeadAttention, elu_feature_map
 
-__all__ = ["GATE_KV", "AttentionGate", "RecurrentBlock", "recurrent_dropout_mask"]
+__all__ = ["GATE_KV", "KEY_SOURCES", "AttentionGate", "RecurrentBlock", "recurrent_dropout_mask"]
 
 GateKV = Literal["frame_and_memory", "memory"]
 GATE_KV: tuple[str, ...] = get_args(GateKV)
 """Which tokens the gate may read as keys and values (the values of :data:`GateKV`)."""
+
+KEY_SOURCES: dict[str, tuple[str, ...]] = {
+    "frame_and_memory": ("frame", "memory"),
+    "memory": ("memory",),
+}
+"""For each ``gate_kv``, the token blocks that give the gate's keys and values, in order: ``"frame"``
+(the frame's tokens ``u``) and ``"memory"`` (the previous hidden state ``h_prev``), ``N`` keys each."""
 
 
 def recurrent_dropout_mask(
@@ -139,9 +146,19 @@ class AttentionGate(nn.Module):
         out = (phi_q @ summary) / normaliser  # (B, h, N, d)
         return out.transpose(1, 2).reshape(b, n, dim)
 
+    def key_blocks(self, num_tokens: int) -> list[tuple[str, slice]]:
+        """Which keys the gate reads for ``N = num_tokens`` frame tokens: ``(name, slice)`` per block,
+        in the order of the last axis of its attention weights (``"frame"``: ``u``, ``"memory"``:
+        ``h_prev``), e.g. ``[("frame", slice(0, N)), ("memory", slice(N, 2N))]``."""
+        n = num_tokens
+        return [(name, slice(i * n, (i + 1) * n)) for i, name in enumerate(KEY_SOURCES[self.kv])]
+
     def context(self, u: Tensor, h_prev: Tensor) -> Tensor:
-        """The tokens that give keys and values: ``[u; h_prev]`` ``(B, 2N, D)`` or ``h_prev``."""
-        return torch.cat([u, h_prev], dim=1) if self.kv == "frame_and_memory" else h_prev
+        """The tokens that give keys and values, in the order of :meth:`key_blocks`: ``[u; h_prev]``
+        ``(B, 2N, D)`` or ``h_prev``."""
+        tokens = {"frame": u, "memory": h_prev}
+        parts = [tokens[name] for name in KEY_SOURCES[self.kv]]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def forward(
         self,

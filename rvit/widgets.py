@@ -20,7 +20,9 @@ alone (``M = N`` under ``gate_kv="memory"``). Averaging the weights ``(heads, N,
 queries gives the share of attention each key receives; the shares of all keys add up to 1 (up to the
 linear kernel's ``eps``). The ``N`` frame keys, laid out on the patch grid, are the *frame map*; the
 ``N`` memory keys (one per patch position of the hidden state) the *memory map*; the memory keys' total
-is the *memory share*: how much the gate reads its past rather than the new frame.
+is the *memory share*: how much the gate reads its past rather than the new frame. Which keys a gate
+reads, and in which order, the trace asks the gate (:meth:`~rvit.cell.AttentionGate.key_blocks`); a
+gate reading keys the explorer cannot show raises instead of being drawn wrongly.
 """
 
 from __future__ import annotations
@@ -209,27 +211,36 @@ def _check_video(video: Any) -> Tensor:
 
 
 def _gate_maps(
-    gate: Sequence[Tensor], grid: tuple[int, int], gate_kv: str
+    gate: Sequence[Tensor], grid: tuple[int, int], key_blocks: Sequence[list[tuple[str, slice]]]
 ) -> tuple[Tensor, Tensor]:
-    """Per-layer gate weights ``[(1, heads, N, M)]`` -> frame and memory maps ``(depth, gh, gw)``."""
+    """Per-layer gate weights ``[(1, heads, N, M)]`` -> frame and memory maps ``(depth, gh, gw)``.
+
+    ``key_blocks``: per layer, which keys its gate reads (``AttentionGate.key_blocks(N)``); a block
+    the gate does not read is a map of zeros."""
     frame_maps, memory_maps = [], []
     n = grid[0] * grid[1]
-    for layer, weights in enumerate(gate):
+    for layer, (weights, blocks) in enumerate(zip(gate, key_blocks, strict=True)):
         _, _, queries, keys = weights.shape
-        expected = 2 * n if gate_kv == "frame_and_memory" else n
+        expected = max(block.stop for _, block in blocks)
+        names = [name for name, _ in blocks]
         if queries != n or keys != expected:
             raise ValueError(
                 f"gate weights of layer {layer} have shape {tuple(weights.shape)}; expected "
-                f"(1, heads, {n}, {expected}) for a {grid[0]}x{grid[1]} patch grid and "
-                f"gate_kv={gate_kv!r}"
+                f"(1, heads, {n}, {expected}) for a {grid[0]}x{grid[1]} patch grid and a gate "
+                f"reading {names}"
             )
         received = weights[0].float().mean(dim=(0, 1)).cpu()  # (M,): share of each key
-        if gate_kv == "frame_and_memory":
-            frame, memory = received[:n], received[n:]
-        else:
-            frame, memory = torch.zeros(n), received
-        frame_maps.append(frame.reshape(grid))  # (gh, gw)
-        memory_maps.append(memory.reshape(grid))
+        maps = {name: torch.zeros(n) for name in HEAT_KEYS}
+        for name, block in blocks:
+            if name not in maps or block.stop - block.start != n:
+                raise ValueError(
+                    f"the gate of layer {layer} reads a key block {name!r} of "
+                    f"{block.stop - block.start} keys; the explorer shows blocks {HEAT_KEYS} of "
+                    f"{n} keys (one per patch)"
+                )
+            maps[name] = received[block]
+        frame_maps.append(maps["frame"].reshape(grid))  # (gh, gw)
+        memory_maps.append(maps["memory"].reshape(grid))
     return torch.stack(frame_maps), torch.stack(memory_maps)
 
 
@@ -258,7 +269,6 @@ def trace_video(
     model = _check_model(model)
     video = _check_video(video)
     frames = video.shape[0]
-    gate_kv = getattr(getattr(model, "cfg", None), "gate_kv", "frame_and_memory")
     probs: list[Tensor] = []
     frame_maps: list[Tensor] = []
     memory_maps: list[Tensor] = []
@@ -275,7 +285,9 @@ def trace_video(
                 gate = details.get("gate_attention")
                 if gate is not None:
                     grid = state.grid
-                    maps = _gate_maps(gate, grid, gate_kv)
+                    n = grid[0] * grid[1]
+                    blocks = [block.gate.key_blocks(n) for block in model.blocks]
+                    maps = _gate_maps(gate, grid, blocks)
                     frame_maps.append(maps[0])
                     memory_maps.append(maps[1])
                     if keep_weights:

@@ -7,7 +7,7 @@ import torch
 
 from rvit import RViT, RViTConfig
 from rvit.attention import elu_feature_map
-from rvit.cell import AttentionGate, RecurrentBlock, recurrent_dropout_mask
+from rvit.cell import GATE_KV, KEY_SOURCES, AttentionGate, RecurrentBlock, recurrent_dropout_mask
 from rvit.config import OPTIONS
 from rvit.heads import HEADS
 
@@ -324,6 +324,24 @@ def test_head_layers_keep_their_checkpoint_names():
 
 
 # --- the cell on its own -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kv", GATE_KV)
+def test_gate_key_blocks_describe_its_keys(kv):
+    gate = AttentionGate(16, 2, kv=kv)
+    u, h = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    context = gate.context(u, h)
+    blocks = gate.key_blocks(5)
+    assert [name for name, _ in blocks] == list(KEY_SOURCES[kv])
+    assert context.shape[1] == sum(block.stop - block.start for _, block in blocks)
+    for name, block in blocks:
+        assert torch.equal(context[:, block], {"frame": u, "memory": h}[name])
+    _, weights = gate(u, h, return_weights=True)
+    assert weights.shape[-1] == context.shape[1]
+
+
+def test_every_gate_kv_has_its_key_blocks():
+    assert set(KEY_SOURCES) == set(GATE_KV)
 
 
 def test_gate_interpolates_between_memory_and_candidate():

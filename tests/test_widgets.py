@@ -8,6 +8,7 @@ from torch import nn
 
 import rvit.widgets as widgets_module
 from rvit import FrameViT, RViT, RViTConfig
+from rvit.config import OPTIONS
 from rvit.data import SyntheticActions
 from rvit.widgets import ExplorerFigure, VideoExplorer, animate, trace_video
 
@@ -67,6 +68,8 @@ CONFIGS = {
     "variant_memory_gate": RViTConfig.variant(
         num_classes=K, image_size=SIZE, dim=16, depth=2, heads=2, patch_size=4, gate_kv="memory"
     ),
+    # every key layout of the gate, so a new one is traced (or refused) by these tests
+    **{f"gate_kv={kv}": tiny(gate_kv=kv) for kv in OPTIONS["gate_kv"]},
 }
 
 
@@ -110,16 +113,16 @@ def test_traced_gate_attention_equals_the_hooked_weights(name):
             hooked = captured[t * depth + layer][0]  # (heads, N, M)
             torch.testing.assert_close(trace.weights[t][layer], hooked, rtol=0, atol=0)
             received = hooked.mean(dim=(0, 1))  # (M,)
-            if cfg.gate_kv == "frame_and_memory":
-                frame_part, memory_part = received[:n], received[n:]
-            else:
-                frame_part, memory_part = torch.zeros(n), received
+            blocks = dict(model.blocks[layer].gate.key_blocks(n))
+            zeros = torch.zeros(n)
+            frame_part = received[blocks["frame"]] if "frame" in blocks else zeros
+            memory_part = received[blocks["memory"]] if "memory" in blocks else zeros
             torch.testing.assert_close(trace.frame_attention[t, layer].flatten(), frame_part)
             torch.testing.assert_close(trace.memory_attention[t, layer].flatten(), memory_part)
     # the shares of all keys add up to one (up to the linear kernel's eps)
     total = trace.frame_attention.sum(dim=(-2, -1)) + trace.memory_share  # (T, depth)
     torch.testing.assert_close(total, torch.ones(frames, depth), atol=1e-4, rtol=0)
-    keyed = trace.frame_attention if cfg.gate_kv == "frame_and_memory" else trace.memory_attention
+    keyed = trace.frame_attention if "frame" in blocks else trace.memory_attention
     assert keyed.std() > 0  # not a uniform map, so the comparison can fail
 
 
@@ -151,6 +154,36 @@ def test_trace_restores_training_mode_and_keeps_no_graph():
     assert model.training
     assert not trace.probs.requires_grad
     assert trace.weights is None
+
+
+def test_trace_reads_the_key_layout_from_the_gate(monkeypatch):
+    model = lively(RViT(tiny()))
+    plain = trace_video(model, clip(3))
+
+    def swapped(n):  # the same weights, read as if the gate put its memory keys first
+        return [("memory", slice(0, n)), ("frame", slice(n, 2 * n))]
+
+    for block in model.blocks:
+        monkeypatch.setattr(block.gate, "key_blocks", swapped)
+    trace = trace_video(model, clip(3))
+    torch.testing.assert_close(trace.frame_attention, plain.memory_attention)
+    torch.testing.assert_close(trace.memory_attention, plain.frame_attention)
+
+
+def test_trace_refuses_keys_it_cannot_show(monkeypatch):
+    model = lively(RViT(tiny()))
+    for block in model.blocks:
+        monkeypatch.setattr(
+            block.gate,
+            "key_blocks",
+            lambda n: [("frame", slice(0, n)), ("summary", slice(n, 2 * n))],
+        )
+    with pytest.raises(ValueError, match="key block 'summary'"):
+        trace_video(model, clip(2))
+    for block in model.blocks:
+        monkeypatch.setattr(block.gate, "key_blocks", lambda n: [("frame", slice(0, n))])
+    with pytest.raises(ValueError, match=r"a gate reading \['frame'\]"):
+        trace_video(model, clip(2))
 
 
 def test_trace_of_a_model_without_a_gate():
