@@ -284,7 +284,7 @@ def test_details_are_the_weights_the_gate_used(name):
     clip = video(2, 3)
     plain, detailed = model.init_state(2, 3), model.init_state(2, 3)
     n = cfg.num_patches
-    m = 2 * n if cfg.gate_kv == "frame_and_memory" else n
+    m = max(block.stop for _, block in model.blocks[0].gate.key_blocks(n))
     for t in range(3):
         logits, plain = model.step(clip[:, t], plain)
         logits_d, detailed, details = model.step(clip[:, t], detailed, return_details=True)
