@@ -4,7 +4,8 @@ Everything is measured in this one process and run (one thread by default), so t
 like with like on whatever machine runs it:
 
 * time per FLOP of a training step (AdamW, forward + backward + update; FLOPs of forward +
-  backward counted by ``FlopCounterMode``) of RViT and of FrameViT of the same width and depth, at
+  backward counted by ``FlopCounterMode``) of RViT and of FrameViT of the same width and depth
+  (their timed repeats alternate, so that both see the same machine load), at
   the tiny and the small size, eager and through ``torch.compile`` (:mod:`rvit.compile`), with
   each compile's first call against the steady step;
 * FrameViT (softmax attention) against a ViT built from ``torch.nn`` alone (``Conv2d`` patches,
@@ -160,38 +161,57 @@ def time_steps(step: Any, repeats: int, steps: int, device: torch.device) -> lis
 
 
 def measure_training(
-    kind: str, size: str, compiled: bool, device: torch.device, repeats: int, peaks: list[float]
-) -> dict[str, Any]:
-    """One training workload (``BATCH`` stills): time per step and per FLOP, compile time."""
+    kinds: tuple[str, str],
+    size: str,
+    compiled: bool,
+    device: torch.device,
+    repeats: int,
+    peaks: list[float],
+) -> list[dict[str, Any]]:
+    """Two training workloads (``BATCH`` stills) compared: time per step and per FLOP, compile time.
+
+    The two models' timed repeats alternate (one of the first, one of the second, ...), so that
+    both see the same machine load and their ratio is steady even where the machine is shared."""
     peaks.append(matmul_peak_flops(device, n=2048, repeats=5)["flops"])
-    model = make_model(kind, size).to(device).train()
-    _, forward_backward = adamw_step(model, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
-    flops = count_flops(forward_backward)  # eager: the same arithmetic as the compiled module
-    model.zero_grad(set_to_none=True)
-    net = compile_for_training(model) if compiled else model
-    step, _ = adamw_step(net, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
-    synchronize(device)
-    start = time.perf_counter()
-    step()  # compiled: trace, compile and run
-    synchronize(device)
-    first = time.perf_counter() - start
-    step()  # warm-up
-    seconds = time_steps(step, repeats, STEPS_PER_REPEAT[size], device)
-    per_step = median(seconds)
-    return {
-        "model": kind,
-        "size": size,
-        "mode": "compiled" if compiled else "eager",
-        "batch": BATCH,
-        "gflop_per_step": flops / 1e9,
-        "ms_per_step": 1000 * per_step,
-        "ns_per_flop": 1e9 * per_step / flops,
-        "gflop_per_s": flops / per_step / 1e9,
-        "first_call_s": first,
-        "compile_s": first - per_step if compiled else None,
-        "seconds_per_step": seconds,
-        "peak_before_gflop_per_s": peaks[-1] / 1e9,
-    }
+    steps, rows = [], []
+    for kind in kinds:
+        model = make_model(kind, size).to(device).train()
+        _, forward_backward = adamw_step(model, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
+        flops = count_flops(forward_backward)  # eager: the same arithmetic as the compiled module
+        model.zero_grad(set_to_none=True)
+        net = compile_for_training(model) if compiled else model
+        step, _ = adamw_step(net, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
+        synchronize(device)
+        start = time.perf_counter()
+        step()  # compiled: trace, compile and run
+        synchronize(device)
+        first = time.perf_counter() - start
+        step()  # warm-up
+        steps.append(step)
+        rows.append({"model": kind, "flops": flops, "first": first, "seconds": []})
+    for _ in range(repeats):
+        for step, row in zip(steps, rows, strict=True):
+            row["seconds"] += time_steps(step, 1, STEPS_PER_REPEAT[size], device)
+    out = []
+    for row in rows:
+        per_step, flops = median(row["seconds"]), row["flops"]
+        out.append(
+            {
+                "model": row["model"],
+                "size": size,
+                "mode": "compiled" if compiled else "eager",
+                "batch": BATCH,
+                "gflop_per_step": flops / 1e9,
+                "ms_per_step": 1000 * per_step,
+                "ns_per_flop": 1e9 * per_step / flops,
+                "gflop_per_s": flops / per_step / 1e9,
+                "first_call_s": row["first"],
+                "compile_s": row["first"] - per_step if compiled else None,
+                "seconds_per_step": row["seconds"],
+                "peak_before_gflop_per_s": peaks[-1] / 1e9,
+            }
+        )
+    return out
 
 
 def profile_step(device: torch.device) -> list[dict[str, Any]]:
@@ -431,19 +451,18 @@ def main() -> int:
     modes = ["eager"] + (["compiled"] if can_compile and not args.quick else [])
     peaks: list[float] = []
     training = []
-    for mode in modes:
+    pairs = [(("rvit", "framevit"), mode) for mode in modes]
+    pairs.append((("framevit-softmax", "torch.nn"), "eager"))
+    for kinds, mode in pairs:
         for size in ("tiny", "small"):
-            for kind in ("rvit", "framevit"):
-                row = measure_training(kind, size, mode == "compiled", device, args.repeats, peaks)
-                training.append(row)
+            rows = measure_training(kinds, size, mode == "compiled", device, args.repeats, peaks)
+            training += rows
+            for row in rows:
                 print(
-                    f"{kind:>8} {size:>5} {mode:>8}: {row['ms_per_step']:.1f} ms/step, "
+                    f"{row['model']:>16} {size:>5} {mode:>8}: {row['ms_per_step']:.1f} ms/step, "
                     f"{row['ns_per_flop']:.4f} ns/FLOP (first call {row['first_call_s']:.1f} s)",
                     flush=True,
                 )
-    for size in ("tiny", "small"):
-        for kind in ("framevit-softmax", "torch.nn"):
-            training.append(measure_training(kind, size, False, device, args.repeats, peaks))
     peak = median(peaks)
     for row in training:
         row["utilisation_pct"] = 100 * row["gflop_per_s"] * 1e9 / peak
