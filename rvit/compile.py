@@ -6,7 +6,8 @@ and fuses its element-wise work (LayerNorm, GELU, the gate's sigmoid and clamp, 
 into a few kernels between the matrix products. It pays where that overhead dominates: streaming
 one video at a time (batch 1) and training small models; it costs a compile on the first call
 (tens of seconds on a CPU, see ``benchmarks/bench_train.py``) and one more compile for each new
-input shape (another clip length, another batch size).
+input shape (another clip length, another batch size): shapes stay static (``dynamic=False``),
+because symbolic shapes fail to compile for these models in inductor (torch 2.14).
 
 * :func:`compile_for_training`: the module the optimiser step calls. The compiled module shares
   its parameters with the original, so the original is what checkpoints save and resume loads:
@@ -64,7 +65,7 @@ def compile_for_training(model: nn.Module) -> nn.Module:
     both), and its ``state_dict`` keys carry an ``_orig_mod.`` prefix, which is why checkpoints
     are written from the original module."""
     _check(_device_of(model))
-    return torch.compile(model, options=COMPILE_OPTIONS)
+    return torch.compile(model, dynamic=False, options=COMPILE_OPTIONS)
 
 
 def compile_step(model: nn.Module) -> Callable[..., Any]:
@@ -74,4 +75,4 @@ def compile_step(model: nn.Module) -> Callable[..., Any]:
     short eager piece before the compiled one; the first frame of a stream (no hidden state yet)
     and the later frames are two compiled graphs, made once per batch size."""
     _check(_device_of(model))
-    return torch.compile(model.step, options=COMPILE_OPTIONS)
+    return torch.compile(model.step, dynamic=False, options=COMPILE_OPTIONS)
