@@ -1,7 +1,8 @@
 """Figures that show a data set: a gallery of stills per class, and filmstrips of the motion pairs.
 
 Both return a :class:`matplotlib.figure.Figure` built without ``pyplot``, so no global figure state is
-left behind. In a notebook with the inline backend (``%matplotlib inline``) a figure returned as the
+left behind, and at most :data:`WIDTH` inches wide, so that the book shows it at about its natural size
+and its labels stay readable. In a notebook with the inline backend (``%matplotlib inline``) a figure returned as the
 cell's value is shown once; save one with ``fig.savefig(path)``.
 """
 
@@ -20,6 +21,13 @@ from rvit.data.synthetic import CLASS_GROUPS, MOTION_PAIRS, SyntheticActions
 __all__ = ["filmstrips", "gallery"]
 
 GROUP_COLORS = {"appearance": "#1f5fa8", "motion": "#b5461f"}  # row labels, by class group
+WIDTH = 7.0  # inches: the book's text column, where a figure is shown at about its natural size
+LABEL_WIDTH = 1.3  # inches kept beside a block of panels for its row labels
+
+
+def _panel_side(columns: int, reserved: float) -> float:
+    """The side in inches of one of ``columns`` square panels in a row of at most :data:`WIDTH`."""
+    return min(1.0, (WIDTH - reserved) / columns)
 
 
 def _as_image(x: Tensor) -> np.ndarray:
@@ -101,8 +109,10 @@ def gallery(
 
     rows = -(-len(classes) // class_columns)  # ceil
     blocks = min(class_columns, len(classes))
+    side = _panel_side(blocks * per_class, blocks * LABEL_WIDTH)
     fig = Figure(
-        figsize=(blocks * (1.0 * per_class + 1.6), 0.95 * rows + 0.7), layout="constrained"
+        figsize=(blocks * (side * per_class + LABEL_WIDTH), (side + 0.1) * rows + 0.7),
+        layout="constrained",
     )
     axes = fig.subplots(rows, blocks * per_class, squeeze=False)
     for label, name in enumerate(classes):
@@ -155,8 +165,11 @@ def filmstrips(
     settings = {"difficulty": 0.0, "image_size": 64, **kwargs}
     settings.setdefault("num_samples", max(index + 1, 2 * len(classes)))
     dataset = SyntheticActions(modality="video", frames=frames, classes=classes, **settings)
-    width = max(6.0, 0.85 * frames + 1.8)
-    fig = Figure(figsize=(width, 1.05 * len(classes) + 0.8), layout="constrained")
+    side = _panel_side(frames, LABEL_WIDTH)
+    fig = Figure(
+        figsize=(side * frames + LABEL_WIDTH, (side + 0.3) * len(classes) + 0.8),
+        layout="constrained",
+    )
     axes = fig.subplots(len(classes), frames, squeeze=False)
     for label, name in enumerate(classes):
         sample = index if same_scene else dataset.targets.index(label)
@@ -168,5 +181,5 @@ def filmstrips(
             ax.set_xlabel(f"t = {t}", fontsize=8, labelpad=2)
         _row_label(axes[label, 0], name, None)
     how = "the same scene, frames in opposite order" if same_scene else "one clip per class"
-    fig.suptitle(f"Motion pairs: {how}; any single frame fits both classes", fontsize=11)
+    fig.suptitle(f"Motion pairs: {how};\nany single frame fits both classes", fontsize=11)
     return fig
