@@ -73,6 +73,15 @@ def compile_step(model: nn.Module) -> Callable[..., Any]:
 
     The input checks of ``step`` (finite pixels, the state's model and size) still run, as a
     short eager piece before the compiled one; the first frame of a stream (no hidden state yet)
-    and the later frames are two compiled graphs, made once per batch size."""
+    and the later frames are two compiled graphs, made once per batch size and frame size. Give
+    ``num_frames`` to ``init_state`` as a tensor: an int is compiled into the graph (one compile
+    per video length)."""
     _check(_device_of(model))
-    return torch.compile(model.step, dynamic=False, options=COMPILE_OPTIONS)
+    compiled = torch.compile(model.step, dynamic=False, options=COMPILE_OPTIONS)
+
+    def step(frame: torch.Tensor, state: Any, **kwargs: Any) -> Any:
+        # A fresh copy with standard strides: a frame cut out of a (B, T, ...) video has strides
+        # that depend on T, and each new stride would be one more compile.
+        return compiled(frame.clone(memory_format=torch.contiguous_format), state, **kwargs)
+
+    return step

@@ -349,7 +349,10 @@ def evaluate_videos(
             frames = int(lengths.max())
             # Every video's own length, so a model may freeze a video that has ended.
             equal = bool((lengths == frames).all())
-            state = model.init_state(batch, num_frames=frames if equal else lengths.to(device))
+            # Compiled, lengths stay a tensor: an int would be compiled into the graph, one
+            # compile per video length.
+            known = frames if equal and not compile else lengths.to(device)
+            state = model.init_state(batch, num_frames=known)
             logits = torch.zeros(batch, frames, num_classes)  # (B, T, K), filled step by step
             for t, frame in enumerate(frame_steps):  # (B, C, H, W) per time step
                 frame = frame.to(device)

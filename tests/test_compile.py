@@ -17,6 +17,7 @@ from rvit.checkpoint import load_checkpoint
 from rvit.compile import compile_for_training, compile_status, compile_step
 from rvit.config import RViTConfig
 from rvit.data import SyntheticActions
+from rvit.evaluate import evaluate_videos
 from rvit.model import RViT
 from rvit.train import _RESUME_FREE, TrainConfig, fit
 
@@ -121,6 +122,19 @@ def test_fit_compiled_writes_the_eager_checkpoint(compiler, tmp_path):
     assert list(states[True]) == list(states[False])  # no "_orig_mod." prefix
     for name, value in states[False].items():
         torch.testing.assert_close(states[True][name], value, atol=ATOL, rtol=RTOL)
+
+
+@needs_compile
+def test_evaluate_videos_compiled_matches_eager(compiler):
+    torch._dynamo.reset()
+    videos = SyntheticActions("test", "video", num_samples=4, frames=(2, 4), image_size=SIZE)
+    model = tiny_model(num_classes=len(videos.classes)).eval()
+    kwargs = dict(batch_size=1, device="cpu", progress=False, keep_logits=True)
+    eager = evaluate_videos(model, videos, **kwargs)
+    compiled = evaluate_videos(model, videos, compile=True, **kwargs)
+    assert compiled.predictions == eager.predictions
+    for got, expected in zip(compiled.frame_logits, eager.frame_logits, strict=True):
+        torch.testing.assert_close(got, expected, atol=ATOL, rtol=RTOL)
 
 
 def test_train_config_compile_field():
