@@ -37,66 +37,6 @@ TINY = dataclasses.replace(
 
 
 # ------------------------------------------------------------------------------------------------
-# statistics
-
-
-def test_bootstrap_is_deterministic_and_brackets_the_mean():
-    values = [0.1, 0.3, -0.05, 0.2, 0.15]
-    first, second = stats.bootstrap_mean(values), stats.bootstrap_mean(values)
-    assert first == second
-    assert first.low <= first.mean <= first.high
-    assert first.mean == pytest.approx(sum(values) / len(values))
-    assert first.n == len(values)
-
-
-def test_bootstrap_of_three_values_is_their_range():
-    interval = stats.bootstrap_mean([0.2, -0.1, 0.5])
-    assert (interval.low, interval.high) == pytest.approx((-0.1, 0.5))
-
-
-def test_bootstrap_of_one_value_has_zero_width():
-    interval = stats.bootstrap_mean([0.25])
-    assert interval.low == interval.high == interval.mean == 0.25
-
-
-@pytest.mark.parametrize("bad", [[], [float("nan"), 1.0], [[1.0, 2.0]]])
-def test_bootstrap_rejects_bad_values(bad):
-    with pytest.raises(ValueError, match="values"):
-        stats.bootstrap_mean(bad)
-
-
-def test_decide_follows_the_interval_and_the_direction():
-    above = stats.Interval(0.1, 0.05, 0.2, 3)
-    across = stats.Interval(0.1, -0.05, 0.2, 3)
-    assert stats.decide(above, +1) == stats.SUPPORTED
-    assert stats.decide(above, -1) == stats.CONTRADICTED
-    assert stats.decide(across, +1) == stats.INCONCLUSIVE
-    assert stats.decide(None, +1) == stats.NOT_MEASURED
-    with pytest.raises(ValueError, match="direction"):
-        stats.decide(above, 0)
-
-
-@pytest.mark.parametrize(
-    ("verdicts", "expected"),
-    [
-        (["supported", "supported"], "supported"),
-        (["supported", "contradicted"], "mixed"),
-        (["supported", "inconclusive"], "partly supported"),
-        (["contradicted", "inconclusive"], "partly contradicted"),
-        (["inconclusive", "not measured"], "inconclusive"),
-        (["not measured"], "not measured"),
-    ],
-)
-def test_combine_verdicts(verdicts, expected):
-    assert stats.combine_verdicts(verdicts) == expected
-
-
-def test_combine_verdicts_rejects_unknown_words():
-    with pytest.raises(ValueError, match="unknown verdicts"):
-        stats.combine_verdicts(["maybe"])
-
-
-# ------------------------------------------------------------------------------------------------
 # registry
 
 
@@ -172,13 +112,100 @@ def test_contrast_pairs_by_seed_and_skips_missing_numbers():
 def test_reading_verdict_follows_the_sign_of_the_effect():
     exp = get_experiment("temporal_features", "book")
     reading = next(r for r in exp.readings if r.label == "motion pairs")  # claimed negative
-    worse = {"image": {s: {"test": {"motion": 0.5}} for s in range(3)}}
-    worse["video"] = {s: {"test": {"motion": 0.8 + 0.01 * s}} for s in range(3)}
+    seeds = range(10)  # 10 seeds: the smallest sign-flip p-value is 2 / 2**10
+    worse = {"image": {s: {"test": {"motion": 0.5 + 0.01 * (s % 3)}} for s in seeds}}
+    worse["video"] = {s: {"test": {"motion": 0.8 + 0.01 * s}} for s in seeds}
     result = report.analyse_reading(reading, _fake_results(worse))
     assert result.verdict == stats.SUPPORTED
     assert result.interval.mean < 0
+    assert result.p == pytest.approx(2 / 2**10)
     better = {"image": worse["video"], "video": worse["image"]}
     assert report.analyse_reading(reading, _fake_results(better)).verdict == stats.CONTRADICTED
+    three = {c: {s: m for s, m in by.items() if s < 3} for c, by in worse.items()}
+    assert report.analyse_reading(reading, _fake_results(three)).verdict == stats.INCONCLUSIVE
+
+
+def test_strata_are_averaged_within_each_seed():
+    runs = {
+        "a": {s: {"test": {"top1": 0.6 + 0.1 * s}} for s in range(3)},
+        "b": {s: {"test": {"top1": 0.5}} for s in range(3)},
+        "c": {s: {"test": {"top1": 0.4}} for s in range(2)},
+    }
+    contrast = Contrast((diff("test.top1", "a", "b"), diff("test.top1", "a", "c")), 1)
+    values, strata = report.contrast_values(contrast, runs)
+    assert [s["n"] for s in strata] == [3, 2]
+    assert values == pytest.approx([0.15, 0.25])  # seeds 0 and 1: one value each, not four
+
+
+def test_test_set_variance_enters_the_interval():
+    exp = get_experiment("temporal_features", "book")
+    reading = next(r for r in exp.readings if r.label == "overall")
+
+    def run(p, videos):
+        return {"test": {"top1": p, "videos": videos}, "train": {"top1": 0.9}}
+
+    runs = {
+        "image": {s: run(0.3 + 0.01 * s, 240) for s in range(3)},
+        "video": {s: run(0.8, 240) for s in range(3)},
+    }
+    wide = report.analyse_reading(reading, _fake_results(runs)).interval
+    bound = (0.8 * 0.2 / 240) ** 0.5 + (0.305 * 0.695 / 240) ** 0.5
+    assert wide.test_var == pytest.approx(bound**2, rel=0.05)
+    runs = {c: {s: run(m["test"]["top1"], 10**9) for s, m in by.items()} for c, by in runs.items()}
+    narrow = report.analyse_reading(reading, _fake_results(runs)).interval
+    assert narrow.high - narrow.low < wide.high - wide.low
+
+
+def test_learning_gate_makes_a_reading_not_testable():
+    exp = get_experiment("augmentation", "book")
+    reading = next(r for r in exp.readings if r.label == "basic")
+    seeds = range(10)
+    runs = {
+        "basic": {s: {"test": {"top1": 0.3 + 0.01 * s}, "train": {"top1": 0.2}} for s in seeds},
+        "none": {s: {"test": {"top1": 0.5}, "train": {"top1": 0.72}} for s in seeds},
+    }
+    result = report.analyse_reading(reading, report.ExperimentResults(exp, runs))
+    assert result.verdict == stats.NOT_TESTABLE
+    assert result.gate and "basic" in result.gate[0]
+    assert registry.LEARNING_GATE.threshold(exp.configs["basic"]) == pytest.approx(0.375)
+    for by_seed in runs["basic"].values():
+        by_seed["train"]["top1"] = 0.7
+    result = report.analyse_reading(reading, report.ExperimentResults(exp, runs))
+    assert result.verdict == stats.CONTRADICTED
+
+
+def test_every_claim_has_one_primary_reading():
+    experiments = get_experiments(None, "book")
+    primaries = [r.claim for e in experiments for r in e.readings if r.primary]
+    assert sorted(primaries) == sorted(CLAIMS)
+    margins = {r.label: r.margin for e in experiments for r in e.readings if r.margin}
+    assert margins == {"image consistency": 0.03, "same appearance accuracy": 0.05}
+    assert all(e.gate is registry.LEARNING_GATE for e in experiments if e.bench is None)
+
+
+def test_holm_runs_over_the_primary_readings_only():
+    values = [-0.2 - 0.01 * s for s in range(12)]
+    results = [
+        report.ReadingResult(
+            "x",
+            claim,
+            "r",
+            "",
+            -1,
+            "accuracy",
+            values,
+            [],
+            stats.t_interval(values),
+            "",
+            primary=primary,
+            p=stats.sign_flip_p(values),
+            p_diff=stats.sign_flip_p(values),
+        )
+        for claim, primary in [("cmp.memory", True), ("cmp.attention", True), ("cmp.memory", False)]
+    ]
+    report.judge(results)
+    assert [r.p_holm for r in results] == pytest.approx([2 * 2 / 2**12, 2 * 2 / 2**12, None])
+    assert [r.verdict for r in results] == [stats.SUPPORTED, stats.SUPPORTED, ""]  # left as is
 
 
 def test_get_metric_walks_paths():
@@ -311,7 +338,9 @@ def test_memory_readings_come_from_the_length_benchmark(tmp_path):
     }
     results = {r.label: r for r in report.analyse(loaded)}
     assert results["streaming vs. batch"].interval.mean == pytest.approx(-8.0)
-    assert all(r.verdict == stats.SUPPORTED for r in results.values())
+    # three repeats: the smallest sign-flip p-value is 0.25, so nothing can be decided
+    assert all(r.p == pytest.approx(0.25) for r in results.values())
+    assert all(r.verdict == stats.INCONCLUSIVE for r in results.values())
     frame = report.memory_frame(bench)
     assert set(frame.method) == {"rvit_stream", "rvit_forward", "clipvit_forward"}
     assert len(frame) == 7 * 3

@@ -5,7 +5,8 @@
   :mod:`~rvit.study.profiles` (the scale), :mod:`~rvit.study.schema` (configurations, contrasts,
   readings, experiments), :mod:`~rvit.study.design` (their building blocks) and
   :mod:`~rvit.study.experiments` (the experiment builders).
-* :mod:`rvit.study.stats`: bootstrap intervals and the verdict rule.
+* :mod:`rvit.study.stats`: paired t intervals, exact sign-flip tests, equivalence tests, Holm's
+  correction and the verdict rule.
 * :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
 * :mod:`rvit.study.report`: reads ``results/``, applies the readings, prints the verdict tables
   (``python -m rvit study report``).
@@ -29,7 +30,7 @@ from rvit.study.registry import (
     get_experiments,
     get_profile,
 )
-from rvit.study.stats import Interval, bootstrap_mean, combine_verdicts, decide
+from rvit.study.stats import Interval, decide, holm, sign_flip_p, t_interval, tost_p
 
 __all__ = [
     "CLAIMS",
@@ -43,11 +44,13 @@ __all__ = [
     "Reading",
     "RunConfig",
     "Term",
-    "bootstrap_mean",
     "claim_ids",
-    "combine_verdicts",
     "decide",
     "get_experiment",
     "get_experiments",
     "get_profile",
+    "holm",
+    "sign_flip_p",
+    "t_interval",
+    "tost_p",
 ]

@@ -12,9 +12,15 @@ Conventions
   the variant preset"), built as a weighted sum of metrics of configurations trained with that seed.
   For a row of the comparison table the effect is always *the proposal's choice minus the paper's
   choice*, so its sign reads the same way in every row.
-* The verdict rule is the same everywhere (see :mod:`rvit.study.stats`): supported when the 95 %
-  bootstrap interval of the mean effect excludes zero in the direction the reading states,
-  contradicted when it excludes zero in the other direction, inconclusive otherwise.
+* The seed is the unit: strata are averaged within each seed. Every reading gets a paired t
+  interval at 95 % and an exact sign-flip p-value (see :mod:`rvit.study.stats`). Each claim declares
+  one *primary* reading (``Reading.primary``); the primary p-values are Holm-corrected across the
+  claims, the other readings are secondary and reported uncorrected. A reading with a ``margin`` is
+  an equivalence reading, tested by TOST. Verdicts: supported, contradicted, equivalent,
+  inconclusive, not testable.
+* The learning gate (:data:`LEARNING_GATE`): a configuration whose training accuracy stays below
+  a share of its modality's ceiling did not learn; readings that use it are not testable at this
+  budget.
 * Metrics are addressed by dotted paths into a run's metrics, e.g. ``"test.top1"`` (top-1 accuracy
   on the test videos), ``"test.motion"`` (accuracy on the motion-only pairs), ``"probe.top1"`` or
   ``"train.time_s"``; ``"chance"`` is ``1 / num_classes``.
@@ -29,24 +35,38 @@ here or from :mod:`rvit.study`):
 * :mod:`rvit.study.claims`: :data:`CLAIMS`, :class:`Claim`, :func:`claim_ids`.
 * :mod:`rvit.study.profiles`: :data:`PROFILES`, :class:`Profile`, :func:`get_profile`.
 * :mod:`rvit.study.schema`: :class:`RunConfig`, :class:`Term`, :class:`Contrast`, :func:`diff`,
-  :class:`Reading`, :class:`Experiment`.
-* :mod:`rvit.study.design`: the building blocks of the configurations and contrasts.
+  :class:`Reading`, :class:`LearningGate`, :class:`Experiment`.
+* :mod:`rvit.study.design`: the building blocks of the configurations and contrasts, the learning
+  gate and the equivalence margins.
 * :mod:`rvit.study.experiments`: the experiment builders, :data:`EXPERIMENTS`,
   :func:`get_experiment`, :func:`get_experiments`.
 """
 
 from rvit.study.claims import CLAIMS, Claim, claim_ids
+from rvit.study.design import APPEARANCE_MARGIN, LEARNING_GATE, POSITION_MARGIN
 from rvit.study.experiments import EXPERIMENTS, get_experiment, get_experiments
 from rvit.study.profiles import PROFILES, Profile, get_profile
-from rvit.study.schema import Contrast, Experiment, Reading, RunConfig, Term, diff
+from rvit.study.schema import (
+    Contrast,
+    Experiment,
+    LearningGate,
+    Reading,
+    RunConfig,
+    Term,
+    diff,
+)
 
 __all__ = [
+    "APPEARANCE_MARGIN",
     "CLAIMS",
     "EXPERIMENTS",
+    "LEARNING_GATE",
+    "POSITION_MARGIN",
     "PROFILES",
     "Claim",
     "Contrast",
     "Experiment",
+    "LearningGate",
     "Profile",
     "Reading",
     "RunConfig",

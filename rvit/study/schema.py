@@ -4,8 +4,12 @@
   :meth:`RunConfig.key` names the training run.
 * :class:`Term` and :class:`Contrast`: an effect per seed, a weighted sum of metrics of
   configurations; :func:`diff` is the usual stratum ``metric(a) - metric(b)``.
-* :class:`Reading`: an operational reading of one claim and the contrast that decides it.
-* :class:`Experiment`: the claims it serves, its configurations, seeds and readings.
+* :class:`Reading`: an operational reading of one claim and the contrast that decides it; one
+  reading per claim is its *primary* one (the one the verdict of the claim rests on), and a reading
+  with a ``margin`` is an equivalence reading ("does not suffer", "ensures", "works").
+* :class:`LearningGate`: the training accuracy a configuration must reach before its readings are
+  tested at all.
+* :class:`Experiment`: the claims it serves, its configurations, seeds, readings and learning gate.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from rvit.study.claims import CLAIMS
 
-__all__ = ["Contrast", "Experiment", "Reading", "RunConfig", "Term", "diff"]
+__all__ = ["Contrast", "Experiment", "LearningGate", "Reading", "RunConfig", "Term", "diff"]
 
 # ------------------------------------------------------------------------------------------------
 # configurations
@@ -102,7 +106,8 @@ class Contrast:
     """An effect per seed and stratum: ``sum(term)`` over the terms of each stratum.
 
     ``strata`` is a tuple of term tuples; each stratum gives one value per seed (the seeds every
-    configuration of the stratum has), and the values of all strata are pooled for the interval.
+    configuration of the stratum has). The seed is the unit: the strata are averaged within each
+    seed, so the test sees one value per seed.
     ``direction`` is the sign the reading expects (+1 or -1); ``units`` says how to print the effect
     (``"accuracy"`` in percentage points, ``"s"``, ``"ratio"``...).
     """
@@ -131,16 +136,63 @@ def diff(metric: str, a: str, b: str, metric_b: str | None = None) -> tuple[Term
 
 @dataclass(frozen=True)
 class Reading:
-    """An operational reading of one claim and the contrast that decides it."""
+    """An operational reading of one claim and the contrast that decides it.
+
+    ``primary``: the reading the claim's verdict rests on (exactly one per claim, declared before the
+    runs); its p-value enters Holm's correction over the claims, the others are secondary and are
+    reported uncorrected. ``margin``: for claims of the form "does not suffer / ensures / works",
+    the equivalence margin (in the contrast's units): the reading is tested by two one-sided tests
+    (TOST) that the effect lies within ``(-margin, +margin)``, so "no effect" can be shown.
+    """
 
     claim: str
     label: str  # a few words: which part of the claim this reading tests
     text: str  # the reading in a sentence, as shown in the book
     contrast: Contrast
+    primary: bool = False
+    margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.claim not in CLAIMS:
             raise ValueError(f"unknown claim id {self.claim!r}; known: {list(CLAIMS)}")
+        if self.margin is not None and not self.margin > 0:
+            raise ValueError(f"reading {self.label!r}: margin must be positive, got {self.margin}")
+
+    @property
+    def test(self) -> str:
+        """``"TOST"`` for an equivalence reading, ``"sign-flip"`` otherwise."""
+        return "TOST" if self.margin is not None else "sign-flip"
+
+
+@dataclass(frozen=True)
+class LearningGate:
+    """The training accuracy a configuration must reach for its readings to be tested.
+
+    A configuration passes when its mean ``metric`` over seeds is at least ``fraction`` of the
+    ceiling of its training modality (``ceilings[modality]``: the best training accuracy that data
+    allow). A reading that uses a configuration that fails is *not testable at this budget*: the
+    model did not learn, so its effect says nothing about the design choice.
+    """
+
+    ceilings: Mapping[str, float]
+    fraction: float
+    metric: str = "train.top1"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must lie in (0, 1], got {self.fraction}")
+
+    def ceiling(self, config: RunConfig) -> float:
+        modality = config.train.get("modality")
+        if modality not in self.ceilings:
+            raise ValueError(
+                f"no learning ceiling for modality {modality!r}; known: {sorted(self.ceilings)}"
+            )
+        return float(self.ceilings[modality])
+
+    def threshold(self, config: RunConfig) -> float:
+        """The training accuracy ``config`` must reach."""
+        return self.fraction * self.ceiling(config)
 
 
 @dataclass(frozen=True)
@@ -150,6 +202,7 @@ class Experiment:
     ``bench`` names a benchmark JSON (``results/bench/<bench>.json``) for experiments that read
     measurements instead of training (the memory row); such an experiment has no configurations.
     ``controls`` lists the configuration ids that are controls (chance is always shown).
+    ``gate`` is the learning gate its configurations must pass (None: no gate, as for measurements).
     """
 
     name: str
@@ -164,6 +217,7 @@ class Experiment:
     labels: Mapping[str, str] = field(default_factory=dict)
     bench: str | None = None
     notes: str = ""
+    gate: LearningGate | None = None
 
     def __post_init__(self) -> None:
         for claim in self.claims:

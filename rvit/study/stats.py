@@ -1,23 +1,28 @@
-"""Statistics of the study: bootstrap intervals and the rules that turn numbers into verdicts.
+"""Statistics of the study: intervals, exact tests, multiplicity and the rule that gives a verdict.
 
-Every claim of the proposal is read as the sign of an *effect*: a number per seed (for example the
-accuracy of the image-trained model minus that of the video-trained one, both trained with the same
-seed). The effect's mean gets a 95 % percentile-bootstrap interval, and the verdict follows from
-where that interval lies:
+Every claim of the proposal is read as an *effect*: a number per seed (for example the accuracy of
+the image-trained model minus that of the video-trained one, both trained with the same seed). The
+seed is the unit: a reading with several strata (say "from the paper preset" and "from the variant
+preset") averages them within each seed, so ``n`` seeds give ``n`` values, never more.
 
-* ``supported``: the interval excludes zero in the direction the claim states;
-* ``contradicted``: the interval excludes zero in the other direction;
-* ``inconclusive``: the interval contains zero.
+* :func:`t_interval`: the paired t interval of the mean effect at the stated level, with an optional
+  extra variance (the test-set draw, which the spread between seeds does not contain when every seed
+  is tested on the same videos).
+* :func:`sign_flip_p`: the exact sign-flip permutation p-value of the mean (all ``2**n`` sign
+  patterns; no distributional assumption beyond symmetry under the null).
+* :func:`tost_p`: two one-sided sign-flip tests against an equivalence margin ``[-m, +m]``.
+* :func:`holm`: Holm's step-down adjustment of a family of p-values.
+* :func:`decide`: the verdict: ``supported``, ``contradicted``, ``equivalent``, ``inconclusive`` or
+  ``not testable``.
 
-With three seeds the percentile interval of a mean of three values is exactly [min, max] (each
-resample repeating one value has probability 1/27 > 2.5 %), so a claim is supported only when all
-three seeds agree. That is strict on purpose: three seeds cannot carry a subtler test.
-
-The bootstrap uses its own seeded generator, so the same numbers always give the same interval.
+With ``n`` seeds the smallest two-sided sign-flip p-value is ``2 / 2**n`` (:func:`smallest_p`): 0.25
+for three seeds, so three seeds can never pass a test at 5 %, let alone after a correction over 18
+claims; :func:`seeds_needed` gives the smallest number that can.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -26,48 +31,134 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ALPHA",
     "CONTRADICTED",
+    "EQUIVALENT",
     "INCONCLUSIVE",
-    "MIXED",
-    "NOT_MEASURED",
-    "PARTLY_CONTRADICTED",
-    "PARTLY_SUPPORTED",
+    "LEVEL",
+    "NOT_TESTABLE",
     "SUPPORTED",
     "VERDICTS",
     "Interval",
-    "bootstrap_mean",
-    "combine_verdicts",
     "decide",
+    "holm",
+    "seeds_needed",
+    "sign_flip_p",
+    "simulate_aa",
+    "smallest_p",
+    "t_interval",
+    "t_quantile",
+    "tost_p",
 ]
+
+LEVEL = 0.95
+"""The level of every interval the study prints."""
+ALPHA = 1.0 - LEVEL
+"""The error rate of every test (family-wise for the primary readings, after Holm)."""
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
+EQUIVALENT = "equivalent"
 INCONCLUSIVE = "inconclusive"
-MIXED = "mixed"
-PARTLY_SUPPORTED = "partly supported"
-PARTLY_CONTRADICTED = "partly contradicted"
-NOT_MEASURED = "not measured"
-VERDICTS = (
-    SUPPORTED,
-    PARTLY_SUPPORTED,
-    MIXED,
-    INCONCLUSIVE,
-    PARTLY_CONTRADICTED,
-    CONTRADICTED,
-    NOT_MEASURED,
-)
+NOT_TESTABLE = "not testable"
+VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, NOT_TESTABLE)
+
+_EXACT_MAX = 20  # up to 2**20 sign patterns are enumerated; more are sampled
+
+
+# ------------------------------------------------------------------------------------------------
+# Student's t without SciPy
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function ``I_x(a, b)``."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """The cumulative distribution function of Student's t with ``df`` degrees of freedom."""
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (bisection on the CDF)."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must lie in (0, 1), got {p}")
+    if df <= 0:
+        raise ValueError(f"df must be positive, got {df}")
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:
+        high *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        if t_cdf(mid, df) < p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12 * max(1.0, high):
+            break
+    return 0.5 * (low + high)
+
+
+# ------------------------------------------------------------------------------------------------
+# intervals and tests
 
 
 @dataclass(frozen=True)
 class Interval:
-    """The mean of ``n`` values with a bootstrap interval ``[low, high]`` at ``level``."""
+    """The mean of ``n`` seed values with a paired t interval ``[low, high]`` at ``level``.
+
+    ``se`` is the standard error used: ``sqrt(std**2 / n + test_var)``, where ``test_var`` is the
+    variance of the mean that the test-set draw adds (0 when it is not known or not needed).
+    """
 
     mean: float
     low: float
     high: float
     n: int
-    level: float = 0.95
+    level: float = LEVEL
     std: float = float("nan")
+    se: float = float("nan")
+    test_var: float = 0.0
 
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
@@ -76,77 +167,182 @@ class Interval:
         return asdict(self)
 
 
-def bootstrap_mean(
-    values: Iterable[float],
-    level: float = 0.95,
-    n_boot: int = 10_000,
-    seed: int = 0,
-) -> Interval:
-    """Percentile-bootstrap interval of the mean of ``values`` (a 1-D sequence of ``n`` numbers).
-
-    ``n_boot`` resamples of size ``n`` are drawn with replacement from a generator seeded with
-    ``seed``; the interval is their ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles. One value
-    gives a zero-width interval at that value.
-    """
+def _values(values: Iterable[float]) -> np.ndarray:
     data = np.asarray(list(values), dtype=np.float64)
     if data.ndim != 1 or data.size == 0:
         raise ValueError(f"values must be a non-empty 1-D sequence, got shape {data.shape}")
     if not np.all(np.isfinite(data)):
         raise ValueError(f"values must be finite numbers, got {data.tolist()}")
+    return data
+
+
+def t_interval(values: Iterable[float], level: float = LEVEL, test_var: float = 0.0) -> Interval:
+    """The paired t interval of the mean of ``values`` (one number per seed) at ``level``.
+
+    The half-width is ``t_{n-1} * sqrt(s**2 / n + test_var)``. One value has no spread to measure:
+    its interval is unbounded (``-inf, +inf``) unless ``test_var`` alone is known, which is not
+    enough either, so one value always gives an unbounded interval.
+    """
+    data = _values(values)
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    if test_var < 0 or not math.isfinite(test_var):
+        raise ValueError(f"test_var must be a finite number >= 0, got {test_var}")
     n = data.size
     mean = float(data.mean())
-    std = float(data.std(ddof=1)) if n > 1 else float("nan")
     if n == 1:
-        return Interval(mean, mean, mean, 1, level, std)
-    rng = np.random.default_rng(seed)
-    # (n_boot, n) indices -> (n_boot,) resampled means
-    means = data[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha], method="inverted_cdf")
-    return Interval(mean, float(low), float(high), n, level, std)
+        return Interval(mean, -math.inf, math.inf, 1, level, math.nan, math.inf, test_var)
+    std = float(data.std(ddof=1))
+    se = math.sqrt(std**2 / n + test_var)
+    half = t_quantile(0.5 + level / 2.0, n - 1) * se
+    return Interval(mean, mean - half, mean + half, n, level, std, se, test_var)
 
 
-def decide(interval: Interval | None, direction: int) -> str:
-    """The verdict of a claim that the effect is positive (``direction=+1``) or negative (``-1``).
+def sign_flip_p(
+    values: Iterable[float], mu: float = 0.0, alternative: str = "two-sided", seed: int = 0
+) -> float:
+    """The sign-flip permutation p-value of the mean of ``values`` against ``mu``.
 
-    ``None`` (no numbers) gives ``not measured``.
+    Under the null the differences ``values - mu`` are symmetric about zero, so every pattern of
+    signs is equally likely; the p-value is the share of the ``2**n`` patterns whose mean is at
+    least as extreme as the observed one (``"two-sided"``: in absolute value; ``"greater"`` /
+    ``"less"``: one-sided). Exact for ``n <= 20`` (all patterns); larger ``n`` draws 2**16 random
+    patterns from a generator seeded with ``seed`` and counts the observed one.
+    """
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(f"alternative must be two-sided, greater or less, got {alternative!r}")
+    d = _values(values) - mu
+    n = d.size
+    if n <= _EXACT_MAX:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+    else:
+        rng = np.random.default_rng(seed)
+        signs = np.vstack([np.ones(n), rng.choice((1.0, -1.0), size=(2**16 - 1, n))])
+    means = signs @ d / n
+    observed = d.mean()
+    tol = 1e-12 * max(1.0, float(np.abs(d).max()))
+    if alternative == "two-sided":
+        hits = np.abs(means) >= abs(observed) - tol
+    elif alternative == "greater":
+        hits = means >= observed - tol
+    else:
+        hits = means <= observed + tol
+    return float(hits.mean())
+
+
+def tost_p(values: Iterable[float], margin: float) -> float:
+    """Two one-sided sign-flip tests: the p-value that the mean lies inside ``(-margin, +margin)``.
+
+    The larger of the p-values of ``mean > -margin`` and ``mean < +margin``; small when both bounds
+    are excluded, which is how "no effect (within the margin)" can be shown.
+    """
+    if margin <= 0:
+        raise ValueError(f"margin must be positive, got {margin}")
+    data = _values(values)
+    return max(
+        sign_flip_p(data, -margin, "greater"),
+        sign_flip_p(data, margin, "less"),
+    )
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given.
+
+    Sorted ascending, the i-th smallest (from 0) is multiplied by ``m - i``, made non-decreasing
+    along the sorted order and capped at 1; a hypothesis is rejected at ``alpha`` when its adjusted
+    p-value is at most ``alpha``. This controls the family-wise error rate for any dependence.
+    """
+    p = [float(v) for v in pvalues]
+    if any(not 0 <= v <= 1 for v in p):
+        raise ValueError(f"p-values must lie in [0, 1], got {p}")
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def smallest_p(n: int, alternative: str = "two-sided") -> float:
+    """The smallest sign-flip p-value ``n`` seeds can give (``2 / 2**n`` two-sided)."""
+    return (2.0 if alternative == "two-sided" else 1.0) / 2.0**n
+
+
+def seeds_needed(m: int, alpha: float = ALPHA, alternative: str = "two-sided") -> int:
+    """The fewest seeds whose smallest sign-flip p-value survives Holm's first step over ``m``."""
+    n = 1
+    while smallest_p(n, alternative) > alpha / m:
+        n += 1
+    return n
+
+
+# ------------------------------------------------------------------------------------------------
+# verdicts
+
+
+def decide(
+    interval: Interval | None,
+    p: float | None,
+    direction: int,
+    *,
+    margin: float | None = None,
+    tost_interval: Interval | None = None,
+    p_contra: float | None = None,
+    alpha: float = ALPHA,
+) -> str:
+    """The verdict of one reading.
+
+    * ``interval is None`` or ``p is None``: ``not testable`` (no numbers, or a configuration that
+      failed the learning gate).
+    * Directional reading (``margin is None``; ``p``: the two-sided sign-flip p-value, adjusted for
+      the family it belongs to): ``supported`` when ``p <= alpha`` and the interval excludes zero
+      in ``direction``, ``contradicted`` when ``p <= alpha`` and it excludes zero the other way,
+      ``inconclusive`` otherwise.
+    * Equivalence reading (``margin`` set; ``p``: the TOST p-value, adjusted): ``equivalent`` when
+      ``p <= alpha`` and ``tost_interval`` (the ``1 - 2 alpha`` t interval) lies inside
+      ``(-margin, +margin)``; ``contradicted`` when ``p_contra`` (a two-sided sign-flip p-value,
+      adjusted by the caller) is at most ``alpha`` and ``interval`` lies wholly outside the margin;
+      ``inconclusive`` otherwise.
     """
     if direction not in (1, -1):
         raise ValueError(f"direction must be +1 or -1, got {direction!r}")
-    if interval is None or math.isnan(interval.mean):
-        return NOT_MEASURED
-    if not interval.excludes_zero():
-        return INCONCLUSIVE
-    positive = interval.low > 0
-    return SUPPORTED if positive == (direction > 0) else CONTRADICTED
-
-
-def combine_verdicts(verdicts: Sequence[str]) -> str:
-    """One verdict for a claim read in several ways (each reading has its own verdict).
-
-    All readings agree -> that verdict; some supported and some contradicted -> ``mixed``;
-    supported next to inconclusive -> ``partly supported``; contradicted next to inconclusive ->
-    ``partly contradicted``. Readings that were not measured are left out unless all are.
-    """
-    unknown = set(verdicts) - set(VERDICTS)
-    if unknown:
-        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected some of {VERDICTS}")
-    measured = [v for v in verdicts if v != NOT_MEASURED]
-    if not measured:
-        return NOT_MEASURED
-    kinds = set(measured)
-    if len(kinds) == 1:
-        return measured[0]
-    pro = kinds & {SUPPORTED, PARTLY_SUPPORTED}
-    con = kinds & {CONTRADICTED, PARTLY_CONTRADICTED}
-    if MIXED in kinds or (pro and con):
-        return MIXED
-    if pro:
-        return PARTLY_SUPPORTED
-    if con:
-        return PARTLY_CONTRADICTED
+    if interval is None or p is None or math.isnan(interval.mean):
+        return NOT_TESTABLE
+    if margin is None:
+        if p > alpha or not interval.excludes_zero():
+            return INCONCLUSIVE
+        return SUPPORTED if (interval.low > 0) == (direction > 0) else CONTRADICTED
+    inside = (
+        tost_interval is not None and -margin < tost_interval.low <= tost_interval.high < margin
+    )
+    if p <= alpha and inside:
+        return EQUIVALENT
+    outside = interval.low > margin or interval.high < -margin
+    if p_contra is not None and p_contra <= alpha and outside:
+        return CONTRADICTED
     return INCONCLUSIVE
+
+
+def simulate_aa(
+    n_seeds: int,
+    trials: int = 2000,
+    sd: float = 0.05,
+    alpha: float = ALPHA,
+    seed: int = 0,
+) -> float:
+    """The rate of verdicts other than ``inconclusive`` in simulated A/A comparisons.
+
+    Each trial draws two disjoint sets of ``n_seeds`` seeds of one configuration (normal with
+    standard deviation ``sd``), pairs them in order and applies the
+    directional rule at ``alpha`` (one test, no correction). The rule is sound when the rate is at
+    most ``alpha``.
+    """
+    rng = np.random.default_rng(seed)
+    false = 0
+    for _ in range(trials):
+        d = rng.normal(0.5, sd, n_seeds) - rng.normal(0.5, sd, n_seeds)
+        verdict = decide(t_interval(d, 1.0 - alpha), sign_flip_p(d), +1, alpha=alpha)
+        false += verdict != INCONCLUSIVE
+    return false / trials
