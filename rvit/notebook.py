@@ -80,9 +80,14 @@ def results_dir(*parts: str) -> Path:
 def table(frame: Any, index: bool = False) -> Any:
     """``frame`` styled for reading: without its index (unless ``index``), long text wrapped in the column.
 
+    Words wrap at spaces, and a long word without spaces (a file name, a path) may break anywhere, so
+    the table fits the book's text column instead of overflowing it.
+
     Returns a pandas ``Styler``, which notebooks and the book show as an HTML table.
     """
     styler = frame.style
     if not index:
         styler = styler.hide(axis="index")
-    return styler.set_properties(**{"white-space": "normal", "text-align": "left"})
+    return styler.set_properties(
+        **{"white-space": "normal", "overflow-wrap": "anywhere", "text-align": "left"}
+    )
