@@ -344,3 +344,20 @@ def test_memory_readings_come_from_the_length_benchmark(tmp_path):
     frame = report.memory_frame(bench)
     assert set(frame.method) == {"rvit_stream", "rvit_forward", "clipvit_forward"}
     assert len(frame) == 7 * 3
+
+
+def test_report_names_the_test_the_correction_and_the_gate(capsys):
+    text = report.print_report("book")
+    capsys.readouterr()
+    assert "sign-flip" in text and "Holm" in text and "TOST" in text
+    assert "Learning gate" in text and "A/A control" in text
+    _, readings = report.study_results("book")
+    claims = report.claim_table(readings)
+    assert len(claims) == len(CLAIMS)
+    assert set(claims.verdict) <= set(stats.VERDICTS)
+    for row in claims.itertuples():
+        assert row.label in text
+    # three seeds cannot pass Holm's correction: nothing is supported, contradicted or equivalent
+    assert set(claims.verdict) <= {stats.INCONCLUSIVE, stats.NOT_TESTABLE}
+    gated = claims.set_index("claim").verdict
+    assert gated["ins.augmentation.strength"] == stats.NOT_TESTABLE
