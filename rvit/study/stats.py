@@ -181,9 +181,8 @@ def _values(values: Iterable[float]) -> np.ndarray:
 def t_interval(values: Iterable[float], level: float = LEVEL, test_var: float = 0.0) -> Interval:
     """The paired t interval of the mean of ``values`` (one number per seed) at ``level``.
 
-    The half-width is ``t_{n-1} * sqrt(s**2 / n + test_var)``. One value has no spread to measure:
-    its interval is unbounded (``-inf, +inf``) unless ``test_var`` alone is known, which is not
-    enough either, so one value always gives an unbounded interval.
+    The half-width is ``t_{n-1} * sqrt(s**2 / n + test_var)``. One value has no spread between
+    seeds to measure, so its interval is unbounded (``-inf, +inf``).
     """
     data = _values(values)
     if not 0 < level < 1:
