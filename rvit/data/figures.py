@@ -1,6 +1,7 @@
-"""Figures that show a data set: a gallery of stills per class, and filmstrips of the motion pairs.
+"""Figures that show a data set: a gallery of stills per class, filmstrips of the motion pairs, and a
+grid of frames with one labelled row per clip.
 
-Both return a :class:`matplotlib.figure.Figure` built without ``pyplot``, so no global figure state is
+Each returns a :class:`matplotlib.figure.Figure` built without ``pyplot``, so no global figure state is
 left behind, and at most :data:`WIDTH` inches wide, so that the book shows it at about its natural size
 and its labels stay readable. In a notebook with the inline backend (``%matplotlib inline``) a figure returned as the
 cell's value is shown once; save one with ``fig.savefig(path)``.
@@ -18,16 +19,16 @@ from torch import Tensor
 
 from rvit.data.synthetic import CLASS_GROUPS, MOTION_PAIRS, SyntheticActions
 
-__all__ = ["filmstrips", "gallery"]
+__all__ = ["filmstrips", "frame_grid", "gallery"]
 
 GROUP_COLORS = {"appearance": "#1f5fa8", "motion": "#b5461f"}  # row labels, by class group
 WIDTH = 7.0  # inches: the book's text column, where a figure is shown at about its natural size
 LABEL_WIDTH = 1.3  # inches kept beside a block of panels for its row labels
 
 
-def _panel_side(columns: int, reserved: float) -> float:
+def _panel_side(columns: int, reserved: float, largest: float = 1.0) -> float:
     """The side in inches of one of ``columns`` square panels in a row of at most :data:`WIDTH`."""
-    return min(1.0, (WIDTH - reserved) / columns)
+    return min(largest, (WIDTH - reserved) / columns)
 
 
 def _as_image(x: Tensor) -> np.ndarray:
@@ -182,4 +183,55 @@ def filmstrips(
         _row_label(axes[label, 0], name, None)
     how = "the same scene, frames in opposite order" if same_scene else "one clip per class"
     fig.suptitle(f"Motion pairs: {how};\nany single frame fits both classes", fontsize=11)
+    return fig
+
+
+def frame_grid(
+    rows: Mapping[str, Tensor | Sequence[Tensor]],
+    column_titles: Sequence[str] | None = None,
+    frame_labels: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """Frames in a grid, one row per entry of ``rows`` labelled by its key, sized for the book's column.
+
+    Args:
+        rows: row label -> frames, a (T, C, H, W) tensor or a sequence of (C, H, W) tensors in
+            ``[0, 1]``; rows may differ in length.
+        column_titles: a title above each column of the first row (``\\n`` breaks a long one).
+        frame_labels: label every panel ``t = k`` below it.
+        title: figure title.
+
+    Returns:
+        The figure, at most :data:`WIDTH` inches wide.
+    """
+    if not rows:
+        raise ValueError("rows: expected at least one row of frames, got none")
+    columns = max(len(frames) for frames in rows.values())
+    if column_titles is not None and len(column_titles) > columns:
+        raise ValueError(
+            f"column_titles: {len(column_titles)} titles for {columns} columns of frames"
+        )
+    side = _panel_side(columns, LABEL_WIDTH, largest=1.8)  # a few columns: larger panels
+    below = 0.25 if frame_labels else 0.1
+    above = 0.3 if column_titles else 0.0
+    fig = Figure(
+        figsize=(side * columns + LABEL_WIDTH, (side + below) * len(rows) + above + 0.5),
+        layout="constrained",
+    )
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for row, (name, frames) in enumerate(rows.items()):
+        for t in range(columns):
+            ax = axes[row, t]
+            _bare(ax)
+            if t < len(frames):
+                ax.imshow(_as_image(frames[t]), interpolation="nearest")
+                if frame_labels:
+                    ax.set_xlabel(f"t = {t}", fontsize=8, labelpad=2)
+            else:
+                ax.set_visible(False)
+        _row_label(axes[row, 0], name, None)
+    for ax, text in zip(axes[0], column_titles or [], strict=False):
+        ax.set_title(text, fontsize=9)
+    if title is not None:
+        fig.suptitle(title, fontsize=11)
     return fig
