@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rvit.streaming import check_finite
+
 __all__ = ["COMPILE_OPTIONS", "compile_for_training", "compile_status", "compile_step"]
 
 COMPILE_OPTIONS = {"fallback_random": True}
@@ -71,8 +73,8 @@ def compile_for_training(model: nn.Module) -> nn.Module:
 def compile_step(model: nn.Module) -> Callable[..., Any]:
     """``model.step`` compiled: ``step(frame, state) -> (logits, state)``, the same numbers.
 
-    The input checks of ``step`` (finite pixels, the state's model and size) still run, as a
-    short eager piece before the compiled one; the first frame of a stream (no hidden state yet)
+    The input checks of ``step`` still run: finite pixels eagerly before the compiled call (a
+    data-dependent check inside the graph would split it), the state's model and sizes inside; the first frame of a stream (no hidden state yet)
     and the later frames are two compiled graphs, made once per batch size and frame size. Give
     ``num_frames`` to ``init_state`` as a tensor: an int is compiled into the graph (one compile
     per video length)."""
@@ -80,6 +82,8 @@ def compile_step(model: nn.Module) -> Callable[..., Any]:
     compiled = torch.compile(model.step, dynamic=False, options=COMPILE_OPTIONS)
 
     def step(frame: torch.Tensor, state: Any, **kwargs: Any) -> Any:
+        if isinstance(frame, torch.Tensor) and frame.device.type != "meta":
+            check_finite(frame, "frame")  # eagerly: inside the graph it would split it in pieces
         # A fresh copy with standard strides: a frame cut out of a (B, T, ...) video has strides
         # that depend on T, and each new stride would be one more compile.
         return compiled(frame.clone(memory_format=torch.contiguous_format), state, **kwargs)

@@ -29,6 +29,7 @@ from rvit.patch import InterpolatedPosEmbed, PosEmbed, SharedPosEmbed, patch_gri
 __all__ = [
     "StreamState",
     "StreamingClassifier",
+    "check_finite",
     "check_lengths",
     "freeze_ended",
     "init_weights",
@@ -52,6 +53,12 @@ def make_pos_embed(cfg: RViTConfig, num_frames: int) -> PosEmbed:
     if cfg.pos_embed == "shared":
         return SharedPosEmbed(cfg.grid_size, cfg.dim)
     return InterpolatedPosEmbed(num_frames, cfg.grid_size, cfg.dim)
+
+
+def check_finite(x: Tensor, what: str) -> None:
+    """Raise when ``x`` holds a NaN or an infinity (``what`` names it in the message)."""
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{what} contains NaN or inf values")
 
 
 def check_lengths(lengths: Any, batch_size: int, num_frames: int) -> Tensor:
@@ -158,8 +165,10 @@ class StreamingClassifier(nn.Module):
                 f"{what} has {x.shape[-3]} channels; the config has in_chans={self.cfg.in_chans}"
             )
         self.check_frame_size(x.shape[-2], x.shape[-1])
-        if x.device.type != "meta" and not torch.isfinite(x).all():
-            raise ValueError(f"{what} contains NaN or inf values")
+        # Under torch.compile this data-dependent check would split the graph; rvit.compile's
+        # step runs it eagerly (check_finite) before the compiled call instead.
+        if x.device.type != "meta" and not torch.compiler.is_compiling():
+            check_finite(x, what)
         dtype, device = self._dtype_device()
         # Pixels arrive scaled to [0, 1]; the model centres them itself (cfg.pixel_mean, pixel_std),
         # so every data source and the command line feed the same range without a transform.
