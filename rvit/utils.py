@@ -19,7 +19,7 @@ import random
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
@@ -310,16 +310,27 @@ def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
-def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def provenance(
+    extra: dict[str, Any] | None = None,
+    git: Mapping[str, Any] | None = None,
+    torch_threads: int | None = None,
+) -> dict[str, Any]:
     """Everything a result file should say about where it came from.
 
-    Returns ``{"created", "command", "git", "environment", **extra}``.
+    Returns ``{"created", "command", "git", "environment", **extra}``; ``environment`` names the
+    CPU model (``cpu``) and the torch thread count (``torch_threads``). ``git`` is the code's commit
+    when the caller resolved it earlier (the commit of the code that ran, not the one at write
+    time; default: :func:`git_info` now); ``torch_threads`` the thread count of the process that
+    computed the result when that was another one (a worker of a pool).
     """
+    environment = environment_info()
+    if torch_threads is not None:
+        environment["torch_threads"] = int(torch_threads)
     record: dict[str, Any] = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else None,
-        "git": git_info(),
-        "environment": environment_info(),
+        "git": dict(git) if git is not None else git_info(),
+        "environment": environment,
     }
     if extra:
         record.update(extra)

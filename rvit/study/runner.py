@@ -13,6 +13,10 @@
 * ``book`` and ``full`` results go to ``results/`` (``results/full/`` for ``full``); ``smoke``
   results go to a scratch folder unless ``--results-dir`` says otherwise, so a smoke run never
   overwrites the committed results.
+* Traceable: a ``book`` or ``full`` study refuses to start from a git tree with uncommitted changes
+  to tracked files outside the results folder (``--allow-dirty`` overrides; without git it warns
+  and goes on). Each worker resolves the commit of the code it imported, which must equal the
+  parent's, and the record stores that commit and the worker's own torch thread count.
 
 One run = build the data sets, build the model, :func:`rvit.train.fit`, then evaluate on each
 evaluation set (test videos streamed frame by frame with :func:`rvit.evaluate.evaluate_videos`,
@@ -26,8 +30,10 @@ import functools
 import json
 import math
 import os
+import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +48,18 @@ from rvit.study.schema import Experiment, RunConfig
 from rvit.study.store import _load, default_results_dir, match_result, result_path
 
 __all__ = [
+    "DirtyTreeError",
     "Task",
     "add_study_parser",
     "build_eval_set",
     "build_model",
     "build_train_set",
+    "check_clean_tree",
     "execute",
     "main",
     "plan",
     "run_study",
+    "worker_info",
 ]
 
 
@@ -276,9 +285,16 @@ def _union_config(tasks: Sequence[Task]) -> RunConfig:
     return RunConfig(tasks[0].config.model, tasks[0].config.train, tasks[0].config.data, evals)
 
 
-def _record(task: Task, profile: Profile, config: RunConfig, outcome: Mapping[str, Any]) -> dict:
+def _record(
+    task: Task,
+    profile: Profile,
+    config: RunConfig,
+    outcome: Mapping[str, Any],
+    worker: Mapping[str, Any],
+) -> dict:
     from rvit.utils import provenance
 
+    git = {"commit": worker["commit"], "dirty": worker["dirty"]}
     return {
         "experiment": task.experiment,
         "config_id": task.config_id,
@@ -288,7 +304,11 @@ def _record(task: Task, profile: Profile, config: RunConfig, outcome: Mapping[st
         "configuration": config.to_dict(),
         "metrics": outcome["metrics"],
         "timings": outcome["timings"],
-        "provenance": provenance({"profile": profile.to_dict()}),
+        "provenance": provenance(
+            {"profile": profile.to_dict(), "worker": dict(worker)},
+            git=git,
+            torch_threads=worker["torch_threads"],
+        ),
     }
 
 
@@ -298,12 +318,114 @@ def _write(path: Path, record: Mapping[str, Any]) -> None:
     atomic_write_json(path, record)
 
 
+class DirtyTreeError(ValueError):
+    """The study was asked to run from a git tree with uncommitted changes."""
+
+
+def _dirty_files(results_dir: Path, folder: Path | None = None) -> list[str] | None:
+    """Tracked files with uncommitted changes in the git tree of ``folder`` (default: this
+    package's), outside ``results_dir``; None without git."""
+    folder = folder if folder is not None else Path(__file__).resolve().parent
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if top.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "-z"],
+            cwd=top.stdout.strip(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if status.returncode != 0:
+        return None
+    root, results = Path(top.stdout.strip()).resolve(), results_dir.resolve()
+    entries = status.stdout.split("\0")
+    files: list[str] = []
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        if entry[0] in "RC":  # a rename or copy: the next entry is the old name
+            index += 1
+        name = entry[3:]
+        if not (root / name).resolve().is_relative_to(results):
+            files.append(name)
+    return files
+
+
+def check_clean_tree(results_dir: str | os.PathLike, allow_dirty: bool = False) -> None:
+    """Refuse (:class:`DirtyTreeError`) a git tree whose tracked files outside ``results_dir``
+    have uncommitted changes, unless ``allow_dirty``; without git, warn and go on.
+
+    Results written by the study itself (under ``results_dir``) do not count, so an interrupted
+    study that rewrote committed results still resumes.
+    """
+    files = _dirty_files(Path(results_dir))
+    if files is None:
+        warnings.warn(
+            "the code is not in a git checkout: the results cannot name the commit that made them",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return
+    if files and not allow_dirty:
+        shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+        raise DirtyTreeError(
+            f"the git tree has uncommitted changes in {len(files)} tracked file(s) ({shown}); "
+            "commit them so the results name the code that made them, or pass --allow-dirty"
+        )
+
+
+def worker_info() -> dict[str, Any]:
+    """The commit of the code this process imported, its dirty flag, its torch threads, its pid.
+
+    A pool worker calls it once when it starts (just after importing :mod:`rvit`), so the commit
+    is that of the code that runs, not the one at the time the result is written.
+    """
+    from rvit.utils import git_info
+
+    git = git_info()
+    return {
+        "commit": git["commit"],
+        "dirty": git["dirty"],
+        "torch_threads": torch.get_num_threads(),
+        "pid": os.getpid(),
+    }
+
+
+_WORKER: dict[str, Any] = {}
+
+
 def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
+    _WORKER.update(worker_info())
 
 
 def _execute_job(config_dict: dict[str, Any], seed: int, device: str) -> dict[str, Any]:
-    return execute(RunConfig.from_dict(config_dict), seed, device=device)
+    outcome = execute(RunConfig.from_dict(config_dict), seed, device=device)
+    return {**outcome, "worker": {**_WORKER, "torch_threads": torch.get_num_threads()}}
+
+
+def _check_worker(worker: Mapping[str, Any], parent: Mapping[str, Any]) -> None:
+    """The worker must run the parent's commit (a commit made while the study ran would not)."""
+    if worker.get("commit") != parent.get("commit"):
+        raise RuntimeError(
+            f"a worker imported the code of commit {worker.get('commit')} but the study started "
+            f"at {parent.get('commit')}: the code changed while the study ran; rerun it"
+        )
 
 
 def _existing(
@@ -339,6 +461,7 @@ def run_study(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     threads: int | None = None,
+    allow_dirty: bool = False,
 ) -> StudySummary:
     """Run the experiments ``names`` (all when empty) at ``profile``; returns a summary.
 
@@ -346,6 +469,9 @@ def run_study(
     where it stopped. ``jobs > 1`` trains that many runs in parallel processes. ``threads`` is the
     number of torch threads of each run (default: the cores divided by ``jobs``); the study's models
     are small, so one thread per run and one run per core wastes the least.
+
+    A ``book`` or ``full`` study refuses a git tree with uncommitted changes (see
+    :func:`check_clean_tree`) unless ``allow_dirty``; ``smoke`` results are scratch and run anyway.
     """
     prof = get_profile(profile)
     if jobs < 1:
@@ -355,6 +481,9 @@ def run_study(
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
+    if prof.name != "smoke":
+        check_clean_tree(out, allow_dirty)
+    parent = worker_info()
     experiments = [e for e in get_experiments(names, prof) if e.bench is None]
     tasks = plan(experiments, out)
     start = time.perf_counter()
@@ -388,9 +517,12 @@ def run_study(
 
         bar = tqdm(total=len(pending), desc=f"study ({prof.name})", unit="run", dynamic_ncols=True)
 
-    def finish(config: RunConfig, group: list[Task], outcome: Mapping[str, Any]) -> None:
+    def finish(
+        config: RunConfig, group: list[Task], outcome: Mapping[str, Any], worker: Mapping[str, Any]
+    ) -> None:
+        _check_worker(worker, parent)
         for task in group:
-            _write(task.path, _record(task, prof, config, outcome))
+            _write(task.path, _record(task, prof, config, outcome, worker))
         say(
             f"{group[0].experiment}/{group[0].config_id} seed {group[0].seed}: "
             f"{outcome['timings']['total_s']:.1f} s"
@@ -402,9 +534,11 @@ def run_study(
         if jobs == 1:
             previous = torch.get_num_threads()
             torch.set_num_threads(threads)
+            worker = {**parent, "torch_threads": torch.get_num_threads()}
             try:
                 for config, group in pending:
-                    finish(config, group, execute(config, group[0].seed, device=device))
+                    outcome = execute(config, group[0].seed, device=device)
+                    finish(config, group, outcome, worker)
             finally:
                 torch.set_num_threads(previous)
         else:
@@ -426,7 +560,8 @@ def run_study(
                 }
                 for future in as_completed(futures):
                     config, group = futures[future]
-                    finish(config, group, future.result())
+                    outcome = dict(future.result())
+                    finish(config, group, outcome, outcome.pop("worker"))
     finally:
         if bar is not None:
             bar.close()
@@ -464,6 +599,11 @@ def add_study_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument("--results-dir", default=None, help="where the JSON files go")
     run.add_argument("--device", default="cpu", help="cpu, cuda, auto (default cpu)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="run even if the git tree has uncommitted changes (the results will say so)",
+    )
     report = commands.add_parser("report", help="print the verdict tables")
     report.add_argument("--profile", default="book", choices=tuple(PROFILES))
     report.add_argument("--results-dir", default=None, help="where the JSON files are")
@@ -483,6 +623,7 @@ def study_command(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             log=lambda message: print(message, flush=True),
             threads=args.threads,
+            allow_dirty=args.allow_dirty,
         )
         print(
             f"{summary.tasks} results planned: {summary.trained} runs trained, {summary.copied} "

@@ -1,0 +1,129 @@
+"""Traceability of the study: a clean tree, the commit and threads of the worker, checked benchmarks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rvit.study import runner
+from rvit.study.profiles import PROFILES
+from rvit.utils import git_info, provenance
+
+TINY = dataclasses.replace(
+    PROFILES["smoke"],
+    train_samples=16,
+    test_samples=8,
+    train_sizes=(8,),
+    batch_size=8,
+    seeds=(0, 1),
+)
+
+
+def _git(folder: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with one committed code file and one committed result."""
+    root = tmp_path / "repo"
+    (root / "code").mkdir(parents=True)
+    (root / "results").mkdir()
+    (root / "code" / "a.py").write_text("x = 1\n")
+    (root / "results" / "r.json").write_text("{}\n")
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "first")
+    return root
+
+
+# ------------------------------------------------------------------------------------------------
+# a clean tree
+
+
+def test_dirty_files_ignore_results_and_untracked_files(repo):
+    results = repo / "results"
+    assert runner._dirty_files(results, repo / "code") == []
+    (results / "r.json").write_text('{"new": 1}\n')  # a result the study rewrote
+    (repo / "code" / "new.py").write_text("")  # untracked
+    assert runner._dirty_files(results, repo / "code") == []
+    (repo / "code" / "a.py").write_text("x = 2\n")
+    assert runner._dirty_files(results, repo / "code") == ["code/a.py"]
+
+
+def test_no_git_gives_none(tmp_path):
+    assert runner._dirty_files(tmp_path, tmp_path) is None
+
+
+def test_dirty_tree_is_refused_with_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "_dirty_files", lambda results, folder=None: ["a.py", "b.py"])
+    with pytest.raises(runner.DirtyTreeError) as caught:
+        runner.check_clean_tree(tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message and "2 tracked file(s)" in message and "--allow-dirty" in message
+    runner.check_clean_tree(tmp_path, allow_dirty=True)
+    book = dataclasses.replace(TINY, name="book")
+    with pytest.raises(runner.DirtyTreeError):
+        runner.run_study(["scalability"], book, tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())  # refused before anything ran
+
+
+def test_command_line_refuses_a_dirty_tree(monkeypatch, capsys, tmp_path):
+    from rvit.cli import main
+
+    monkeypatch.setattr(runner, "_dirty_files", lambda results, folder=None: ["a.py"])
+    code = main(
+        ["study", "run", "scalability", "--profile", "book", "--results-dir", str(tmp_path)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "1 tracked file(s)" in err and "--allow-dirty" in err
+
+
+def test_no_git_warns_and_goes_on(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "_dirty_files", lambda results, folder=None: None)
+    with pytest.warns(RuntimeWarning, match="not in a git checkout"):
+        runner.check_clean_tree(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# the worker's commit and threads
+
+
+def test_provenance_names_the_cpu_and_takes_the_callers_commit_and_threads():
+    record = provenance(git={"commit": "abc", "dirty": False}, torch_threads=1)
+    assert record["git"] == {"commit": "abc", "dirty": False}
+    assert record["environment"]["torch_threads"] == 1
+    assert isinstance(record["environment"]["cpu"], str) and record["environment"]["cpu"]
+
+
+def test_worker_commit_must_equal_the_parents():
+    runner._check_worker({"commit": "a"}, {"commit": "a"})
+    with pytest.raises(RuntimeError, match="code changed while the study ran"):
+        runner._check_worker({"commit": "b"}, {"commit": "a"})
+
+
+def test_pool_workers_record_their_commit_and_threads(tmp_path):
+    runner.run_study(["scalability"], TINY, tmp_path, jobs=2, threads=1, progress=False)
+    paths = sorted((tmp_path / "scalability").glob("*.json"))
+    assert len(paths) == len(TINY.seeds)
+    parent = git_info()
+    for path in paths:
+        prov = json.loads(path.read_text())["provenance"]
+        worker = prov["worker"]
+        assert worker["pid"] != os.getpid()
+        assert worker["torch_threads"] == prov["environment"]["torch_threads"] == 1
+        assert worker["commit"] == prov["git"]["commit"] == parent["commit"]
+        assert prov["git"]["dirty"] == worker["dirty"]
