@@ -120,7 +120,12 @@ def run_config(
     evals: Iterable[str] = ("test",),
     **model_fields: Any,
 ) -> RunConfig:
-    """One configuration of the study at profile ``p``; ``model_fields`` change one row each."""
+    """One configuration of the study at profile ``p``; ``model_fields`` change one row each.
+
+    Its ``factors`` record the arguments as structured values (architecture, preset, modality,
+    augmentation, training samples, variable length, every model field given, and the domain gap
+    or the camera where the training data use them), for the analysis; they do not enter the key.
+    """
     gap = p.domain_gap if domain_gap is None else domain_gap
     model = {"arch": arch, "preset": preset, **p.model(), **changed_fields(preset, model_fields)}
     num_samples = train_samples or p.train_samples
@@ -177,7 +182,20 @@ def run_config(
             )
         else:
             raise ValueError(f"unknown evaluation group {name!r}")
-    return RunConfig(model, train, data, all_evals)
+    factors: dict[str, Any] = {
+        "arch": arch,
+        "preset": preset,
+        "modality": modality,
+        "augment": augment,
+        "train_samples": train_samples or p.train_samples,
+        "variable_length": variable_length,
+        **model_fields,
+    }
+    if "domain_gap" in data:
+        factors["domain_gap"] = gap
+    if "camera" in train:
+        factors["camera"] = dict(train["camera"])
+    return RunConfig(model, train, data, all_evals, factors)
 
 
 def pairwise_contrast(

@@ -46,6 +46,12 @@ class RunConfig:
       "num_samples", "domain_gap", "difficulty", "seed"}`` plus an optional ``"cue_frames"`` (the
       retention probe: frames after the cue are blanked).
 
+    * ``factors``: what the configuration is, as structured values for the analysis and the
+      figures (``{"arch": "rvit", "modality": "image", "recurrent_dropout": 0.25, ...}``), so nothing
+      parses a configuration's id back. Factors describe; they do not define: they are not part of
+      :meth:`training`, :meth:`to_dict` or :meth:`key`, nor of equality, and are never stored with
+      a result.
+
     Runs are shared between experiments: :meth:`key` hashes model, training and data, so two
     experiments that ask for the same training run get one run, evaluated on the union of their
     evaluation sets.
@@ -55,6 +61,7 @@ class RunConfig:
     train: Mapping[str, Any]
     data: Mapping[str, Any]
     evals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    factors: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def training(self) -> dict[str, Any]:
         """The part that defines the trained weights (everything but the evaluations)."""
@@ -79,6 +86,10 @@ class RunConfig:
 
     def with_evals(self, **evals: Mapping[str, Any]) -> RunConfig:
         return dataclasses.replace(self, evals={**self.evals, **evals})
+
+    def with_factors(self, **factors: Any) -> RunConfig:
+        """The same configuration with ``factors`` added to (or replacing) its factors."""
+        return dataclasses.replace(self, factors={**self.factors, **factors})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -241,3 +252,12 @@ class Experiment:
 
     def label(self, config_id: str) -> str:
         return self.labels.get(config_id, config_id)
+
+    def factor(self, config_id: str, name: str, default: Any = None) -> Any:
+        """The factor ``name`` of configuration ``config_id`` (``default`` when it has none)."""
+        if config_id not in self.configs:
+            raise ValueError(
+                f"experiment {self.name!r} has no configuration {config_id!r}; "
+                f"known: {list(self.configs)}"
+            )
+        return self.configs[config_id].factors.get(name, default)
