@@ -127,3 +127,71 @@ def test_pool_workers_record_their_commit_and_threads(tmp_path):
         assert worker["torch_threads"] == prov["environment"]["torch_threads"] == 1
         assert worker["commit"] == prov["git"]["commit"] == parent["commit"]
         assert prov["git"]["dirty"] == worker["dirty"]
+
+
+# ------------------------------------------------------------------------------------------------
+# the benchmark files the study reads
+
+
+def _bench_repo(root: Path) -> str:
+    for name in ("benchmarks/bench_x.py", "benchmarks/_common.py", "rvit/a.py", "README.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("# first\n")
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "first")
+    return _git(root, "rev-parse", "HEAD")
+
+
+def _write_bench(folder: Path, commit: str | None, dirty: bool | None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "x.json").write_text(json.dumps({"git": {"commit": commit, "dirty": dirty}}))
+
+
+def _commit_change(root: Path, name: str) -> None:
+    (root / name).write_text("# changed\n")
+    _git(root, "commit", "-q", "-am", f"change {name}")
+
+
+def test_bench_check_with_git(tmp_path):
+    from rvit.study.report import check_bench
+
+    root, bench = tmp_path / "repo", tmp_path / "bench"
+    root.mkdir()
+    first = _bench_repo(root)
+    assert check_bench("x", bench, root) == "missing"
+    _write_bench(bench, first, False)
+    assert check_bench("x", bench, root) == "current"
+    _commit_change(root, "README.md")  # not the benchmark's code
+    assert check_bench("x", bench, root) == "current"
+    _write_bench(bench, first, True)
+    assert check_bench("x", bench, root).startswith("stale: written from commit")
+    _write_bench(bench, first, False)
+    for name in ("rvit/a.py", "benchmarks/bench_x.py", "benchmarks/_common.py"):
+        _commit_change(root, name)
+        why = check_bench("x", bench, root)
+        assert why.startswith("stale: ") and name in why, why
+    _write_bench(bench, _git(root, "rev-parse", "HEAD"), False)
+    assert check_bench("x", bench, root) == "current"
+
+
+def test_bench_check_unchecked_without_git_or_commit(tmp_path):
+    from rvit.study.report import check_bench
+
+    bench = tmp_path / "bench"
+    _write_bench(bench, "0" * 40, False)
+    assert check_bench("x", bench, tmp_path).startswith("unchecked: git or the repository")
+    root = tmp_path / "repo"
+    root.mkdir()
+    _bench_repo(root)
+    assert check_bench("x", bench, root).startswith("unchecked: commit 0000000000 is not in")
+    _write_bench(bench, None, None)
+    assert check_bench("x", bench, root) == "unchecked: the file records no commit"
+
+
+def test_report_lists_the_benchmark_check():
+    from rvit.study.report import check_bench, print_report
+
+    text = print_report("book")
+    assert "bench/length.json (memory): " in " ".join(text.split())
+    assert check_bench("length").split(":")[0] in {"current", "stale", "unchecked"}

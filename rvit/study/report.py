@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ __all__ = [
     "ReadingResult",
     "StaleResultsError",
     "analyse",
+    "bench_code_paths",
+    "check_bench",
     "claim_table",
     "format_p",
     "gate_check",
@@ -130,6 +133,62 @@ def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[st
             f"benchmark result {path} is missing; run: python benchmarks/bench_{name}.py"
         )
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def bench_code_paths(name: str) -> tuple[str, ...]:
+    """The code that makes ``results/bench/<name>.json``, relative to the repository root."""
+    return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", "rvit")
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def check_bench(
+    name: str,
+    bench_dir: str | os.PathLike | None = None,
+    repo: str | os.PathLike | None = None,
+) -> str:
+    """Whether the benchmark result ``<bench_dir>/<name>.json`` still speaks for the code.
+
+    Returns ``'current'``; ``'stale: ...'`` when the file was written from a tree with uncommitted
+    changes or when its code (:func:`bench_code_paths`) changed between its recorded commit and
+    ``HEAD`` of the git repository ``repo`` (default: the repository root); ``'unchecked: ...'``
+    when git, the recorded commit or the file is not available; ``'missing'`` without a file.
+    """
+    path = Path(bench_dir or ROOT / "results" / "bench") / f"{name}.json"
+    if not path.is_file():
+        return "missing"
+    try:
+        git = json.loads(path.read_text(encoding="utf-8")).get("git") or {}
+    except (OSError, ValueError):
+        return "unchecked: the file is not readable JSON"
+    commit = git.get("commit")
+    if not commit:
+        return "unchecked: the file records no commit"
+    folder = Path(repo) if repo is not None else ROOT
+    head = _git(folder, "rev-parse", "HEAD")
+    if head is None or head.returncode != 0:
+        return "unchecked: git or the repository is not available"
+    known = _git(folder, "cat-file", "-e", f"{commit}^{{commit}}")
+    if known is None or known.returncode != 0:
+        return f"unchecked: commit {commit[:10]} is not in this repository"
+    changed = _git(folder, "diff", "--name-only", commit, "HEAD", "--", *bench_code_paths(name))
+    if changed is None or changed.returncode != 0:
+        return "unchecked: git diff failed"
+    files = changed.stdout.split()
+    why = []
+    if git.get("dirty"):
+        why.append(f"written from commit {commit[:10]} with uncommitted changes")
+    if files:
+        shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+        why.append(f"{len(files)} file(s) of its code changed since {commit[:10]} ({shown})")
+    return "stale: " + "; ".join(why) if why else "current"
 
 
 _MEMORY_COMPARED = ("rvit_stream", "rvit_forward", "clipvit_forward")
@@ -861,6 +920,19 @@ def print_report(
         f"{runs} training runs (each counted once): {wall / 60:.1f} min wall time, "
         f"{cpu / 60:.1f} min CPU time",
     ]
+    out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
+    benches = sorted({r.experiment.bench for r in loaded.values() if r.experiment.bench})
+    if benches:
+        lines += [
+            "",
+            "Benchmark files the study reads (their commit and code, checked with git; rerun the "
+            "benchmark from a clean tree when stale):",
+            *(
+                f"- bench/{b}.json ({', '.join(e.name for e in _bench_readers(loaded, b))}): "
+                f"{check_bench(b, out / 'bench')}"
+                for b in benches
+            ),
+        ]
     if problems:
         lines += ["", "Missing or stale:", *(f"- {p}" for p in problems)]
     text = "\n".join(
@@ -868,6 +940,10 @@ def print_report(
     )
     print(text)
     return text
+
+
+def _bench_readers(loaded: Mapping[str, ExperimentResults], bench: str) -> list[Experiment]:
+    return [r.experiment for r in loaded.values() if r.experiment.bench == bench]
 
 
 def _test_label(test: str, margin: float | None, units: str) -> str:
