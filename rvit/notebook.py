@@ -3,7 +3,8 @@
 * :func:`glue` stores a value for the prose (``{glue:text}`name```) through ``myst_nb.glue`` when myst-nb
   is installed (the book build, ``make lab``); elsewhere (a bare Colab runtime) it only shows the value,
   so a chapter runs the same without the book's tools.
-* :func:`table` styles a DataFrame for reading in the book's column: no index, text wrapped.
+* :func:`table` styles a DataFrame for reading in the book's column: no index, text wrapped and shown
+  as text.
 * :func:`results_dir` finds the committed ``results/`` folder through the package, not through a path
   relative to the notebook, so a notebook copied anywhere still reads the study's results.
 
@@ -77,15 +78,20 @@ def results_dir(*parts: str) -> Path:
     return path
 
 
-def table(frame: Any, index: bool = False) -> Any:
+def table(frame: Any, formatter: Any = None, *, index: bool = False, **options: Any) -> Any:
     """``frame`` styled for reading: without its index (unless ``index``), long text wrapped in the column.
 
     Words wrap at spaces, and a long word without spaces (a file name, a path) may break anywhere, so
-    the table fits the book's text column instead of overflowing it.
+    the table fits the book's text column instead of overflowing it. Cells and column names are shown
+    as text: ``<class>/<image>`` reads as written instead of becoming HTML. ``formatter`` and
+    ``options`` (``precision``, ``na_rep``, ``subset``, ...) format the values as
+    ``Styler.format`` does, escaped the same way.
 
     Returns a pandas ``Styler``, which notebooks and the book show as an HTML table.
     """
-    styler = frame.style
+    styler = frame.style.format(escape="html").format_index(escape="html", axis=1)
+    if formatter is not None or options:
+        styler = styler.format(formatter, escape="html", **options)
     if not index:
         styler = styler.hide(axis="index")
     return styler.set_properties(
