@@ -318,12 +318,16 @@ def provenance(
     """Everything a result file should say about where it came from.
 
     Returns ``{"created", "command", "git", "environment", **extra}``; ``environment`` names the
-    CPU model (``cpu``) and the torch thread count (``torch_threads``). ``git`` is the code's commit
-    when the caller resolved it earlier (the commit of the code that ran, not the one at write
-    time; default: :func:`git_info` now); ``torch_threads`` the thread count of the process that
-    computed the result when that was another one (a worker of a pool).
+    CPU model (``cpu``), the instruction set torch's kernels use (``cpu_capability``) and the torch
+    thread count (``torch_threads``). ``git`` is the code's commit when the caller resolved it
+    earlier (the commit of the code that ran, not the one at write time; default: :func:`git_info`
+    now); ``torch_threads`` the thread count of the process that computed the result when that was
+    another one (a worker of a pool).
     """
     environment = environment_info()
+    # the kernels torch dispatches to (AVX2, AVX512, ...): the same code and seed give other
+    # floating-point results on another instruction set, which a CPU's model name does not say
+    environment["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     if torch_threads is not None:
         environment["torch_threads"] = int(torch_threads)
     record: dict[str, Any] = {

@@ -107,6 +107,7 @@ def test_provenance_names_the_cpu_and_takes_the_callers_commit_and_threads():
     assert record["git"] == {"commit": "abc", "dirty": False}
     assert record["environment"]["torch_threads"] == 1
     assert isinstance(record["environment"]["cpu"], str) and record["environment"]["cpu"]
+    assert record["environment"]["cpu_capability"]  # e.g. AVX2 or AVX512
 
 
 def test_worker_commit_must_equal_the_parents():
@@ -195,3 +196,61 @@ def test_report_lists_the_benchmark_check():
     text = print_report("book")
     assert "bench/length.json (memory): " in " ".join(text.split())
     assert check_bench("length").split(":")[0] in {"current", "stale", "unchecked"}
+
+
+# ------------------------------------------------------------------------------------------------
+# committed results re-run at HEAD
+
+# The cheapest committed book results (about 10 s and 15 s on one core): one written from a clean
+# commit, one from a dirty tree.
+RERUN = ("classifier/paper+gap__seed1", "scalability/image_n250__seed0")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _differences(a, b, where: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            d
+            for k in sorted(set(a) | set(b))
+            for d in _differences(a.get(k), b.get(k), f"{where}/{k}")
+        ]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, f"{where}[{i}]")
+        ]
+    return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the committed book results reproduce bit for bit only with the code of their recorded "
+    "commit on a CPU without AVX-512 kernels (ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 "
+    "ATEN_CPU_CAPABILITY=avx2, one thread); at HEAD commits 2f7ceb5, 94d344d and 5a8a2f1 changed "
+    "the arithmetic of linear attention and of the attention gate without changing a run key. "
+    "Rerun the book study from a clean commit, then remove this mark",
+)
+@pytest.mark.parametrize("name", RERUN)
+def test_committed_result_reruns_identically_at_head(name):
+    import torch
+
+    from rvit.study.experiments import get_experiment
+    from rvit.study.store import match_result, strip_timings
+
+    experiment, stem = name.split("/")
+    config_id, seed = stem.rsplit("__seed", 1)
+    record = json.loads((ROOT / "results" / experiment / f"{stem}.json").read_text())
+    config = get_experiment(experiment, "book").configs[config_id]
+    assert match_result(record, config, int(seed), "book") == ""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # the study's workers run one thread each
+    try:
+        outcome = runner.execute(config, int(seed))
+    finally:
+        torch.set_num_threads(previous)
+    fresh = strip_timings(json.loads(json.dumps(outcome["metrics"])))
+    stored = strip_timings(record["metrics"])
+    differences = _differences(stored, fresh)
+    assert not differences, f"{len(differences)} metrics differ: " + "; ".join(differences[:5])
