@@ -40,20 +40,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
 from rvit.study.experiments import EXPERIMENTS, get_experiments
 from rvit.study.profiles import PROFILES, Profile, get_profile
 from rvit.study.schema import Experiment, RunConfig
-from rvit.study.store import _load, default_results_dir, match_result, result_path
+from rvit.study.store import (
+    _load,
+    build_eval_set,
+    build_train_set,
+    default_results_dir,
+    match_result,
+    result_path,
+)
 
 __all__ = [
     "DirtyTreeError",
     "Task",
     "add_study_parser",
-    "build_eval_set",
     "build_model",
-    "build_train_set",
     "check_clean_tree",
     "execute",
     "main",
@@ -108,41 +112,6 @@ def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
         raise ValueError(f"model preset {preset!r} is unknown; choose 'paper' or 'variant'")
     cfg = getattr(RViTConfig, preset)(num_classes, **spec)
     return build(arch, cfg)
-
-
-def build_train_set(data: Mapping[str, Any], train: Mapping[str, Any], seed: int) -> Dataset:
-    """The training set of a run: still images for image-like modalities, videos otherwise.
-
-    The data seed is the run's seed, so seeds differ in their training samples as well as in their
-    initial weights and batch order; the test videos are the same for every seed. The sets come
-    from ``rvit.data.sources`` (cached in the process: runs that share a set render it once).
-    """
-    from rvit.data.sources import build_dataset
-
-    modality = train["modality"]
-    kind = "video" if modality in ("video", "frames") else "image"
-    return build_dataset("synthetic", {**data, "split": "train", "modality": kind, "seed": seed})
-
-
-def build_eval_set(spec: Mapping[str, Any], seed: int) -> Dataset:
-    """An evaluation set: ``SyntheticActions``, no augmentation (``seed=None``: the run's seed);
-    with ``cue_frames``, the retention probe ``rvit.data.sources.CueThenBlank``."""
-    from rvit.data.sources import build_dataset
-
-    data_seed = seed if spec.get("seed") is None else int(spec["seed"])
-    fields = (
-        "split",
-        "modality",
-        "num_samples",
-        "frames",
-        "image_size",
-        "domain_gap",
-        "difficulty",
-    )
-    settings = {k: spec[k] for k in fields}
-    return build_dataset(
-        "synthetic", {**settings, "seed": data_seed, "cue_frames": spec.get("cue_frames")}
-    )
 
 
 # ------------------------------------------------------------------------------------------------

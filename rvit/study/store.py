@@ -1,8 +1,11 @@
-"""Where the study's results are stored and when a stored result still answers the registry.
+"""Where the study's results are stored, when a stored result still answers the registry, and the
+data sets a run's configuration names.
 
 One JSON per run: ``<results-dir>/<experiment>/<config-id>__seed<k>.json``. The runner
 (:mod:`rvit.study.runner`) writes these files and skips those that still answer; the report
-(:mod:`rvit.study.report`) reads them and refuses stale ones. Both find them here.
+(:mod:`rvit.study.report`) reads them and refuses stale ones. Both find them here. The runner and
+the pixel baseline (:mod:`rvit.study.pixel_nn`) build a run's training and evaluation sets with
+:func:`build_train_set` and :func:`build_eval_set`.
 """
 
 from __future__ import annotations
@@ -12,14 +15,19 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rvit.study.profiles import Profile, get_profile
 from rvit.study.schema import RunConfig
 
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
 __all__ = [
     "ROOT",
     "TIMING_KEYS",
+    "build_eval_set",
+    "build_train_set",
     "default_results_dir",
     "match_result",
     "result_path",
@@ -109,3 +117,38 @@ def strip_timings(obj: Any) -> Any:
     if isinstance(obj, list):
         return [strip_timings(v) for v in obj]
     return obj
+
+
+def build_train_set(data: Mapping[str, Any], train: Mapping[str, Any], seed: int) -> Dataset:
+    """The training set of a run: still images for image-like modalities, videos otherwise.
+
+    The data seed is the run's seed, so seeds differ in their training samples as well as in their
+    initial weights and batch order; the test videos are the same for every seed. The sets come
+    from ``rvit.data.sources`` (cached in the process: runs that share a set render it once).
+    """
+    from rvit.data.sources import build_dataset
+
+    modality = train["modality"]
+    kind = "video" if modality in ("video", "frames") else "image"
+    return build_dataset("synthetic", {**data, "split": "train", "modality": kind, "seed": seed})
+
+
+def build_eval_set(spec: Mapping[str, Any], seed: int) -> Dataset:
+    """An evaluation set: ``SyntheticActions``, no augmentation (``seed=None``: the run's seed);
+    with ``cue_frames``, the retention probe ``rvit.data.sources.CueThenBlank``."""
+    from rvit.data.sources import build_dataset
+
+    data_seed = seed if spec.get("seed") is None else int(spec["seed"])
+    fields = (
+        "split",
+        "modality",
+        "num_samples",
+        "frames",
+        "image_size",
+        "domain_gap",
+        "difficulty",
+    )
+    settings = {k: spec[k] for k in fields}
+    return build_dataset(
+        "synthetic", {**settings, "seed": data_seed, "cue_frames": spec.get("cue_frames")}
+    )
