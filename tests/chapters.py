@@ -49,7 +49,7 @@ CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
         "rvit.distributed",
     ),
     7: ("rvit.evaluate",),
-    8: ("rvit.study", "rvit.study.figures", "rvit.data.sources"),
+    8: ("rvit.study", "rvit.study.figures", "rvit.data.sources", "rvit.study.pixel_nn"),
     9: ("rvit.perf",),
     10: ("rvit.widgets",),
     11: ("rvit.data.labels", "rvit.data.leakage", "rvit.cli"),
