@@ -60,7 +60,7 @@ from _common import (  # noqa: E402
 from rvit.baselines import FrameViT  # noqa: E402
 from rvit.compile import compile_for_training, compile_status  # noqa: E402
 from rvit.config import RViTConfig  # noqa: E402
-from rvit.measure import count_flops, synchronize  # noqa: E402
+from rvit.measure import Stopwatch, count_flops  # noqa: E402
 from rvit.model import RViT  # noqa: E402
 from rvit.perf import matmul_peak_flops  # noqa: E402
 
@@ -151,12 +151,10 @@ def time_steps(step: Any, repeats: int, steps: int, device: torch.device) -> lis
     """Seconds per step: ``repeats`` timings of ``steps`` steps each."""
     seconds = []
     for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        synchronize(device)
-        seconds.append((time.perf_counter() - start) / steps)
+        with Stopwatch(device) as watch:
+            for _ in range(steps):
+                step()
+        seconds.append(watch.seconds / steps)
     return seconds
 
 
@@ -181,11 +179,9 @@ def measure_training(
         model.zero_grad(set_to_none=True)
         net = compile_for_training(model) if compiled else model
         step, _ = adamw_step(net, 1, BATCH, IMAGE_SIZE, NUM_CLASSES, device)
-        synchronize(device)
-        start = time.perf_counter()
-        step()  # compiled: trace, compile and run
-        synchronize(device)
-        first = time.perf_counter() - start
+        with Stopwatch(device) as first_call:
+            step()  # compiled: trace, compile and run
+        first = first_call.seconds
         step()  # warm-up
         steps.append(step)
         rows.append({"model": kind, "flops": flops, "first": first, "seconds": []})
@@ -239,6 +235,7 @@ def profile_step(device: torch.device) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------------------
 # batch-1 streaming, in fresh processes (the same script for the current code and the baseline)
+# The script times its own loop: it also runs under the baseline's code, which has no rvit.measure.
 
 STREAM_SCRIPT = r"""
 import json, sys, time
