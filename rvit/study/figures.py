@@ -192,11 +192,11 @@ def readings_table(readings: Sequence[ReadingResult], experiment: str | None = N
 # building blocks
 
 
-def _figure(panels: int = 1, height: float = 3.8, sharex: bool = False, **kw: Any) -> tuple:
-    """A figure :data:`WIDTH` wide with ``panels`` stacked axes of ``height`` inches each."""
-    fig = Figure(figsize=(WIDTH, height * panels), layout="constrained")
-    axes = fig.subplots(panels, 1, sharex=sharex, squeeze=False, **kw)[:, 0]
-    return fig, list(axes)
+def _figure(*heights: float, sharex: bool = False) -> tuple[Figure, list[Axes]]:
+    """A figure :data:`WIDTH` wide with one stacked axes per height (in inches)."""
+    fig = Figure(figsize=(WIDTH, sum(heights) + 0.6), layout="constrained")
+    axes = fig.subplots(len(heights), 1, sharex=sharex, squeeze=False, height_ratios=heights)
+    return fig, list(axes[:, 0])
 
 
 def _title(fig: Figure, text: str, note: str) -> None:
@@ -294,7 +294,7 @@ def temporal_features(results: ExperimentResults) -> Figure:
     the prediction so far as frames arrive (bottom)."""
     frame = metrics_frame(results)
     experiment = results.experiment
-    fig, (top, bottom) = _figure(2, 3.4)
+    fig, (top, bottom) = _figure(3.0, 2.4)
     _bars(top, results, CLASS_GROUPS, "top-1 accuracy on test videos")
     _chance_line(top, _chance(frame), vertical=True)
     _legend(top)
@@ -332,7 +332,7 @@ def temporal_features(results: ExperimentResults) -> Figure:
 def domain_gap(results: ExperimentResults) -> Figure:
     """Accuracy on the test videos against the domain gap, for each training."""
     sweep = gap_sweep(results)
-    fig, (ax,) = _figure(1, 4.0)
+    fig, (ax,) = _figure(2.9)
     sns.lineplot(
         sweep, x="domain gap", y="accuracy", hue="training", marker="o", errorbar=None, ax=ax
     )
@@ -390,7 +390,7 @@ def _row_effect(results: ExperimentResults, field: str, metric: str) -> float:
 def patch_embedding(results: ExperimentResults) -> Figure:
     """Accuracy on the test videos at the training frame size and at unseen sizes."""
     sizes = _eval_columns(results, "image_size")
-    fig, (ax,) = _figure(1, 4.6)
+    fig, (ax,) = _figure(3.5)
     columns = {"test.top1": "training size", **{c: f"{s} px (unseen)" for c, s in sizes.items()}}
     _bars(ax, results, columns, "top-1 accuracy on test videos")
     _chance_line(ax, _chance(metrics_frame(results)), vertical=True)
@@ -414,7 +414,7 @@ def attention(results: ExperimentResults) -> Figure:
         ({"flops_per_clip": "FLOPs"}, "forward FLOPs per training clip"),
         ({"test.latency_ms": "latency"}, "ms per frame (batch of videos; shared CPU)"),
     ]
-    fig, axes = _figure(3, 2.5)
+    fig, axes = _figure(1.8, 1.8, 1.8)
     for ax, (columns, xlabel) in zip(axes, panels, strict=True):
         _bars(ax, results, columns, xlabel, frame)
     _chance_line(axes[0], _chance(frame), vertical=True)
@@ -449,12 +449,12 @@ def recurrent_dropout(results: ExperimentResults) -> Figure:
     the recurrent dropout rate, image- and video-trained."""
     frame = dropout_frame(results)
     panels = [
-        ("test.top1", "accuracy, test videos"),
-        ("test.motion", "accuracy, motion pairs"),
-        ("overfitting gap", "train minus held-out"),
-        ("probe.top1", "accuracy after blanks"),
+        ("test.top1", "accuracy,\ntest videos"),
+        ("test.motion", "accuracy,\nmotion pairs"),
+        ("overfitting gap", "train minus\nheld-out"),
+        ("probe.top1", "accuracy\nafter blanks"),
     ]
-    fig, axes = _figure(len(panels), 2.2, sharex=True)
+    fig, axes = _figure(*[1.7] * len(panels), sharex=True)
     for ax, (column, ylabel) in zip(axes, panels, strict=True):
         sns.lineplot(frame, x="dropout", y=column, hue="training", marker="o", errorbar=None, ax=ax)
         sns.stripplot(
@@ -468,7 +468,8 @@ def recurrent_dropout(results: ExperimentResults) -> Figure:
             size=3,
             alpha=0.6,
         )
-        ax.set(xlabel="recurrent dropout rate", ylabel=ylabel)
+        ax.set_xlabel("recurrent dropout rate")
+        ax.set_ylabel(ylabel, fontsize=9)
         if column == "overfitting gap":
             ax.axhline(0, color="gray", lw=1)
         else:
@@ -497,7 +498,7 @@ def _compared_rate(results: ExperimentResults) -> float:
 def memory(results: ExperimentResults, bench: Mapping[str, Any]) -> Figure:
     """Peak memory growth of inference against video length, from the length benchmark."""
     mem = memory_frame(bench)
-    fig, (ax,) = _figure(1, 4.0)
+    fig, (ax,) = _figure(2.9)
     sns.lineplot(mem, x="frames", y="peak_mb", hue="method", marker="o", errorbar=None, ax=ax)
     ax.set(xlabel="video length (frames)", ylabel="peak memory growth (MiB)")
     _log_axis(ax, mem.frames)
@@ -516,7 +517,7 @@ def memory(results: ExperimentResults, bench: Mapping[str, Any]) -> Figure:
 
 def classifier(results: ExperimentResults) -> Figure:
     """Accuracy on held-out still images and on the motion pairs of the test videos."""
-    fig, (ax,) = _figure(1, 4.6)
+    fig, (ax,) = _figure(3.5)
     columns = {"fit_val.top1": "held-out still images", "test.motion": "motion pairs, test videos"}
     _bars(ax, results, columns)
     _chance_line(ax, _chance(metrics_frame(results)), vertical=True)
@@ -542,7 +543,7 @@ def position_encoding(results: ExperimentResults) -> Figure:
     experiment = results.experiment
     lengths = _eval_columns(results, "frames")
     sizes = _eval_columns(results, "image_size")
-    fig, (top, bottom) = _figure(2, 3.6)
+    fig, (top, bottom) = _figure(2.5, 2.7)
     long = frame.melt(
         id_vars=["label", "seed"], value_vars=list(lengths), var_name="eval", value_name="accuracy"
     )
@@ -585,7 +586,7 @@ def video_length(results: ExperimentResults) -> Figure:
         id_vars=["label", "seed"], value_vars=list(lengths), var_name="eval", value_name="accuracy"
     )
     long["frames"] = long["eval"].map(lengths)
-    fig, (ax,) = _figure(1, 4.0)
+    fig, (ax,) = _figure(2.9)
     sns.lineplot(long, x="frames", y="accuracy", hue="label", marker="o", errorbar=None, ax=ax)
     _chance_line(ax, _chance(frame))
     configs = experiment.configs
@@ -610,7 +611,7 @@ def video_length(results: ExperimentResults) -> Figure:
 def efficiency(results: ExperimentResults) -> Figure:
     """Accuracy on appearance classes against training FLOPs (top); training time (bottom)."""
     frame = metrics_frame(results)
-    fig, (top, bottom) = _figure(2, 3.4)
+    fig, (top, bottom) = _figure(2.5, 2.2)
     sns.scatterplot(frame, x="train.flops", y="test.appearance", hue="label", s=50, ax=top)
     top.set(
         xscale="log", xlabel="training FLOPs (log scale)", ylabel="accuracy, appearance classes"
@@ -646,7 +647,7 @@ def scalability(results: ExperimentResults) -> Figure:
         value_name="accuracy",
     )
     long["classes"] = long.classes.map(CLASS_GROUPS)
-    fig, (ax,) = _figure(1, 4.0)
+    fig, (ax,) = _figure(2.9)
     sns.lineplot(
         long, x="train_samples", y="accuracy", hue="classes", marker="o", errorbar=None, ax=ax
     )
@@ -678,7 +679,7 @@ def scalability(results: ExperimentResults) -> Figure:
 
 def augmentation(results: ExperimentResults) -> Figure:
     """Accuracy on the test videos for each augmentation setting and the references."""
-    fig, (ax,) = _figure(1, 4.2)
+    fig, (ax,) = _figure(3.0)
     _bars(ax, results, {"test.top1": "test videos"}, "top-1 accuracy on test videos")
     _chance_line(ax, _chance(metrics_frame(results)), vertical=True)
     configs = results.experiment.configs
