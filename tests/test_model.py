@@ -495,3 +495,20 @@ def test_split_gate_equals_the_concatenated_form_values_and_gradients():
     grads_ref = torch.autograd.grad((reference * weight).sum(), [u, h, *gate.parameters()])
     for g, g_ref in zip(grads, grads_ref, strict=True):
         torch.testing.assert_close(g, g_ref, atol=1e-10, rtol=1e-10)
+
+
+def test_gate_takes_the_explicit_form_for_one_video_without_gradients():
+    # batch 1 under no_grad runs the concatenated form (fewer operators); the numbers agree with
+    # the split form, which a batch of two takes
+    torch.manual_seed(0)
+    gate = AttentionGate(16, 4, kind="linear").double()
+    u, h = torch.randn(2, 7, 16, dtype=torch.float64), torch.randn(2, 7, 16, dtype=torch.float64)
+    calls = []
+    original = gate._split_linear_attention
+    gate._split_linear_attention = lambda *a: calls.append(a[0].shape[0]) or original(*a)
+    with torch.no_grad():
+        one, _ = gate(u[:1], h[:1])
+        both, _ = gate(u, h)
+    assert calls == [2]
+    torch.testing.assert_close(one, both[:1], atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(one, _reference_gate(gate, u[:1], h[:1]), atol=1e-10, rtol=1e-10)
