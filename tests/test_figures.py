@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rvit.notebook import results_dir
-from rvit.study import figures, report
+from rvit.study import bench, figures, report
 from rvit.study.registry import PROFILES, get_experiments
 
 FIGURES = (
@@ -31,7 +31,7 @@ FIGURES = (
 def study():
     root = results_dir()
     loaded, readings = report.study_results("book", root)
-    return loaded, readings, report.load_bench("length", root / "bench")
+    return loaded, readings, bench.load_bench("length", root / "bench")
 
 
 def test_factors_stay_out_of_the_key_and_the_stored_form():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rvit.data.sources import CueThenBlank
+from rvit.study import bench as study_bench
 from rvit.study import registry, report, runner, stats, store
 from rvit.study.registry import (
     CLAIMS,
@@ -251,9 +252,7 @@ def test_cue_then_blank_keeps_only_the_cue():
 
 
 def test_missing_results_name_the_rerun_command(tmp_path):
-    with pytest.raises(
-        report.StaleResultsError, match="rvit study run scalability --profile smoke"
-    ):
+    with pytest.raises(store.StaleResultsError, match="rvit study run scalability --profile smoke"):
         report.load_experiment("scalability", "smoke", tmp_path)
 
 
@@ -278,7 +277,7 @@ def test_study_run_is_reproducible_and_resumable(tmp_path):
     assert all(v in stats.VERDICTS for v in verdicts)
     # a changed registry makes the stored results stale
     changed = dataclasses.replace(TINY, epochs=2)
-    with pytest.raises(report.StaleResultsError, match="stale"):
+    with pytest.raises(store.StaleResultsError, match="stale"):
         report.load_experiment("scalability", changed, tmp_path / "a")
 
 
@@ -341,7 +340,7 @@ def test_memory_readings_come_from_the_length_benchmark(tmp_path):
     # three repeats: the smallest sign-flip p-value is 0.25, so nothing can be decided
     assert all(r.p == pytest.approx(0.25) for r in results.values())
     assert all(r.verdict == stats.INCONCLUSIVE for r in results.values())
-    frame = report.memory_frame(bench)
+    frame = study_bench.memory_frame(bench)
     assert set(frame.method) == {"rvit_stream", "rvit_forward", "clipvit_forward"}
     assert len(frame) == 7 * 3
 

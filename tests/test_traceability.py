@@ -155,7 +155,7 @@ def _commit_change(root: Path, name: str) -> None:
 
 
 def test_bench_check_with_git(tmp_path):
-    from rvit.study.report import check_bench
+    from rvit.study.bench import check_bench
 
     root, bench = tmp_path / "repo", tmp_path / "bench"
     root.mkdir()
@@ -177,7 +177,7 @@ def test_bench_check_with_git(tmp_path):
 
 
 def test_bench_check_unchecked_without_git_or_commit(tmp_path):
-    from rvit.study.report import check_bench
+    from rvit.study.bench import check_bench
 
     bench = tmp_path / "bench"
     _write_bench(bench, "0" * 40, False)
@@ -191,7 +191,8 @@ def test_bench_check_unchecked_without_git_or_commit(tmp_path):
 
 
 def test_report_lists_the_benchmark_check():
-    from rvit.study.report import check_bench, print_report
+    from rvit.study.bench import check_bench
+    from rvit.study.report import print_report
 
     text = print_report("book")
     assert "bench/length.json (memory): " in " ".join(text.split())

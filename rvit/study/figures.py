@@ -29,12 +29,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from rvit.notebook import table
+from rvit.study.bench import memory_frame
 from rvit.study.report import (
     ExperimentResults,
     ReadingResult,
     format_effect,
     format_p,
-    memory_frame,
     metrics_frame,
     online_frame,
 )

@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rvit.study.bench import check_bench, load_bench, memory_runs
 from rvit.study.claims import CLAIMS
 from rvit.study.design import LEARNING_GATE, pairwise_contrast
 from rvit.study.experiments import EXPERIMENTS, get_experiment
@@ -44,15 +44,17 @@ from rvit.study.stats import (
     t_interval,
     tost_p,
 )
-from rvit.study.store import ROOT, default_results_dir, match_result, result_path
+from rvit.study.store import (
+    StaleResultsError,
+    default_results_dir,
+    match_result,
+    result_path,
+)
 
 __all__ = [
     "ExperimentResults",
     "ReadingResult",
-    "StaleResultsError",
     "analyse",
-    "bench_code_paths",
-    "check_bench",
     "claim_table",
     "format_p",
     "gate_check",
@@ -60,9 +62,7 @@ __all__ = [
     "inference_notes",
     "judge",
     "get_metric",
-    "load_bench",
     "load_experiment",
-    "memory_frame",
     "metrics_frame",
     "online_frame",
     "pixel_bar_readings",
@@ -72,10 +72,6 @@ __all__ = [
     "rerun_command",
     "study_results",
 ]
-
-
-class StaleResultsError(RuntimeError):
-    """A result the registry asks for is missing, or was made with another configuration."""
 
 
 def rerun_command(names: Iterable[str], profile: str) -> str:
@@ -127,134 +123,6 @@ def study_compute(loaded: Mapping[str, ExperimentResults]) -> tuple[float, float
     return wall, cpu, len(unique)
 
 
-def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """``results/bench/<name>.json`` as written by ``benchmarks/bench_<name>.py``."""
-    path = Path(bench_dir or ROOT / "results" / "bench") / f"{name}.json"
-    if not path.is_file():
-        raise StaleResultsError(
-            f"benchmark result {path} is missing; run: python benchmarks/bench_{name}.py"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def bench_code_paths(name: str) -> tuple[str, ...]:
-    """The code that makes ``results/bench/<name>.json``, relative to the repository root."""
-    return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", "rvit")
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def check_bench(
-    name: str,
-    bench_dir: str | os.PathLike | None = None,
-    repo: str | os.PathLike | None = None,
-) -> str:
-    """Whether the benchmark result ``<bench_dir>/<name>.json`` still speaks for the code.
-
-    Returns ``'current'``; ``'stale: ...'`` when the file was written from a tree with uncommitted
-    changes or when its code (:func:`bench_code_paths`) changed between its recorded commit and
-    ``HEAD`` of the git repository ``repo`` (default: the repository root); ``'unchecked: ...'``
-    when git, the recorded commit or the file is not available; ``'missing'`` without a file.
-    """
-    path = Path(bench_dir or ROOT / "results" / "bench") / f"{name}.json"
-    if not path.is_file():
-        return "missing"
-    try:
-        git = json.loads(path.read_text(encoding="utf-8")).get("git") or {}
-    except (OSError, ValueError):
-        return "unchecked: the file is not readable JSON"
-    commit = git.get("commit")
-    if not commit:
-        return "unchecked: the file records no commit"
-    folder = Path(repo) if repo is not None else ROOT
-    head = _git(folder, "rev-parse", "HEAD")
-    if head is None or head.returncode != 0:
-        return "unchecked: git or the repository is not available"
-    known = _git(folder, "cat-file", "-e", f"{commit}^{{commit}}")
-    if known is None or known.returncode != 0:
-        return f"unchecked: commit {commit[:10]} is not in this repository"
-    changed = _git(folder, "diff", "--name-only", commit, "HEAD", "--", *bench_code_paths(name))
-    if changed is None or changed.returncode != 0:
-        return "unchecked: git diff failed"
-    files = changed.stdout.split()
-    why = []
-    if git.get("dirty"):
-        why.append(f"written from commit {commit[:10]} with uncommitted changes")
-    if files:
-        shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
-        why.append(f"{len(files)} file(s) of its code changed since {commit[:10]} ({shown})")
-    return "stale: " + "; ".join(why) if why else "current"
-
-
-_MEMORY_COMPARED = ("rvit_stream", "rvit_forward", "clipvit_forward")
-
-
-def _memory_points(bench: Mapping[str, Any]) -> dict[str, dict[int, list[float]]]:
-    """Measured inference points of the length benchmark: ``[method][T] = peak MB per repeat``."""
-    by_method: dict[str, dict[int, list[float]]] = {}
-    for point in bench.get("points") or []:
-        if point.get("task") != "inference" or point.get("status") != "measured":
-            continue
-        repeats = point.get("memory_bytes") or [point.get("memory_median_bytes")]
-        by_method.setdefault(str(point["method"]), {})[int(point["T"])] = [
-            float(b) / 2**20 for b in repeats if b is not None
-        ]
-    return by_method
-
-
-def _memory_runs(bench: Mapping[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
-    """Peak memory of the length benchmark as runs: ``runs[method][repeat] = {"peak_mb": ...}``.
-
-    The memory repeats of each method play the role of seeds. ``peak_mb.longest`` is the peak at
-    the longest length measured for streaming RViT, whole-video RViT and ClipViT alike;
-    ``peak_mb.growth`` is that minus the peak at the shortest such length. ``clipvit_forward`` is
-    stored as ``clipvit``.
-    """
-    by_method = _memory_points(bench)
-    lengths = [set(by_method.get(m, {})) for m in _MEMORY_COMPARED]
-    common = sorted(set.intersection(*lengths)) if all(lengths) else []
-    if not common:
-        return {}
-    shortest, longest = common[0], common[-1]
-    runs: dict[str, dict[int, dict[str, Any]]] = {}
-    for method, by_frames in by_method.items():
-        if shortest not in by_frames or longest not in by_frames:
-            continue
-        high, low = by_frames[longest], by_frames[shortest]
-        runs["clipvit" if method == "clipvit_forward" else method] = {
-            i: {
-                "peak_mb": {
-                    "longest": high[i],
-                    "growth": high[i] - low[min(i, len(low) - 1)],
-                    "frames": longest,
-                    "shortest_frames": shortest,
-                }
-            }
-            for i in range(len(high))
-        }
-    return runs
-
-
-def memory_frame(bench: Mapping[str, Any]) -> Any:
-    """The length benchmark's inference memory: one row per (method, T, repeat) with ``peak_mb``."""
-    import pandas as pd
-
-    rows = [
-        {"method": method, "frames": t, "repeat": i, "peak_mb": mb}
-        for method, by_frames in _memory_points(bench).items()
-        for t, repeats in sorted(by_frames.items())
-        for i, mb in enumerate(repeats)
-    ]
-    return pd.DataFrame(rows, columns=["method", "frames", "repeat", "peak_mb"])
-
-
 def load_experiment(
     name: str | Experiment,
     profile: str | Profile = "book",
@@ -279,7 +147,7 @@ def load_experiment(
                 raise
             return ExperimentResults(exp, {}, [], source=str(bench_dir / f"{exp.bench}.json"))
         return ExperimentResults(
-            exp, _memory_runs(bench), [], source=str(bench_dir / f"{exp.bench}.json")
+            exp, memory_runs(bench), [], source=str(bench_dir / f"{exp.bench}.json")
         )
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     records: list[dict[str, Any]] = []

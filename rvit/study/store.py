@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
 __all__ = [
+    "StaleResultsError",
     "ROOT",
     "TIMING_KEYS",
     "build_eval_set",
@@ -33,6 +34,11 @@ __all__ = [
     "result_path",
     "strip_timings",
 ]
+
+
+class StaleResultsError(RuntimeError):
+    """A result the registry asks for is missing, or was made with another configuration."""
+
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository root (``results/`` lives here)."""
