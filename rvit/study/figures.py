@@ -223,6 +223,14 @@ def _legend(ax: Axes, title: str | None = None, outside: bool = False) -> None:
     ax.legend(fontsize=8, title=title, title_fontsize=8, framealpha=0.9, **place)
 
 
+def _line_and_seeds(frame: pd.DataFrame, x: str, y: str, hue: str, ax: Axes) -> None:
+    """The mean over seeds as a line per ``hue``, and every seed's value as a dot."""
+    sns.lineplot(frame, x=x, y=y, hue=hue, marker="o", errorbar=None, ax=ax)
+    sns.stripplot(
+        frame, x=x, y=y, hue=hue, native_scale=True, ax=ax, legend=False, size=3, alpha=0.6
+    )
+
+
 def _bars(
     ax: Axes,
     results: ExperimentResults,
@@ -333,20 +341,7 @@ def domain_gap(results: ExperimentResults) -> Figure:
     """Accuracy on the test videos against the domain gap, for each training."""
     sweep = gap_sweep(results)
     fig, (ax,) = _figure(2.9)
-    sns.lineplot(
-        sweep, x="domain gap", y="accuracy", hue="training", marker="o", errorbar=None, ax=ax
-    )
-    sns.stripplot(
-        sweep,
-        x="domain gap",
-        y="accuracy",
-        hue="training",
-        native_scale=True,
-        ax=ax,
-        legend=False,
-        size=3,
-        alpha=0.6,
-    )
+    _line_and_seeds(sweep, "domain gap", "accuracy", "training", ax)
     _chance_line(ax, _chance(metrics_frame(results)))
     ax.set(
         xlabel="domain gap (0: frames look like stills, 1: strongly degraded)",
@@ -456,18 +451,7 @@ def recurrent_dropout(results: ExperimentResults) -> Figure:
     ]
     fig, axes = _figure(*[1.7] * len(panels), sharex=True)
     for ax, (column, ylabel) in zip(axes, panels, strict=True):
-        sns.lineplot(frame, x="dropout", y=column, hue="training", marker="o", errorbar=None, ax=ax)
-        sns.stripplot(
-            frame,
-            x="dropout",
-            y=column,
-            hue="training",
-            native_scale=True,
-            ax=ax,
-            legend=False,
-            size=3,
-            alpha=0.6,
-        )
+        _line_and_seeds(frame, "dropout", column, "training", ax)
         ax.set_xlabel("recurrent dropout rate")
         ax.set_ylabel(ylabel, fontsize=9)
         if column == "overfitting gap":
@@ -648,20 +632,7 @@ def scalability(results: ExperimentResults) -> Figure:
     )
     long["classes"] = long.classes.map(CLASS_GROUPS)
     fig, (ax,) = _figure(2.9)
-    sns.lineplot(
-        long, x="train_samples", y="accuracy", hue="classes", marker="o", errorbar=None, ax=ax
-    )
-    sns.stripplot(
-        long,
-        x="train_samples",
-        y="accuracy",
-        hue="classes",
-        native_scale=True,
-        ax=ax,
-        legend=False,
-        size=3,
-        alpha=0.6,
-    )
+    _line_and_seeds(long, "train_samples", "accuracy", "classes", ax)
     _chance_line(ax, _chance(frame))
     ax.set(xlabel="training images", ylabel="top-1 accuracy on test videos")
     _log_axis(ax, long.train_samples)
