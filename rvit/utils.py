@@ -40,6 +40,7 @@ __all__ = [
     "git_info",
     "make_generator",
     "provenance",
+    "run_git",
     "resolve_device",
     "seed_everything",
     "to_jsonable",
@@ -281,6 +282,17 @@ def environment_info() -> dict[str, Any]:
     return info
 
 
+def run_git(folder: str | os.PathLike, *args: str, timeout: float = 30) -> Any:
+    """``git <args>`` run in ``folder``: the ``subprocess.CompletedProcess`` (text output), or None
+    when git is missing or does not answer within ``timeout`` seconds."""
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """The git commit of the code and whether the work tree has uncommitted changes.
 
@@ -290,18 +302,8 @@ def git_info(path: str | os.PathLike | None = None) -> dict[str, Any]:
     folder = Path(path) if path is not None else Path(__file__).resolve().parent
 
     def run(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
+        done = run_git(folder, *args, timeout=10)
+        return done.stdout.strip() if done is not None and done.returncode == 0 else None
 
     commit = run("rev-parse", "HEAD")
     if commit is None:

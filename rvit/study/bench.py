@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rvit.study.store import ROOT, StaleResultsError
+from rvit.utils import run_git
 
 __all__ = ["bench_code_paths", "check_bench", "load_bench", "memory_frame", "memory_runs"]
 
@@ -32,15 +32,6 @@ def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[st
 def bench_code_paths(name: str) -> tuple[str, ...]:
     """The code that makes ``results/bench/<name>.json``, relative to the repository root."""
     return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", "rvit")
-
-
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
 
 
 def check_bench(
@@ -66,13 +57,13 @@ def check_bench(
     if not commit:
         return "unchecked: the file records no commit"
     folder = Path(repo) if repo is not None else ROOT
-    head = _git(folder, "rev-parse", "HEAD")
+    head = run_git(folder, "rev-parse", "HEAD")
     if head is None or head.returncode != 0:
         return "unchecked: git or the repository is not available"
-    known = _git(folder, "cat-file", "-e", f"{commit}^{{commit}}")
+    known = run_git(folder, "cat-file", "-e", f"{commit}^{{commit}}")
     if known is None or known.returncode != 0:
         return f"unchecked: commit {commit[:10]} is not in this repository"
-    changed = _git(folder, "diff", "--name-only", commit, "HEAD", "--", *bench_code_paths(name))
+    changed = run_git(folder, "diff", "--name-only", commit, "HEAD", "--", *bench_code_paths(name))
     if changed is None or changed.returncode != 0:
         return "unchecked: git diff failed"
     files = changed.stdout.split()

@@ -30,7 +30,6 @@ import functools
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -295,28 +294,13 @@ def _dirty_files(results_dir: Path, folder: Path | None = None) -> list[str] | N
     """Tracked files with uncommitted changes in the git tree of ``folder`` (default: this
     package's), outside ``results_dir``; None without git."""
     folder = folder if folder is not None else Path(__file__).resolve().parent
-    try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if top.returncode != 0:
-            return None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "-z"],
-            cwd=top.stdout.strip(),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    from rvit.utils import run_git
+
+    top = run_git(folder, "rev-parse", "--show-toplevel", timeout=10)
+    if top is None or top.returncode != 0:
         return None
-    if status.returncode != 0:
+    status = run_git(top.stdout.strip(), "status", "--porcelain", "--untracked-files=no", "-z")
+    if status is None or status.returncode != 0:
         return None
     root, results = Path(top.stdout.strip()).resolve(), results_dir.resolve()
     entries = status.stdout.split("\0")
