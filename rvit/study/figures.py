@@ -33,7 +33,6 @@ from rvit.study.bench import memory_frame
 from rvit.study.report import (
     ExperimentResults,
     ReadingResult,
-    format_effect,
     format_p,
     metrics_frame,
     online_frame,
@@ -171,15 +170,7 @@ def readings_table(readings: Sequence[ReadingResult], experiment: str | None = N
         {
             "claim: reading": [f"{r.claim}: {r.label}" for r in rows],
             "role, test": [f"{r.role}, {r.test}" for r in rows],
-            "effect [95% t CI]": [
-                format_effect(
-                    r.interval.mean if r.interval else None,
-                    r.interval.low if r.interval else None,
-                    r.interval.high if r.interval else None,
-                    r.units,
-                )
-                for r in rows
-            ],
+            "effect [95% t CI]": [r.effect_text for r in rows],
             "p": [format_p(r.p) for r in rows],
             "p (Holm)": [format_p(r.p_holm) for r in rows],
             "verdict": [r.verdict for r in rows],

@@ -227,6 +227,14 @@ class ReadingResult:
     def role(self) -> str:
         return "primary" if self.primary else "secondary"
 
+    @property
+    def effect_text(self) -> str:
+        """The effect and its interval as printed: e.g. ``+2.1 pp [-15.1, +19.3]``."""
+        i = self.interval
+        return format_effect(
+            i.mean if i else None, i.low if i else None, i.high if i else None, self.units
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "experiment": self.experiment,
@@ -782,12 +790,7 @@ def print_report(
             r.claim,
             r.label,
             _test_label(r.test, r.margin, r.units),
-            format_effect(
-                r.interval.mean if r.interval else None,
-                r.interval.low if r.interval else None,
-                r.interval.high if r.interval else None,
-                r.units,
-            ),
+            r.effect_text,
             format_p(r.p),
             r.verdict,
             str(r.seeds),
@@ -820,12 +823,7 @@ def print_report(
                 [
                     [
                         r.label,
-                        format_effect(
-                            r.interval.mean if r.interval else None,
-                            r.interval.low if r.interval else None,
-                            r.interval.high if r.interval else None,
-                            r.units,
-                        ),
+                        r.effect_text,
                         format_p(r.p),
                         r.verdict,
                         "passes"
