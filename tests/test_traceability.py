@@ -176,6 +176,21 @@ def test_bench_check_with_git(tmp_path):
     assert check_bench("x", bench, root) == "current"
 
 
+def test_bench_check_ignores_the_study_code(tmp_path):
+    from rvit.study.bench import check_bench
+
+    root, bench = tmp_path / "repo", tmp_path / "bench"
+    root.mkdir()
+    (root / "rvit" / "study").mkdir(parents=True)
+    (root / "rvit" / "study" / "report.py").write_text("# first\n")
+    first = _bench_repo(root)
+    _write_bench(bench, first, False)
+    _commit_change(root, "rvit/study/report.py")  # reads benchmarks, does not make them
+    assert check_bench("x", bench, root) == "current"
+    _commit_change(root, "rvit/a.py")
+    assert check_bench("x", bench, root).startswith("stale: ")
+
+
 def test_bench_check_unchecked_without_git_or_commit(tmp_path):
     from rvit.study.bench import check_bench
 

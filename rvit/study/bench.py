@@ -30,8 +30,10 @@ def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[st
 
 
 def bench_code_paths(name: str) -> tuple[str, ...]:
-    """The code that makes ``results/bench/<name>.json``, relative to the repository root."""
-    return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", "rvit")
+    """The code that makes ``results/bench/<name>.json``, as git pathspecs from the repository root:
+    the benchmark, its common module and the package, less the study (which reads benchmarks and
+    cannot change what they measure)."""
+    return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", "rvit", ":(exclude)rvit/study")
 
 
 def check_bench(
