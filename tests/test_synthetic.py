@@ -429,3 +429,13 @@ def test_strokes_with_a_colour_per_segment_are_painted_in_order() -> None:
     torch.testing.assert_close(image[:, 8, 3], torch.tensor([1.0, 0.0, 0.0]))  # only the red one
     torch.testing.assert_close(image[:, 8, 8], torch.tensor([0.0, 1.0, 0.0]))  # green drawn last
     assert float(image[:, 3, 3].abs().max()) == 0.0  # the negative-radius disc draws nothing
+
+
+def test_rendering_after_inference_mode_still_works_outside_it() -> None:
+    # the scratch buffers of the renderer outlive a call: one first made under inference_mode
+    # (a test set rendered during an evaluation) must not break rendering a training set later
+    with torch.inference_mode():
+        inside = SyntheticActions("test", num_samples=4, image_size=16, seed=3)[0][0]
+    outside = SyntheticActions("train", num_samples=4, image_size=16, seed=3)[0][0]
+    assert not outside.is_inference()
+    assert inside.shape == outside.shape

@@ -153,10 +153,15 @@ class Scratch:
         self._buffers: dict[str, Tensor] = {}
 
     def take(self, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> Tensor:
-        """An uninitialised tensor of ``shape``, backed by the buffer ``name``."""
+        """An uninitialised tensor of ``shape``, backed by the buffer ``name``.
+
+        A buffer made under ``torch.inference_mode`` (a data set rendered during an evaluation) is
+        an inference tensor, which cannot be written outside that mode: it is made anew there.
+        """
         count = math.prod(shape)
         buffer = self._buffers.get(name)
-        if buffer is None or buffer.numel() < count or buffer.dtype != dtype:
+        stale = buffer is not None and buffer.is_inference() and not torch.is_inference_mode_enabled()
+        if buffer is None or stale or buffer.numel() < count or buffer.dtype != dtype:
             buffer = torch.empty(count, dtype=dtype)
             self._buffers[name] = buffer
         return buffer[:count].view(shape)
