@@ -240,6 +240,131 @@ def test_match_result_names_what_differs():
     assert "missing" in store.match_result(None, config, 0, "smoke")
 
 
+def _fresh_record(config, seed=0, profile="smoke"):
+    return {
+        "profile": profile,
+        "seed": seed,
+        "configuration": config.to_dict(),
+        "resolved": store.resolved_configuration(config),
+        "code": store.code_hash(),
+        "metrics": {name: {} for name in config.evals},
+    }
+
+
+def test_resolved_configuration_holds_every_default():
+    from rvit.config import RViTConfig
+    from rvit.train import TrainConfig
+
+    config = get_experiment("temporal_features", "smoke").configs["image"]
+    resolved = store.resolved_configuration(config)
+    assert set(resolved["model"]) == {"arch", *RViTConfig.field_names()}
+    assert set(resolved["train"]) == {f for f in TrainConfig().to_dict()} - {
+        "seed",
+        "device",
+        "progress",
+    }
+    assert resolved["train"]["weight_decay"] == TrainConfig().weight_decay  # a default, not stored
+    assert "weight_decay" not in config.train
+
+
+def test_changing_a_preset_default_makes_a_result_stale(monkeypatch):
+    from rvit.config import RViTConfig
+
+    config = get_experiment("temporal_features", "smoke").configs["image"]
+    record = _fresh_record(config)
+    assert store.match_result(record, config, 0, "smoke") == ""
+    assert store.verified(record)
+    paper = RViTConfig.paper
+
+    def changed(*args, **kwargs):
+        return paper(*args, **kwargs).replace(mlp_ratio=3.0)
+
+    monkeypatch.setattr(RViTConfig, "paper", staticmethod(changed))
+    why = store.match_result(record, config, 0, "smoke")
+    assert "resolved configuration differs" in why and "mlp_ratio" in why
+
+
+def test_changing_a_training_default_makes_a_result_stale(monkeypatch):
+    from rvit import train
+
+    config = get_experiment("temporal_features", "smoke").configs["image"]
+    record = _fresh_record(config)
+
+    @dataclasses.dataclass
+    class Changed(train.TrainConfig):
+        weight_decay: float = 0.01
+
+    monkeypatch.setattr(train, "TrainConfig", Changed)
+    why = store.match_result(record, config, 0, "smoke")
+    assert "resolved configuration differs" in why and "weight_decay" in why
+
+
+def test_a_result_from_other_code_is_stale(monkeypatch):
+    config = get_experiment("temporal_features", "smoke").configs["image"]
+    record = _fresh_record(config)
+    record["code"] = "0" * 16
+    assert "other code" in store.match_result(record, config, 0, "smoke")
+    older = {k: v for k, v in record.items() if k not in ("resolved", "code")}
+    assert store.match_result(older, config, 0, "smoke") == ""  # made before the check...
+    assert not store.verified(older)  # ...and counted as unverified
+
+
+def test_code_hash_follows_result_code_only(tmp_path):
+    for name, text in {
+        "rvit/train.py": "a = 1\n",
+        "rvit/data/render.py": "b = 2\n",
+        "rvit/notebook.py": "c = 3\n",
+        "rvit/study/report.py": "d = 4\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    names = [f.relative_to(tmp_path).as_posix() for f in store.code_files(tmp_path)]
+    assert names == ["rvit/data/render.py", "rvit/train.py"]
+    before = store._hash_files(str(tmp_path))
+    (tmp_path / "rvit/notebook.py").write_text("c = 4\n")
+    (tmp_path / "rvit/study/report.py").write_text("d = 5\n")
+    assert store._hash_files.__wrapped__(str(tmp_path)) == before
+    (tmp_path / "rvit/data/render.py").write_text("b = 3\n")
+    assert store._hash_files.__wrapped__(str(tmp_path)) != before
+    listed = {f.relative_to(store.ROOT).as_posix() for f in store.code_files()}
+    assert "rvit/study/runner.py" in listed and "rvit/study/datasets.py" in listed
+    assert not listed & store.PRESENTATION_CODE
+    assert all((store.ROOT / name).is_file() for name in store.PRESENTATION_CODE)
+
+
+def test_pair_metrics_score_the_pair_and_its_direction():
+    from rvit.data.synthetic import CLASSES, MOTION_PAIRS
+    from rvit.evaluate import VideoEvalResult
+
+    a, b = (CLASSES.index(name) for name in MOTION_PAIRS[0])
+    k = len(CLASSES)
+
+    def logits(best, second):
+        out = torch.zeros(2, k)
+        out[-1, best], out[-1, second] = 2.0, 1.0
+        return out
+
+    # a video of class a predicted as b (its pair right, its direction wrong), one of class b
+    # predicted as b (both right), one of an appearance class (not a motion pair: left out)
+    cases = [(a, b, logits(b, a)), (b, b, logits(b, 0)), (0, 0, logits(0, 1))]
+    result = VideoEvalResult(
+        classes=list(CLASSES),
+        targets=[c[0] for c in cases],
+        predictions=[c[1] for c in cases],
+        lengths=[2, 2, 2],
+        frame_predictions=[[c[1], c[1]] for c in cases],
+        top1=2 / 3,
+        top5=1.0,
+        top5_k=5,
+        online=[],
+        frame_logits=[c[2] for c in cases],
+    )
+    assert runner.pair_metrics(result) == {"motion_pair": 1.0, "motion_direction": 0.5}
+    result.frame_logits = None
+    with pytest.raises(ValueError, match="keep_logits"):
+        runner.pair_metrics(result)
+
+
 def test_cue_then_blank_keeps_only_the_cue():
     video = torch.rand(6, 3, 4, 4)
     probe = CueThenBlank([(video, 3)], cue_frames=2)

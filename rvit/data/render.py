@@ -160,7 +160,9 @@ class Scratch:
         """
         count = math.prod(shape)
         buffer = self._buffers.get(name)
-        stale = buffer is not None and buffer.is_inference() and not torch.is_inference_mode_enabled()
+        stale = (
+            buffer is not None and buffer.is_inference() and not torch.is_inference_mode_enabled()
+        )
         if buffer is None or stale or buffer.numel() < count or buffer.dtype != dtype:
             buffer = torch.empty(count, dtype=dtype)
             self._buffers[name] = buffer

@@ -8,8 +8,8 @@ model trained on the same stills must beat this bar before "it recognises action
 still images" says anything about the model rather than about the data.
 
 :func:`pixel_nn_metrics` runs the baseline on a study configuration's training stills and one of its
-evaluation sets, built exactly as the runner builds them (:func:`rvit.study.store.build_train_set`,
-:func:`rvit.study.store.build_eval_set`), for one seed.
+evaluation sets, built exactly as the runner builds them (:func:`rvit.study.datasets.build_train_set`,
+:func:`rvit.study.datasets.build_eval_set`), for one seed.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def classify_videos(
 
 @functools.lru_cache(maxsize=16)
 def _cached(train_json: str, eval_json: str, seed: int) -> tuple[tuple[float, ...], int, int]:
-    from rvit.study.store import build_eval_set, build_train_set
+    from rvit.study.datasets import build_eval_set, build_train_set
 
     data, train = json.loads(train_json)
     train_set = build_train_set(data, train, seed)

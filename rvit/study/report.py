@@ -49,6 +49,7 @@ from rvit.study.store import (
     default_results_dir,
     match_result,
     result_path,
+    verified,
 )
 
 __all__ = [
@@ -887,6 +888,8 @@ def print_report(
         "",
         f"{runs} training runs (each counted once): {wall / 60:.1f} min wall time, "
         f"{cpu / 60:.1f} min CPU time",
+        "",
+        traceability_line(loaded),
     ]
     out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
     benches = sorted({r.experiment.bench for r in loaded.values() if r.experiment.bench})
@@ -908,6 +911,32 @@ def print_report(
     )
     print(text)
     return text
+
+
+def traceability_line(loaded: Mapping[str, ExperimentResults]) -> str:
+    """How many results are checked against today's code, and the commits they come from."""
+    records = [r for results in loaded.values() for r in results.records]
+    checked = sum(verified(r) for r in records)
+    commits = sorted(
+        {
+            str(r.get("provenance", {}).get("git", {}).get("commit") or "none")[:7]
+            + ("+dirty" if r.get("provenance", {}).get("git", {}).get("dirty") else "")
+            for r in records
+        }
+    )
+    shown = ", ".join(commits[:4]) + (f" and {len(commits) - 4} more" if len(commits) > 4 else "")
+    text = (
+        f"Traceability: {len(records)} results from {len(commits)} commit(s) ({shown}). "
+        f"{checked} record their fully resolved configuration and the hash of the code that can "
+        "change metrics, and match today's"
+    )
+    if checked < len(records):
+        text += (
+            f"; {len(records) - checked} were written before results recorded either, so they "
+            "are matched on their configuration alone and nothing shows that today's code gives "
+            "their metrics"
+        )
+    return text + "."
 
 
 def _bench_readers(loaded: Mapping[str, ExperimentResults], bench: str) -> list[Experiment]:

@@ -40,15 +40,16 @@ from typing import Any
 
 import torch
 
+from rvit.study.datasets import build_eval_set, build_train_set
 from rvit.study.experiments import EXPERIMENTS, get_experiments
 from rvit.study.profiles import PROFILES, Profile, get_profile
 from rvit.study.schema import Experiment, RunConfig
 from rvit.study.store import (
     _load,
-    build_eval_set,
-    build_train_set,
+    code_hash,
     default_results_dir,
     match_result,
+    resolved_configuration,
     result_path,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "check_clean_tree",
     "execute",
     "main",
+    "pair_metrics",
     "plan",
     "run_study",
     "worker_info",
@@ -117,6 +119,40 @@ def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
 # one run
 
 
+def pair_metrics(result: Any) -> dict[str, float | None]:
+    """Two scores of the motion-pair videos of an evaluation (None without such videos).
+
+    ``motion_pair``: the share whose prediction is one of the two classes of the video's pair (the
+    pair's look, which a single frame shows); ``motion_direction``: the share whose true class
+    scores above its partner at the last frame (the direction, which only the order of frames
+    shows; 50 % by guessing, whatever the model predicts elsewhere). Needs ``frame_logits``
+    (``evaluate_videos(..., keep_logits=True)``).
+    """
+    from rvit.data.synthetic import MOTION_PAIRS
+
+    index = {name: i for i, name in enumerate(result.classes)}
+    partner: dict[int, int] = {}
+    for a, b in MOTION_PAIRS:
+        if a in index and b in index:
+            partner[index[a]], partner[index[b]] = index[b], index[a]
+    pair_hits = direction_hits = count = 0
+    logits = result.frame_logits or [None] * len(result.targets)
+    for target, predicted, video_logits in zip(
+        result.targets, result.predictions, logits, strict=True
+    ):
+        if target not in partner:
+            continue
+        if video_logits is None:
+            raise ValueError("pair_metrics needs the frame logits: evaluate with keep_logits=True")
+        other = partner[target]
+        count += 1
+        pair_hits += int(predicted in (target, other))
+        direction_hits += int(bool(video_logits[-1, target] > video_logits[-1, other]))
+    if not count:
+        return {"motion_pair": None, "motion_direction": None}
+    return {"motion_pair": pair_hits / count, "motion_direction": direction_hits / count}
+
+
 def _video_metrics(result: Any, chance: float) -> dict[str, Any]:
     groups = result.group_accuracy
     return {
@@ -124,6 +160,7 @@ def _video_metrics(result: Any, chance: float) -> dict[str, Any]:
         "top5": result.top5,
         "appearance": groups.get("appearance"),
         "motion": groups.get("motion"),
+        **(pair_metrics(result) if result.frame_logits is not None else {}),
         "online": [point["accuracy"] for point in result.online],
         "per_class": dict(zip(result.classes, result.per_class_accuracy, strict=True)),
         "latency_ms": result.ms_per_frame,
@@ -163,7 +200,8 @@ def execute(
     Returns ``{"metrics": {...}, "timings": {...}}``. ``metrics`` has ``chance`` (1 / K),
     ``num_classes``, ``params``, ``train`` (``top1`` of the last epoch, ``time_s``, ``flops``,
     ``log10_flops``, ``samples``, ``history``) and one entry per evaluation set (``top1``, ``top5``,
-    ``appearance``, ``motion``, ``online``, ``per_class``, ``latency_ms``, ``peak_mb``).
+    ``appearance``, ``motion``, ``motion_pair``, ``motion_direction`` (:func:`pair_metrics`; videos
+    only), ``online``, ``per_class``, ``latency_ms``, ``peak_mb``).
     """
     from rvit.data.clips import as_training_set
     from rvit.evaluate import evaluate_images, evaluate_videos
@@ -219,7 +257,7 @@ def execute(
                 result = evaluate_images(model, dataset, device=device, progress=False)
             else:
                 result = evaluate_videos(
-                    model, dataset, batch_size=32, device=device, progress=False
+                    model, dataset, batch_size=32, device=device, progress=False, keep_logits=True
                 )
         except ValueError as error:
             # a model that cannot take the input (a shared position table at another frame size)
@@ -270,6 +308,8 @@ def _record(
         "profile": profile.name,
         "key": config.key(),
         "configuration": config.to_dict(),
+        "resolved": resolved_configuration(config),
+        "code": worker["code"],
         "metrics": outcome["metrics"],
         "timings": outcome["timings"],
         "provenance": provenance(
@@ -343,7 +383,8 @@ def check_clean_tree(results_dir: str | os.PathLike, allow_dirty: bool = False) 
 
 
 def worker_info() -> dict[str, Any]:
-    """The commit of the code this process imported, its dirty flag, its torch threads, its pid.
+    """The commit of the code this process imported, its dirty flag, the hash of its
+    result-changing code (:func:`rvit.study.store.code_hash`), its torch threads, its pid.
 
     A pool worker calls it once when it starts (just after importing :mod:`rvit`), so the commit
     is that of the code that runs, not the one at the time the result is written.
@@ -354,6 +395,7 @@ def worker_info() -> dict[str, Any]:
     return {
         "commit": git["commit"],
         "dirty": git["dirty"],
+        "code": code_hash(),
         "torch_threads": torch.get_num_threads(),
         "pid": os.getpid(),
     }
@@ -373,11 +415,13 @@ def _execute_job(config_dict: dict[str, Any], seed: int, device: str) -> dict[st
 
 
 def _check_worker(worker: Mapping[str, Any], parent: Mapping[str, Any]) -> None:
-    """The worker must run the parent's commit (a commit made while the study ran would not)."""
-    if worker.get("commit") != parent.get("commit"):
+    """The worker must run the parent's code (a commit or an edit made while the study ran would
+    not)."""
+    if worker.get("commit") != parent.get("commit") or worker.get("code") != parent.get("code"):
         raise RuntimeError(
-            f"a worker imported the code of commit {worker.get('commit')} but the study started "
-            f"at {parent.get('commit')}: the code changed while the study ran; rerun it"
+            f"a worker imported the code of commit {worker.get('commit')} (code hash "
+            f"{worker.get('code')}) but the study started at {parent.get('commit')} (code hash "
+            f"{parent.get('code')}): the code changed while the study ran; rerun it"
         )
 
 
