@@ -365,6 +365,34 @@ def test_pair_metrics_score_the_pair_and_its_direction():
         runner.pair_metrics(result)
 
 
+def test_matched_scalability_runs_see_the_same_samples():
+    exp = get_experiment("scalability", "v2")
+    prof = registry.get_profile("v2")
+    seen = {c.data["num_samples"] * c.train["epochs"] for c in exp.configs.values()}
+    assert seen == {prof.matched_samples}
+    shares = {c.train.get("warmup_epochs", 1.0) / c.train["epochs"] for c in exp.configs.values()}
+    assert shares == {1.0 / prof.epochs}  # the warm-up is the same share of every run
+    # the size the other experiments train on is the same run as theirs
+    image = get_experiment("temporal_features", "v2").configs["image"]
+    assert exp.configs[f"image_n{prof.train_samples}"].key() == image.key()
+    with pytest.raises(ValueError, match="matched_samples 1000 is not a multiple"):
+        dataclasses.replace(prof, matched_samples=1000)
+
+
+def test_variable_length_training_sees_as_many_frames_as_fixed():
+    prof = registry.get_profile("v2")
+    low, high = prof.variable_frames
+    assert (low + high) / 2 == prof.frames
+
+
+def test_a_profile_answers_for_results_recorded_under_its_aliases():
+    config = get_experiment("temporal_features", "smoke").configs["image"]
+    record = _fresh_record(config, profile="old-name")
+    renamed = dataclasses.replace(registry.get_profile("smoke"), aliases=("old-name",))
+    assert store.match_result(record, config, 0, renamed) == ""
+    assert "profile 'old-name'" in store.match_result(record, config, 0, "smoke")
+
+
 def test_cue_then_blank_keeps_only_the_cue():
     video = torch.rand(6, 3, 4, 4)
     probe = CueThenBlank([(video, 3)], cue_frames=2)

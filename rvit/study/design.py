@@ -117,10 +117,14 @@ def run_config(
     train_samples: int | None = None,
     domain_gap: float | None = None,
     variable_length: bool = False,
+    epochs: int | None = None,
     evals: Iterable[str] = ("test",),
     **model_fields: Any,
 ) -> RunConfig:
     """One configuration of the study at profile ``p``; ``model_fields`` change one row each.
+
+    ``epochs`` other than the profile's scales the warm-up with them (the warm-up stays the same
+    share of training), and is stored only when it differs.
 
     Its ``factors`` record the arguments as structured values (architecture, preset, modality,
     augmentation, training samples, variable length, every model field given, and the domain gap
@@ -138,14 +142,18 @@ def run_config(
         num_samples, train_frames = max(1, num_samples // 2), 2
     elif modality == "video" and variable_length:
         data_frames, train_frames = list(p.variable_frames), None  # keep each video's own length
-    train = {
+    train: dict[str, Any] = {
         "modality": modality,
         "frames": train_frames,
-        "epochs": p.epochs,
+        "epochs": p.epochs if epochs is None else epochs,
         "batch_size": p.batch_size,
         "lr": p.lr,
         "variable_length": variable_length,
     }
+    if epochs is not None and epochs != p.epochs:
+        from rvit.train import TrainConfig
+
+        train["warmup_epochs"] = TrainConfig.warmup_epochs * epochs / p.epochs
     data = {
         "num_samples": num_samples,
         "frames": data_frames,

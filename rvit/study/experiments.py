@@ -514,8 +514,16 @@ def _size_id(n: int) -> str:
 
 @_experiment
 def scalability(p: Profile) -> Experiment:
-    """Learning curves over the number of training images."""
-    configs = {_size_id(n): run_config(p, modality="image", train_samples=n) for n in p.train_sizes}
+    """Learning curves over the number of training images (with ``matched_samples``: at the same
+    number of optimiser steps for every size)."""
+
+    def epochs(n: int) -> int | None:
+        return None if p.matched_samples is None else p.matched_samples // n
+
+    configs = {
+        _size_id(n): run_config(p, modality="image", train_samples=n, epochs=epochs(n))
+        for n in p.train_sizes
+    }
     small, large = _size_id(min(p.train_sizes)), _size_id(max(p.train_sizes))
     readings = (
         Reading(

@@ -160,7 +160,7 @@ def load_experiment(
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 record = None
-            why = match_result(record, config, seed, prof.name)
+            why = match_result(record, config, seed, prof)
             if why:
                 problems.append(f"{path.name}: {why}")
                 continue

@@ -426,7 +426,7 @@ def _check_worker(worker: Mapping[str, Any], parent: Mapping[str, Any]) -> None:
 
 
 def _existing(
-    group: Sequence[Task], config: RunConfig, profile: str, results_dir: Path
+    group: Sequence[Task], config: RunConfig, profile: Profile, results_dir: Path
 ) -> dict[str, Any] | None:
     """A stored result of this run (under any experiment) that covers every evaluation needed."""
     key, seed = group[0].run_id
@@ -492,12 +492,12 @@ def run_study(
     pending: list[tuple[RunConfig, list[Task]]] = []
     skipped = copied = 0
     for group in groups.values():
-        todo = [t for t in group if match_result(_load(t.path), t.config, t.seed, prof.name)]
+        todo = [t for t in group if match_result(_load(t.path), t.config, t.seed, prof)]
         skipped += len(group) - len(todo)
         if not todo:
             continue
         config = _union_config(group)
-        found = _existing(group, config, prof.name, out)
+        found = _existing(group, config, prof, out)
         if found is not None:
             for task in todo:
                 _write(

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rvit.study.profiles import Profile, get_profile
+from rvit.study.profiles import PROFILES, Profile, get_profile
 from rvit.study.schema import RunConfig
 
 __all__ = [
@@ -65,12 +65,13 @@ TIMING_KEYS = frozenset(
 
 
 def default_results_dir(profile: str | Profile) -> Path:
-    """``results/`` for ``book``, ``results/full/`` for ``full``, a scratch folder for ``smoke``."""
+    """``results/`` for ``book``, ``results/<name>/`` for ``full`` and ``v2``, a scratch folder for
+    ``smoke``."""
     name = get_profile(profile).name
     if name == "book":
         return ROOT / "results"
-    if name == "full":
-        return ROOT / "results" / "full"
+    if name in ("full", "v2"):
+        return ROOT / "results" / name
     scratch = os.environ.get("RVIT_SCRATCH_DIR") or tempfile.gettempdir()
     return Path(scratch) / "rvit-study-smoke"
 
@@ -177,7 +178,7 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def match_result(
-    record: Mapping[str, Any] | None, config: RunConfig, seed: int, profile: str
+    record: Mapping[str, Any] | None, config: RunConfig, seed: int, profile: str | Profile
 ) -> str:
     """Why ``record`` does not answer ``config`` at ``seed`` and ``profile`` ('' when it does).
 
@@ -190,7 +191,12 @@ def match_result(
     """
     if record is None:
         return "missing or unreadable"
-    if record.get("profile") != profile:
+    if isinstance(profile, Profile) or profile in PROFILES:
+        prof = get_profile(profile)
+        profile, names = prof.name, (prof.name, *prof.aliases)
+    else:
+        names = (profile,)
+    if record.get("profile") not in names:
         return f"profile {record.get('profile')!r} instead of {profile!r}"
     if record.get("seed") != seed:
         return f"seed {record.get('seed')!r} instead of {seed}"
