@@ -142,3 +142,18 @@ def test_aa_control_comes_out_inconclusive(n_seeds):
     assert rate <= stats.ALPHA + 0.015
     if n_seeds == 3:
         assert rate == 0.0  # three seeds cannot reach p <= 0.05
+
+
+def test_aa_rate_on_real_seeds_enumerates_or_samples_splits():
+    rng = np.random.default_rng(4)
+    values = rng.normal(0.5, 0.05, 12)
+    rate, splits = stats.aa_rate(values)
+    assert splits == 462  # C(12, 6) / 2: every unordered split once
+    assert 0.0 <= rate <= 0.1
+    rate20, splits20 = stats.aa_rate(rng.normal(0.5, 0.05, 20), splits=300)
+    assert splits20 == 300 and 0.0 <= rate20 <= 0.15
+    # a configuration whose seeds split into a high and a low half is found, whatever the split
+    shifted = np.r_[np.full(6, 0.9), np.full(6, 0.1)] + rng.normal(0, 1e-3, 12)
+    assert stats.aa_rate(shifted)[0] > 0
+    with pytest.raises(ValueError, match="at least 4 seeds"):
+        stats.aa_rate([0.1, 0.2, 0.3])

@@ -112,10 +112,10 @@ def test_contrast_pairs_by_seed_and_skips_missing_numbers():
 
 def test_reading_verdict_follows_the_sign_of_the_effect():
     exp = get_experiment("temporal_features", "book")
-    reading = next(r for r in exp.readings if r.label == "motion pairs")  # claimed negative
+    reading = next(r for r in exp.readings if r.label == "motion direction")  # claimed negative
     seeds = range(10)  # 10 seeds: the smallest sign-flip p-value is 2 / 2**10
-    worse = {"image": {s: {"test": {"motion": 0.5 + 0.01 * (s % 3)}} for s in seeds}}
-    worse["video"] = {s: {"test": {"motion": 0.8 + 0.01 * s}} for s in seeds}
+    worse = {"image": {s: {"test": {"motion_direction": 0.5 + 0.01 * (s % 3)}} for s in seeds}}
+    worse["video"] = {s: {"test": {"motion_direction": 0.8 + 0.01 * s}} for s in seeds}
     result = report.analyse_reading(reading, _fake_results(worse))
     assert result.verdict == stats.SUPPORTED
     assert result.interval.mean < 0
@@ -180,7 +180,11 @@ def test_every_claim_has_one_primary_reading():
     primaries = [r.claim for e in experiments for r in e.readings if r.primary]
     assert sorted(primaries) == sorted(CLAIMS)
     margins = {r.label: r.margin for e in experiments for r in e.readings if r.margin}
-    assert margins == {"image consistency": 0.03, "same appearance accuracy": 0.05}
+    assert margins == {
+        "image consistency": 0.03,
+        "same appearance accuracy": 0.05,
+        "as well as per-frame": 0.05,
+    }
     assert all(e.gate is registry.LEARNING_GATE for e in experiments if e.bench is None)
 
 
@@ -391,6 +395,46 @@ def test_a_profile_answers_for_results_recorded_under_its_aliases():
     renamed = dataclasses.replace(registry.get_profile("smoke"), aliases=("old-name",))
     assert store.match_result(record, config, 0, renamed) == ""
     assert "profile 'old-name'" in store.match_result(record, config, 0, "smoke")
+
+
+def test_an_exact_reading_is_judged_by_its_sign_outside_holm():
+    from rvit.study.schema import Contrast, Experiment, Reading, Term
+
+    readings = tuple(
+        Reading(
+            "cmp.attention",
+            label,
+            label,
+            Contrast(((Term(1.0, "a", "x"), Term(-1.0, "b", "x")),), 1, units="log10"),
+            primary=label == "primary",
+            exact=True,
+        )
+        for label in ("primary", "secondary")
+    )
+    exp = Experiment("e", "t", "q", ("cmp.attention",), {}, readings, (0, 1, 2), "m", bench="none")
+    up = {"a": {s: {"x": 2.0} for s in range(3)}, "b": {s: {"x": 1.0} for s in range(3)}}
+    results = report.ExperimentResults(exp, up)
+    first = report.analyse(results)[0]
+    assert first.test == "exact" and first.verdict == stats.SUPPORTED and first.p is None
+    assert first.interval.low == first.interval.high == 1.0
+    down = {"a": up["b"], "b": up["a"]}
+    assert report.analyse(report.ExperimentResults(exp, down))[0].verdict == stats.CONTRADICTED
+    mixed = {"a": {0: {"x": 2.0}, 1: {"x": 0.0}, 2: {"x": 2.0}}, "b": up["b"]}
+    assert report.analyse(report.ExperimentResults(exp, mixed))[0].verdict == stats.INCONCLUSIVE
+    judged = report.judge(report.analyse(results))
+    assert all(r.p_holm is None for r in judged)  # not in Holm's family
+    with pytest.raises(ValueError, match="no margin"):
+        Reading("cmp.attention", "x", "x", readings[0].contrast, exact=True, margin=0.1)
+
+
+def test_attention_cost_reads_the_benchmark(tmp_path):
+    cost = report.attention_cost(ROOT / "results" / "bench")
+    assert cost is not None and [r["tokens"] for r in cost["rows"]] == sorted(
+        r["tokens"] for r in cost["rows"]
+    )
+    assert all(r["ratio"] == r["hybrid_ms"] / r["linear_ms"] for r in cost["rows"])
+    assert report.attention_cost(tmp_path) is None
+    assert report.attention_lines(tmp_path, 16) == []
 
 
 def test_cue_then_blank_keeps_only_the_cue():

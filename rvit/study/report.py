@@ -32,9 +32,13 @@ from rvit.study.profiles import Profile, get_profile
 from rvit.study.schema import Contrast, Experiment, Reading, Term
 from rvit.study.stats import (
     ALPHA,
+    CONTRADICTED,
+    INCONCLUSIVE,
     LEVEL,
     NOT_TESTABLE,
+    SUPPORTED,
     Interval,
+    aa_rate,
     decide,
     holm,
     seeds_needed,
@@ -214,6 +218,7 @@ class ReadingResult:
     p_holm: float | None = None
     gate: list[str] = field(default_factory=list)
     note: str = ""
+    exact: bool = False
 
     @property
     def seeds(self) -> int:
@@ -222,6 +227,8 @@ class ReadingResult:
 
     @property
     def test(self) -> str:
+        if self.exact:
+            return "exact"
         return "TOST" if self.margin is not None else "sign-flip"
 
     @property
@@ -451,12 +458,56 @@ def _verdict(result: ReadingResult, p: float | None, p_contra: float | None) -> 
     )
 
 
+def _exact_reading(
+    reading: Reading,
+    experiment: str,
+    values: list[float],
+    strata: list[dict[str, Any]],
+    seeds: list[int],
+) -> ReadingResult:
+    """A quantity that does not vary with the seed (FLOPs counted from the model): supported when
+    every seed's value has the claimed sign, contradicted when every one has the other, else
+    inconclusive. No p-value, no learning gate (training does not change it), not in Holm's family.
+    """
+    direction = reading.contrast.direction
+    result = ReadingResult(
+        experiment=experiment,
+        claim=reading.claim,
+        label=reading.label,
+        text=reading.text,
+        direction=direction,
+        units=reading.contrast.units,
+        values=values,
+        strata=strata,
+        interval=None,
+        verdict=NOT_TESTABLE,
+        primary=reading.primary,
+        seed_ids=seeds,
+        exact=True,
+    )
+    if not values:
+        result.note = "no values"
+        return result
+    mean = sum(values) / len(values)
+    result.interval = Interval(mean, min(values), max(values), len(values), level=1.0, std=0.0)
+    if all(v * direction > 0 for v in values):
+        result.verdict = SUPPORTED
+    elif all(v * direction < 0 for v in values):
+        result.verdict = CONTRADICTED
+    else:
+        result.verdict = INCONCLUSIVE
+    result.note = "exact: the same value at every seed, judged by its sign (range shown)"
+    return result
+
+
 def analyse_reading(reading: Reading, results: ExperimentResults) -> ReadingResult:
     """Apply one reading to an experiment's results; the verdict is uncorrected.
 
     :func:`judge` applies Holm's correction across the claims' primary readings.
     """
     values, strata, seeds, test_var = _contrast(reading.contrast, results.runs)
+    if reading.exact:
+        return _exact_reading(reading, results.experiment.name, values, strata, seeds)
     checks = gate_check(results)
     failed = [
         f"{c} trains to {checks[c]['train']:.1%} < {checks[c]['threshold']:.1%}"
@@ -503,7 +554,7 @@ def judge(readings: Sequence[ReadingResult]) -> list[ReadingResult]:
     the same family, which is stricter than Holm); secondary readings keep their uncorrected
     verdicts. Returns ``readings``.
     """
-    family = [r for r in readings if r.primary and r.p is not None and not r.gate]
+    family = [r for r in readings if r.primary and r.p is not None and not r.gate and not r.exact]
     adjusted = holm([r.p for r in family]) if family else []
     for result, p_holm in zip(family, adjusted, strict=True):
         result.p_holm = p_holm
@@ -701,7 +752,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def inference_notes(readings: Sequence[ReadingResult], n_seeds: int) -> dict[str, Any]:
     """The numbers the report and chapter 8 quote about the inference itself."""
-    family = [r for r in readings if r.primary and r.p is not None and not r.gate]
+    family = [r for r in readings if r.primary and r.p is not None and not r.gate and not r.exact]
     m = len(family) or 1
     return {
         "claims": len(CLAIMS),
@@ -840,6 +891,8 @@ def print_report(
             ),
             "",
         ]
+    out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
+    lines += attention_lines(out / "bench", (prof.image_size // prof.patch_size) ** 2)
     gate = LEARNING_GATE
     gates = gate_frame(loaded)
     failed = gates[~gates.passed] if len(gates) else gates
@@ -875,13 +928,7 @@ def print_report(
             if r.gate
         ),
         "",
-        f"A/A control: not run. It needs two disjoint seed sets of one configuration; "
-        f"{notes['aa_config']} (the image-trained paper RViT, shared by most experiments) would "
-        f"serve, with >= {notes['aa_seeds']} seeds (2x the {notes['seeds']} committed). On "
-        f"simulated nulls the rule gives a verdict other than inconclusive in "
-        f"{notes['aa_rate']:.1%} of A/A comparisons at {notes['seeds']} seeds and "
-        f"{notes['aa_rate_needed']:.1%} at {notes['seeds_needed']} seeds (nominal "
-        f"{ALPHA:.0%}).",
+        aa_line(loaded, notes),
     ]
     wall, cpu, runs = study_compute(loaded)
     lines += [
@@ -891,17 +938,20 @@ def print_report(
         "",
         traceability_line(loaded),
     ]
-    out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
-    benches = sorted({r.experiment.bench for r in loaded.values() if r.experiment.bench})
-    if benches:
+    readers = {
+        b: [e.name for e in _bench_readers(loaded, b)]
+        for b in sorted({r.experiment.bench for r in loaded.values() if r.experiment.bench})
+    }
+    if (out / "bench" / "attention.json").is_file():
+        readers.setdefault("attention", []).append("attention cost table")
+    if readers:
         lines += [
             "",
             "Benchmark files the study reads (their commit and code, checked with git; rerun the "
             "benchmark from a clean tree when stale):",
             *(
-                f"- bench/{b}.json ({', '.join(e.name for e in _bench_readers(loaded, b))}): "
-                f"{check_bench(b, out / 'bench')}"
-                for b in benches
+                f"- bench/{b}.json ({', '.join(names)}): {check_bench(b, out / 'bench')}"
+                for b, names in readers.items()
             ),
         ]
     if problems:
@@ -911,6 +961,123 @@ def print_report(
     )
     print(text)
     return text
+
+
+def attention_cost(bench_dir: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """The cost of a recurrent block against the tokens of a frame, from ``bench/attention.json``.
+
+    ``{"rows": [{"tokens", "linear_ms", "hybrid_ms", "ratio"}], "crossover", "exponents",
+    "settings"}``: median time per call of the paper's block (linear attention within the frame)
+    and the variant's (softmax within the frame), their ratio, the token count where they cross
+    and the fitted growth exponents. None when the benchmark file is missing.
+    """
+    try:
+        bench = load_bench("attention", bench_dir)
+    except StaleResultsError:
+        return None
+    times = {(pt["kind"], int(pt["N"])): float(pt["seconds_median"]) for pt in bench["points"]}
+    tokens = sorted({n for kind, n in times if kind == "linear_block"})
+    rows = [
+        {
+            "tokens": n,
+            "linear_ms": 1e3 * times[("linear_block", n)],
+            "hybrid_ms": 1e3 * times[("hybrid_block", n)],
+            "ratio": times[("hybrid_block", n)] / times[("linear_block", n)],
+        }
+        for n in tokens
+        if ("hybrid_block", n) in times
+    ]
+    exponents = bench.get("scaling_exponents", {})
+    return {
+        "rows": rows,
+        "crossover": (bench.get("crossovers") or {}).get("block_time", {}).get("N"),
+        "exponents": {
+            k: exponents.get(k, {}).get("seconds") for k in ("linear_block", "hybrid_block")
+        },
+        "settings": bench.get("settings", {}),
+    }
+
+
+def attention_lines(bench_dir: str | os.PathLike | None, tokens: int) -> list[str]:
+    """The report's table of attention cost against tokens per frame (empty without the file)."""
+    cost = attention_cost(bench_dir)
+    if cost is None or not cost["rows"]:
+        return []
+    exp = cost["exponents"]
+    cross = cost["crossover"]
+    return [
+        f"Attention cost against tokens per frame (bench/attention.json: median time of one "
+        f"recurrent block per frame, batch 1, one thread; the study's frames have {tokens} "
+        f"tokens). Time grows as tokens^{exp['linear_block']:.2f} for the paper's linear block and "
+        f"tokens^{exp['hybrid_block']:.2f} for the hybrid one; they cross at about "
+        + (f"{cross:.0f}" if cross is not None else "no measured")
+        + " tokens:",
+        _table(
+            [
+                [
+                    str(r["tokens"]),
+                    f"{r['linear_ms']:.3f}",
+                    f"{r['hybrid_ms']:.3f}",
+                    f"{r['ratio']:.2f}",
+                ]
+                for r in cost["rows"]
+            ],
+            ["tokens", "linear block (ms)", "hybrid block (ms)", "hybrid / linear"],
+        ),
+        "",
+    ]
+
+
+AA_METRIC = "test.top1"
+"""The metric the A/A control compares."""
+
+
+def aa_control(loaded: Mapping[str, ExperimentResults]) -> dict[str, Any] | None:
+    """The A/A control on the stored seeds of ``aa_control/image`` (None without 4 or more).
+
+    ``{"seeds", "pairs", "splits", "rate", "mean", "sd"}``: the rate of verdicts other than
+    inconclusive over splits of the seeds into two disjoint sets (:func:`rvit.study.stats.aa_rate`).
+    """
+    results = loaded.get("aa_control")
+    runs = results.runs.get("image", {}) if results is not None else {}
+    values = [get_metric(runs[s], AA_METRIC) for s in sorted(runs)]
+    values = [v for v in values if v is not None]
+    if len(values) < 4:
+        return None
+    rate, splits = aa_rate(values[: 2 * (len(values) // 2)])
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return {
+        "seeds": len(values),
+        "pairs": len(values) // 2,
+        "splits": splits,
+        "rate": rate,
+        "mean": mean,
+        "sd": sd,
+    }
+
+
+def aa_line(loaded: Mapping[str, ExperimentResults], notes: Mapping[str, Any]) -> str:
+    """The report's paragraph on the A/A control: measured when its runs exist, else simulated."""
+    simulated = (
+        f"On simulated nulls the rule gives a verdict other than inconclusive in "
+        f"{notes['aa_rate']:.1%} of A/A comparisons at {notes['seeds']} seeds and "
+        f"{notes['aa_rate_needed']:.1%} at {notes['seeds_needed']} seeds (nominal {ALPHA:.0%})."
+    )
+    aa = aa_control(loaded)
+    if aa is None:
+        return (
+            f"A/A control: not run. It needs two disjoint seed sets of one configuration "
+            f"({notes['aa_config']}, >= {notes['aa_seeds']} seeds). " + simulated
+        )
+    return (
+        f"A/A control: the image-trained paper RViT with {aa['seeds']} seeds (top-1 on the test "
+        f"videos {aa['mean']:.1%}, sd {aa['sd']:.1%} between seeds), split {aa['splits']} times "
+        f"into two disjoint sets of {aa['pairs']} paired in order; the study's rule (t interval "
+        f"and sign-flip test at {ALPHA:.0%}, no correction) gives a verdict other than "
+        f"inconclusive in {aa['rate']:.1%} of the splits (nominal at most {ALPHA:.0%}; the splits "
+        "share seeds, so this describes these seeds rather than a new draw). " + simulated
+    )
 
 
 def traceability_line(loaded: Mapping[str, ExperimentResults]) -> str:

@@ -154,6 +154,8 @@ class Reading:
     reported uncorrected. ``margin``: for claims of the form "does not suffer / ensures / works",
     the equivalence margin (in the contrast's units): the reading is tested by two one-sided tests
     (TOST) that the effect lies within ``(-margin, +margin)``, so "no effect" can be shown.
+    ``exact``: the quantity does not vary between seeds (arithmetic counted from the model, such as
+    FLOPs): it is judged by its sign at every seed, with no test and outside Holm's family.
     """
 
     claim: str
@@ -162,8 +164,11 @@ class Reading:
     contrast: Contrast
     primary: bool = False
     margin: float | None = None
+    exact: bool = False
 
     def __post_init__(self) -> None:
+        if self.exact and self.margin is not None:
+            raise ValueError(f"reading {self.label!r}: an exact reading takes no margin")
         if self.claim not in CLAIMS:
             raise ValueError(f"unknown claim id {self.claim!r}; known: {list(CLAIMS)}")
         if self.margin is not None and not self.margin > 0:
@@ -171,7 +176,9 @@ class Reading:
 
     @property
     def test(self) -> str:
-        """``"TOST"`` for an equivalence reading, ``"sign-flip"`` otherwise."""
+        """``"exact"``, ``"TOST"`` for an equivalence reading, ``"sign-flip"`` otherwise."""
+        if self.exact:
+            return "exact"
         return "TOST" if self.margin is not None else "sign-flip"
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "SUPPORTED",
     "VERDICTS",
     "Interval",
+    "aa_rate",
     "decide",
     "holm",
     "seeds_needed",
@@ -347,3 +348,38 @@ def simulate_aa(
         verdict = decide(t_interval(d, 1.0 - alpha), sign_flip_p(d), +1, alpha=alpha)
         false += verdict != INCONCLUSIVE
     return false / trials
+
+
+def aa_rate(
+    values: Sequence[float], splits: int = 1000, alpha: float = ALPHA, seed: int = 0
+) -> tuple[float, int]:
+    """The A/A control on real seeds: the rate of verdicts other than inconclusive.
+
+    ``values`` holds one configuration's metric for ``2 n`` seeds. Each split draws (with a
+    generator seeded by ``seed``) two disjoint sets of ``n`` seeds, pairs them in the drawn order
+    and applies the study's rule (the t interval at ``1 - alpha`` and the two-sided sign-flip test,
+    no correction) to the ``n`` differences. All splits are enumerated when there are at most
+    ``splits`` of them. Returns ``(rate, number of splits)``; the rule is sound when the rate is at
+    most ``alpha`` (the splits share seeds, so the rate describes these seeds, not a new draw).
+    """
+    data = _values(values)
+    n = data.size // 2
+    if n < 2:
+        raise ValueError(f"an A/A control needs at least 4 seeds, got {data.size}")
+    everything = list(itertools.combinations(range(2 * n), n))
+    # each unordered split once: the sets that hold the first seed
+    everything = [c for c in everything if 0 in c]
+    if len(everything) <= splits:
+        chosen = [(list(c), [i for i in range(2 * n) if i not in c]) for c in everything]
+    else:
+        rng = np.random.default_rng(seed)
+        chosen = []
+        for _ in range(splits):
+            order = rng.permutation(2 * n)
+            chosen.append((list(order[:n]), list(order[n : 2 * n])))
+    false = 0
+    for a, b in chosen:
+        d = data[a] - data[b]
+        verdict = decide(t_interval(d, 1.0 - alpha), sign_flip_p(d), +1, alpha=alpha)
+        false += verdict != INCONCLUSIVE
+    return false / len(chosen), len(chosen)
