@@ -145,7 +145,7 @@ PROFILES["v2"] = dataclasses.replace(
     # the same 6,400 samples seen (400 optimiser steps) for every training-set size
     train_sizes=(200, 800, 3200),
     matched_samples=6400,
-    dropouts=(0.0, 0.25, 0.5),
+    dropouts=(0.0, 0.25),
     # 8 frames on average, as many as fixed-length training sees
     variable_frames=(4, 12),
 )
