@@ -135,9 +135,11 @@ def test_pool_workers_record_their_commit_and_threads(tmp_path):
 
 
 def _bench_repo(root: Path) -> str:
-    for name in ("benchmarks/bench_x.py", "benchmarks/_common.py", "rvit/a.py", "README.md"):
+    """A repository whose benchmark imports rvit/a.py (inside a function) but not rvit/b.py."""
+    for name in ("benchmarks/_common.py", "rvit/a.py", "rvit/b.py", "README.md"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("# first\n")
+    (root / "benchmarks" / "bench_x.py").write_text("def run():\n    from rvit.a import f\n")
     _git(root, "init", "-q")
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "first")
@@ -165,6 +167,8 @@ def test_bench_check_with_git(tmp_path):
     assert check_bench("x", bench, root) == "current"
     _commit_change(root, "README.md")  # not the benchmark's code
     assert check_bench("x", bench, root) == "current"
+    _commit_change(root, "rvit/b.py")  # package code the benchmark does not import
+    assert check_bench("x", bench, root) == "current"
     _write_bench(bench, first, True)
     assert check_bench("x", bench, root).startswith("stale: written from commit")
     _write_bench(bench, first, False)
@@ -174,6 +178,19 @@ def test_bench_check_with_git(tmp_path):
         assert why.startswith("stale: ") and name in why, why
     _write_bench(bench, _git(root, "rev-parse", "HEAD"), False)
     assert check_bench("x", bench, root) == "current"
+
+
+def test_bench_code_is_what_the_benchmark_imports(tmp_path):
+    from rvit.study.bench import bench_code_paths
+
+    paths = bench_code_paths("length")
+    assert "rvit/model.py" in paths and "rvit/cell.py" in paths  # imported through rvit.model
+    assert "rvit/data/render.py" not in paths and not any("rvit/study" in p for p in paths)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "rvit").mkdir()
+    (tmp_path / "rvit" / "__init__.py").write_text("")
+    (tmp_path / "benchmarks" / "bench_y.py").write_text("from rvit import RViT\n")
+    assert "rvit" in bench_code_paths("y", tmp_path)  # a lazy name: the whole package counts
 
 
 def test_bench_check_ignores_the_study_code(tmp_path):

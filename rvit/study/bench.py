@@ -7,6 +7,7 @@ figure. :func:`check_bench` says whether a benchmark file still speaks for the c
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from collections.abc import Mapping
@@ -29,11 +30,78 @@ def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[st
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def bench_code_paths(name: str) -> tuple[str, ...]:
-    """The code that makes ``results/bench/<name>.json``, as git pathspecs from the repository root:
-    the benchmark, its common module and the package, less the study (which reads benchmarks and
-    cannot change what they measure)."""
-    return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", "rvit", ":(exclude)rvit/study")
+def _imported_modules(path: Path) -> set[str] | None:
+    """The ``rvit`` modules ``path`` imports anywhere in it (None for an import it cannot name)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = path.parent
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names if a.name.split(".")[0] == "rvit"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolved against the file's own package
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.parent
+                module = ".".join([*base.relative_to(ROOT).parts, *(node.module or "").split(".")])
+                module = module.rstrip(".")
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != "rvit":
+                continue
+            names.add(module)
+            names |= {f"{module}.{a.name}" for a in node.names}
+    return names
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    parts = name.split(".")
+    for candidate in (
+        root.joinpath(*parts).with_suffix(".py"),
+        root.joinpath(*parts, "__init__.py"),
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def bench_code_paths(name: str, root: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The code that makes ``results/bench/<name>.json``, as git pathspecs from the repository root.
+
+    The benchmark, its common module and every package module they import, directly or through
+    other modules (read from the source, function-level imports included), less the study, which
+    reads benchmarks and cannot change what they measure. When an import names something that is
+    not a module file (``from rvit import RViT``, through the package's lazy names), the whole
+    package counts instead, so a change is never missed.
+    """
+    base = Path(root) if root is not None else ROOT
+    start = [base / "benchmarks" / f"bench_{name}.py", base / "benchmarks" / "_common.py"]
+    coarse = (
+        f"benchmarks/bench_{name}.py",
+        "benchmarks/_common.py",
+        "rvit",
+        ":(exclude)rvit/study",
+    )
+    files: set[Path] = set()
+    queue = [f for f in start if f.is_file()]
+    seen: set[Path] = set(queue)
+    while queue:
+        path = queue.pop()
+        for module in sorted(_imported_modules(path) or ()):
+            found = _module_file(module, base)
+            if found is None:
+                parent = _module_file(module.rpartition(".")[0], base)
+                if parent is None or parent.name == "__init__.py":
+                    return coarse  # a name the package resolves lazily, or an unknown module
+                continue  # ``from rvit.x import name``: a name inside the module file rvit/x.py
+            if found.relative_to(base).parts[:2] == ("rvit", "study"):
+                continue
+            files.add(found)
+            if found not in seen:
+                seen.add(found)
+                queue.append(found)
+    package = sorted(f.relative_to(base).as_posix() for f in files)
+    return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", *package)
 
 
 def check_bench(
@@ -65,7 +133,9 @@ def check_bench(
     known = run_git(folder, "cat-file", "-e", f"{commit}^{{commit}}")
     if known is None or known.returncode != 0:
         return f"unchecked: commit {commit[:10]} is not in this repository"
-    changed = run_git(folder, "diff", "--name-only", commit, "HEAD", "--", *bench_code_paths(name))
+    changed = run_git(
+        folder, "diff", "--name-only", commit, "HEAD", "--", *bench_code_paths(name, folder)
+    )
     if changed is None or changed.returncode != 0:
         return "unchecked: git diff failed"
     files = changed.stdout.split()
