@@ -458,6 +458,32 @@ def _verdict(result: ReadingResult, p: float | None, p_contra: float | None) -> 
     )
 
 
+def _untested(
+    reading: Reading,
+    experiment: str,
+    values: list[float],
+    strata: list[dict[str, Any]],
+    seeds: list[int],
+    **fields: Any,
+) -> ReadingResult:
+    """A reading's result before its test: the values, no interval, verdict not testable."""
+    return ReadingResult(
+        experiment=experiment,
+        claim=reading.claim,
+        label=reading.label,
+        text=reading.text,
+        direction=reading.contrast.direction,
+        units=reading.contrast.units,
+        values=values,
+        strata=strata,
+        interval=None,
+        verdict=NOT_TESTABLE,
+        primary=reading.primary,
+        seed_ids=seeds,
+        **fields,
+    )
+
+
 def _exact_reading(
     reading: Reading,
     experiment: str,
@@ -470,21 +496,7 @@ def _exact_reading(
     inconclusive. No p-value, no learning gate (training does not change it), not in Holm's family.
     """
     direction = reading.contrast.direction
-    result = ReadingResult(
-        experiment=experiment,
-        claim=reading.claim,
-        label=reading.label,
-        text=reading.text,
-        direction=direction,
-        units=reading.contrast.units,
-        values=values,
-        strata=strata,
-        interval=None,
-        verdict=NOT_TESTABLE,
-        primary=reading.primary,
-        seed_ids=seeds,
-        exact=True,
-    )
+    result = _untested(reading, experiment, values, strata, seeds, exact=True)
     if not values:
         result.note = "no values"
         return result
@@ -514,21 +526,8 @@ def analyse_reading(reading: Reading, results: ExperimentResults) -> ReadingResu
         for c in sorted(reading.contrast.configs())
         if c in checks and not checks[c]["passed"]
     ]
-    result = ReadingResult(
-        experiment=results.experiment.name,
-        claim=reading.claim,
-        label=reading.label,
-        text=reading.text,
-        direction=reading.contrast.direction,
-        units=reading.contrast.units,
-        values=values,
-        strata=strata,
-        interval=None,
-        verdict=NOT_TESTABLE,
-        primary=reading.primary,
-        margin=reading.margin,
-        seed_ids=seeds,
-        gate=failed,
+    result = _untested(
+        reading, results.experiment.name, values, strata, seeds, margin=reading.margin, gate=failed
     )
     if len(values) < 2:
         result.note = "fewer than two seeds"
