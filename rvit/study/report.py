@@ -805,9 +805,13 @@ def print_report(
         f"{notes['seeds']} seeds is {notes['smallest_p']:.3g}; Holm's first step over "
         f"{notes['family']} claims needs p <= {notes['holm_first']:.3g}, which takes at least "
         f"{notes['seeds_needed_family']} seeds ({notes['seeds_needed']} over all "
-        f"{notes['claims']} claims). With the committed seeds no claim can be supported, "
-        "contradicted or shown equivalent: every testable claim below is inconclusive, whatever "
-        "its effect.",
+        f"{notes['claims']} claims). "
+        + (
+            "With the committed seeds no claim can be supported, contradicted or shown "
+            "equivalent: every testable claim below is inconclusive, whatever its effect."
+            if notes["seeds"] < notes["seeds_needed_family"]
+            else "The committed seeds are enough for a claim to pass the corrected test."
+        ),
         "",
     ]
     for table, title in (("comparison", "Comparison table"), ("insights", "Key insights")):
@@ -867,9 +871,9 @@ def print_report(
             f"{_PIXEL_BAR[0]}/{_PIXEL_BAR[1]} and its {first['videos']} test videos: top-1 "
             f"{sum(pixel) / len(pixel):.1%} (seeds "
             + ", ".join(f"{v:.1%}" for v in pixel)
-            + f"; chance {first['chance']:.1%}). The versatility reading 'above chance' keeps "
-            "chance as its bar; a model that works from still images must also pass this one "
-            "(uncorrected, like the secondary readings):",
+            + f"; chance {first['chance']:.1%}). The versatility readings take FrameViT as their "
+            "bar; this one asks whether a model trained on the stills does better than matching "
+            "frames to them pixel by pixel (uncorrected, like the secondary readings):",
             _table(
                 [
                     [
