@@ -234,11 +234,37 @@ def test_report_lists_the_benchmark_check():
 # ------------------------------------------------------------------------------------------------
 # committed results re-run at HEAD
 
-# The cheapest committed book results (about 10 s and 15 s on one core): one written from a clean
-# commit, one from a dirty tree.
-RERUN = ("classifier/paper+gap__seed1", "scalability/image_n250__seed0")
+# Two of the cheapest committed book results (image-trained, about 25 s each on one core).
+RERUN = ("classifier/paper+gap__seed1", "scalability/image_n3200__seed0")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Float results depend on the instruction set the kernels use: a result made with AVX2 kernels is
+# reproduced on a newer CPU by capping torch, oneDNN and MKL at AVX2 (a process setting, so the rerun
+# runs in a fresh process); a result made with newer kernels cannot be reproduced on an older CPU.
+_ISA_ORDER = ("DEFAULT", "AVX2", "AVX512")
+_ISA_ENV = {
+    "AVX2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    },
+    "DEFAULT": {
+        "ATEN_CPU_CAPABILITY": "default",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+    },
+}
+
+_RERUN_SCRIPT = """
+import json, sys
+import torch
+torch.set_num_threads(1)
+from rvit.study import runner
+from rvit.study.schema import RunConfig
+config = RunConfig.from_dict(json.loads(sys.argv[1]))
+print(json.dumps(runner.execute(config, int(sys.argv[2]))["metrics"]))
+"""
 
 
 def _differences(a, b, where: str = "") -> list[str]:
@@ -257,16 +283,10 @@ def _differences(a, b, where: str = "") -> list[str]:
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the committed book results reproduce bit for bit only with the code of their recorded "
-    "commit on a CPU without AVX-512 kernels (ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 "
-    "ATEN_CPU_CAPABILITY=avx2, one thread); at HEAD commits 2f7ceb5, 94d344d and 5a8a2f1 changed "
-    "the arithmetic of linear attention and of the attention gate without changing a run key. "
-    "Rerun the book study from a clean commit, then remove this mark",
-)
 @pytest.mark.parametrize("name", RERUN)
 def test_committed_result_reruns_identically_at_head(name):
+    import sys
+
     import torch
 
     from rvit.study.experiments import get_experiment
@@ -276,14 +296,26 @@ def test_committed_result_reruns_identically_at_head(name):
     config_id, seed = stem.rsplit("__seed", 1)
     record = json.loads((ROOT / "results" / experiment / f"{stem}.json").read_text())
     config = get_experiment(experiment, "book").configs[config_id]
-    assert match_result(record, config, int(seed), "book") == ""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # the study's workers run one thread each
-    try:
-        outcome = runner.execute(config, int(seed))
-    finally:
-        torch.set_num_threads(previous)
-    fresh = strip_timings(json.loads(json.dumps(outcome["metrics"])))
+    assert match_result(record, config, int(seed), "book") == ""  # the same code, by its hash
+    made = str(record["provenance"]["environment"].get("cpu_capability", "")).upper()
+    here = torch.backends.cpu.get_cpu_capability().upper()
+    if made not in _ISA_ORDER or here not in _ISA_ORDER:
+        pytest.skip(f"unknown instruction sets: made with {made!r}, this CPU {here!r}")
+    if _ISA_ORDER.index(made) > _ISA_ORDER.index(here):
+        pytest.skip(f"made with {made} kernels, which this CPU ({here}) lacks")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if made != here:
+        env.update(_ISA_ENV[made])
+    done = subprocess.run(
+        [sys.executable, "-c", _RERUN_SCRIPT, json.dumps(config.to_dict()), seed],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    fresh = strip_timings(json.loads(done.stdout.strip().splitlines()[-1]))
     stored = strip_timings(record["metrics"])
     differences = _differences(stored, fresh)
     assert not differences, f"{len(differences)} metrics differ: " + "; ".join(differences[:5])

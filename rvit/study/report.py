@@ -1062,10 +1062,15 @@ def aa_control(loaded: Mapping[str, ExperimentResults]) -> dict[str, Any] | None
 
 def aa_line(loaded: Mapping[str, ExperimentResults], notes: Mapping[str, Any]) -> str:
     """The report's paragraph on the A/A control: measured when its runs exist, else simulated."""
+    at_needed = (
+        f" and {notes['aa_rate_needed']:.1%} at {notes['seeds_needed']} seeds"
+        if notes["seeds_needed"] != notes["seeds"]
+        else ""
+    )
     simulated = (
         f"On simulated nulls the rule gives a verdict other than inconclusive in "
-        f"{notes['aa_rate']:.1%} of A/A comparisons at {notes['seeds']} seeds and "
-        f"{notes['aa_rate_needed']:.1%} at {notes['seeds_needed']} seeds (nominal {ALPHA:.0%})."
+        f"{notes['aa_rate']:.1%} of A/A comparisons at {notes['seeds']} seeds{at_needed} "
+        f"(nominal {ALPHA:.0%})."
     )
     aa = aa_control(loaded)
     if aa is None:

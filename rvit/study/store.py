@@ -65,13 +65,12 @@ TIMING_KEYS = frozenset(
 
 
 def default_results_dir(profile: str | Profile) -> Path:
-    """``results/`` for ``book``, ``results/<name>/`` for ``full`` and ``v2``, a scratch folder for
-    ``smoke``."""
+    """``results/`` for ``book``, ``results/full/`` for ``full``, a scratch folder for ``smoke``."""
     name = get_profile(profile).name
     if name == "book":
         return ROOT / "results"
-    if name in ("full", "v2"):
-        return ROOT / "results" / name
+    if name == "full":
+        return ROOT / "results" / "full"
     scratch = os.environ.get("RVIT_SCRATCH_DIR") or tempfile.gettempdir()
     return Path(scratch) / "rvit-study-smoke"
 
