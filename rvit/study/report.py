@@ -484,19 +484,12 @@ def _untested(
     )
 
 
-def _exact_reading(
-    reading: Reading,
-    experiment: str,
-    values: list[float],
-    strata: list[dict[str, Any]],
-    seeds: list[int],
-) -> ReadingResult:
+def _exact_reading(result: ReadingResult) -> ReadingResult:
     """A quantity that does not vary with the seed (FLOPs counted from the model): supported when
     every seed's value has the claimed sign, contradicted when every one has the other, else
     inconclusive. No p-value, no learning gate (training does not change it), not in Holm's family.
     """
-    direction = reading.contrast.direction
-    result = _untested(reading, experiment, values, strata, seeds, exact=True)
+    direction, values = result.direction, result.values
     if not values:
         result.note = "no values"
         return result
@@ -519,7 +512,9 @@ def analyse_reading(reading: Reading, results: ExperimentResults) -> ReadingResu
     """
     values, strata, seeds, test_var = _contrast(reading.contrast, results.runs)
     if reading.exact:
-        return _exact_reading(reading, results.experiment.name, values, strata, seeds)
+        return _exact_reading(
+            _untested(reading, results.experiment.name, values, strata, seeds, exact=True)
+        )
     checks = gate_check(results)
     failed = [
         f"{c} trains to {checks[c]['train']:.1%} < {checks[c]['threshold']:.1%}"
