@@ -366,11 +366,12 @@ def aa_rate(
     n = data.size // 2
     if n < 2:
         raise ValueError(f"an A/A control needs at least 4 seeds, got {data.size}")
-    everything = list(itertools.combinations(range(2 * n), n))
-    # each unordered split once: the sets that hold the first seed
-    everything = [c for c in everything if 0 in c]
-    if len(everything) <= splits:
-        chosen = [(list(c), [i for i in range(2 * n) if i not in c]) for c in everything]
+    if math.comb(2 * n, n) // 2 <= splits:
+        # each unordered split once: the first set holds the first seed
+        chosen = [
+            ([0, *rest], [i for i in range(1, 2 * n) if i not in rest])
+            for rest in itertools.combinations(range(1, 2 * n), n - 1)
+        ]
     else:
         rng = np.random.default_rng(seed)
         chosen = []
