@@ -1,8 +1,11 @@
 """What the book's notebooks need wherever they run: in the book build, in Jupyter, in Colab or Binder.
 
-* :func:`glue` stores a value for the prose (``{glue:text}`name```) through ``myst_nb.glue`` when myst-nb
-  is installed (the book build, ``make lab``); elsewhere (a bare Colab runtime) it only shows the value,
-  so a chapter runs the same without the book's tools.
+* :func:`glue` keeps a value for the prose, and :data:`prose` gives it back formatted: a markdown cell
+  writes ``{eval}`prose["name"]``` or, with a format specification, ``{eval}`prose["name:.1%"]```. The
+  book build evaluates these roles in the notebook's kernel (myst-nb's inline execution), and so does
+  JupyterLab with ``jupyterlab-myst`` when a markdown cell runs: one source for both. Where nothing
+  renders MyST (a bare Colab runtime) the roles show as written; the values are still in the outputs
+  of the cells that compute them.
 * :func:`table` styles a DataFrame for reading in the book's column: no index, text wrapped and shown
   as text.
 * :func:`results_dir` finds the committed ``results/`` folder through the package, not through a path
@@ -13,19 +16,19 @@ This module imports nothing heavy: every chapter, the first included, may use it
 
 from __future__ import annotations
 
-import importlib
+import difflib
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_ENV", "glue", "results_dir", "table"]
+__all__ = ["RESULTS_ENV", "Prose", "Text", "glue", "prose", "results_dir", "table"]
 
 RESULTS_ENV = "RVIT_RESULTS_DIR"
 """Environment variable naming the results folder; it overrides the one found next to the package."""
 
 
 def _plain(value: Any) -> Any:
-    """NumPy and torch scalars as plain Python numbers, so ``{glue:text}`` can format them."""
+    """NumPy and torch scalars as plain Python numbers, so a format specification applies to them."""
     if type(value).__module__.split(".")[0] in ("numpy", "torch") and hasattr(value, "item"):
         try:
             return value.item()
@@ -34,24 +37,118 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def glue(name: str, value: Any, display: bool = True) -> None:
-    """Glue ``value`` under ``name`` for the prose, or just show it when myst-nb is not installed.
+class Text:
+    """Text for the prose: its ``repr`` is the text itself, so a kernel shows it without quotes."""
 
-    With myst-nb this is ``myst_nb.glue(name, value, display=display)``. Without it nothing can read
-    a glued value, so the value is displayed when ``display`` is true and otherwise dropped.
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Text) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+def _is_markup(value: Any) -> bool:
+    """A rich value (IPython's ``Markdown``, ``HTML``) that renders itself instead of being formatted."""
+    return any(hasattr(value, f"_repr_{kind}_") for kind in ("markdown", "html", "latex"))
+
+
+def _format(value: Any, spec: str) -> str:
+    """``value`` formatted by ``spec``; the type letter decides the conversion, as in an f-string of
+    the matching type (``.0f`` of an int, ``,d`` of a whole float)."""
+    if spec == "":
+        return str(value)
+    kind = spec[-1]
+    if kind in "bcdoxX":
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"format {spec!r} needs a whole number; got {value!r}")
+        value = int(value)
+    elif kind in "eEfFgGn%":
+        value = float(value)
+    elif kind == "s":
+        value = str(value)
+    return format(value, spec)
+
+
+class Prose:
+    """The values glued so far, by name; ``prose["name"]`` or ``prose["name:spec"]`` gives one for the text.
+
+    ``spec`` is a format specification (``.1%``, ``.2f``, ``,d``): the item is a :class:`Text` whose
+    ``repr`` is the formatted value, so it shows without quotes wherever a kernel evaluates it. A rich
+    value (IPython's ``Markdown``) is given back as it is, and renders itself; it takes no ``spec``.
     """
-    value = _plain(value)
-    try:
-        myst_nb = importlib.import_module("myst_nb")
-    except ImportError:
-        myst_nb = None
-    if myst_nb is not None:
-        myst_nb.glue(name, value, display=display)
-        return
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"a glued name is a Python identifier; got {name!r}")
+        self._values[name] = _plain(value)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def names(self) -> list[str]:
+        """The names glued so far, in the order they were first glued."""
+        return list(self._values)
+
+    def value(self, name: str) -> Any:
+        """The value glued under ``name``, unformatted; a ``KeyError`` names close matches."""
+        try:
+            return self._values[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._values, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise KeyError(
+                f"nothing is glued under {name!r} yet: glue(name, value) in a code cell above the "
+                f"text that reads it ({len(self._values)} names glued so far{hint})"
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str):
+            raise TypeError(f'prose[...] takes "name" or "name:spec"; got {key!r}')
+        name, _, spec = key.partition(":")
+        value = self.value(name)
+        if _is_markup(value):
+            if spec:
+                raise ValueError(f"{name!r} is glued as markup, which takes no format {spec!r}")
+            return value
+        try:
+            return Text(_format(value, spec))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"cannot format {name!r} = {value!r} with {spec!r}: {error}") from None
+
+    def __repr__(self) -> str:
+        return f"<prose: {len(self._values)} glued values>"
+
+
+prose = Prose()
+"""The prose values of the running notebook (one kernel runs one notebook)."""
+
+
+def glue(name: str, value: Any, display: bool = True) -> None:
+    """Keep ``value`` under ``name`` for the prose (``{eval}`prose["name"]```); show it if ``display``.
+
+    A name glued again takes the new value: the text reads the value glued last above it.
+    """
+    prose[name] = value
     if display:
         from IPython.display import display as show
 
-        show(value)
+        show(prose.value(name))
 
 
 def results_dir(*parts: str) -> Path:

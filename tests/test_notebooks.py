@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -47,6 +48,10 @@ def test_notebook_has_no_outputs(path: Path):
                 f"{path.name}: cell {i} carries outputs; clear them before committing"
             )
             assert cell.execution_count is None, f"{path.name}: cell {i} has an execution count"
+        else:  # jupyterlab-myst keeps what the prose's {eval} roles gave in the cell's metadata
+            assert "user_expressions" not in cell.get("metadata", {}), (
+                f"{path.name}: cell {i} carries evaluated expressions; clear them before committing"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -79,8 +84,63 @@ def test_notebook_has_parameters_cell(path: Path):
     assert 'PROFILE = "book"' in cell.source, f"{path.name}: the parameters cell must set PROFILE"
 
 
+EVAL_ROLE = re.compile(r"\{eval\}`([^`]+)`")
+
+
+def _eval_name_regex() -> str:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return config["sphinx"]["config"]["nb_eval_name_regex"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prose_reads_its_numbers_through_eval_roles(path: Path):
+    """One source for the build and JupyterLab: the prose quotes values as {eval}`prose["name"]`,
+    in the form the book's configuration lets myst-nb evaluate, and no glue role is left."""
+    nb = nbformat.read(path, as_version=4)
+    pattern = re.compile(_eval_name_regex())
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        assert "{glue:" not in cell.source, f"{path.name}: cell {i} uses a glue role; use {{eval}}"
+        for expression in EVAL_ROLE.findall(cell.source):
+            assert pattern.match(expression), (
+                f"{path.name}: cell {i}: {{eval}}`{expression}` is not of the form the book "
+                f"evaluates (nb_eval_name_regex in _config.yml)"
+            )
+
+
+def _check_prose(client, source: str, where: str) -> None:
+    """Evaluate a markdown cell's {eval} roles the way jupyterlab-myst and myst-nb do, as the kernel's
+    user expressions at the cell's place in the notebook, and check each gives text to show."""
+    expressions = EVAL_ROLE.findall(source)
+    if not expressions:
+        return
+    msg_id = client.kc.execute(
+        "",
+        silent=False,
+        store_history=False,
+        user_expressions={str(k): e for k, e in enumerate(expressions)},
+    )
+    reply = client.wait_for_reply(msg_id)
+    results = reply["content"]["user_expressions"]
+    for k, expression in enumerate(expressions):
+        result = results[str(k)]
+        assert result["status"] == "ok", (
+            f"{where}: {{eval}}`{expression}` fails: {result.get('ename')}: {result.get('evalue')}"
+        )
+        data = result["data"]
+        assert "text/markdown" in data or data.get("text/plain"), f"{where}: {expression} is empty"
+        if "text/markdown" not in data:  # plain text shows as it is: no quotes, no object repr
+            plain = data["text/plain"]
+            assert not re.match(r"^(['\"]).*\1$|^<.*>$", plain), f"{where}: {expression} -> {plain}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_at_smoke_profile(path: Path, tmp_path: Path):
+    """Every code cell runs at the smoke profile, and every number the prose quotes is there, at the
+    place the prose quotes it."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -90,13 +150,20 @@ def test_notebook_runs_at_smoke_profile(path: Path, tmp_path: Path):
     nb.cells.insert(index + 1, injected)
     # Scratch files of a smoke run (checkpoints, extracted frames) go to a temporary folder.
     os.environ["RVIT_SCRATCH_DIR"] = str(tmp_path)
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.reset_execution_trackers()
     try:
-        NotebookClient(
-            nb,
-            timeout=300,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-        ).execute()
+        with client.setup_kernel():
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, i)
+                elif cell.cell_type == "markdown":
+                    _check_prose(client, cell.source, f"{path.name}: markdown cell {i}")
     finally:
         os.environ.pop("RVIT_SCRATCH_DIR", None)
 
@@ -164,35 +231,62 @@ def test_colab_cell_installs_from_the_repository_in_colab(monkeypatch: pytest.Mo
     assert os.environ[RESULTS_ENV] == f"{clone[-1]}/results"
 
 
-def test_glue_uses_myst_nb_when_installed(monkeypatch: pytest.MonkeyPatch):
-    import sys
-    import types
-
+def test_glue_keeps_plain_values_for_the_prose(monkeypatch: pytest.MonkeyPatch):
+    import IPython.display
     import numpy as np
 
-    from rvit.notebook import glue
-
-    stored: list[tuple] = []
-    fake = types.ModuleType("myst_nb")
-    fake.glue = lambda name, value, display=True: stored.append((name, value, display))
-    monkeypatch.setitem(sys.modules, "myst_nb", fake)
-    glue("n", np.int64(3), display=False)
-    assert stored == [("n", 3, False)] and type(stored[0][1]) is int
-
-
-def test_glue_without_myst_nb_shows_the_value(monkeypatch: pytest.MonkeyPatch):
-    import sys
-
-    import IPython.display
-
-    from rvit.notebook import glue
+    from rvit.notebook import Text, glue, prose
 
     shown: list = []
-    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb raises ImportError
     monkeypatch.setattr(IPython.display, "display", shown.append)
-    glue("hidden", 1.5, display=False)
-    glue("shown", 2.5)
-    assert shown == [2.5]
+    glue("n_seeds", np.int64(10), display=False)
+    glue("share", 0.4375)
+    assert shown == [0.4375]  # shown only when asked
+    assert type(prose.value("n_seeds")) is int
+    assert prose["n_seeds"] == Text("10") and repr(prose["n_seeds"]) == "10"
+    assert repr(prose["share:.1%"]) == "43.8%" and repr(prose["share:.2f"]) == "0.44"
+    assert repr(prose["n_seeds:.1f"]) == "10.0" and repr(prose["share"]) == "0.4375"
+    glue("total", 12345.0, display=False)
+    assert repr(prose["total:,d"]) == "12,345"
+    glue("share", 0.5, display=False)  # glued again: the text reads the value glued last
+    assert repr(prose["share:.0%"]) == "50%"
+
+
+def test_prose_strings_show_without_quotes_and_markup_renders_itself():
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.display import Markdown
+
+    from rvit.notebook import glue, prose
+
+    glue("verdict", Markdown("**supported**"), display=False)
+    glue("word", "above", display=False)
+    formatter = DisplayFormatter()
+    data, _ = formatter.format(prose["word"])
+    assert data["text/plain"] == "above"  # what the kernel sends for {eval}`prose["word"]`
+    data, _ = formatter.format(prose["verdict"])
+    assert data["text/markdown"] == "**supported**"
+    with pytest.raises(ValueError, match="takes no format"):
+        prose["verdict:.1f"]
+
+
+def test_prose_errors_name_what_is_missing():
+    from rvit.notebook import glue, prose
+
+    glue("gate_mean", 0.25, display=False)
+    with pytest.raises(KeyError, match="'gate_men'.*did you mean 'gate_mean'"):
+        prose["gate_men:.2f"]
+    with pytest.raises(ValueError, match="'gate_mean' = 0.25 with ',d'"):
+        prose["gate_mean:,d"]
+    with pytest.raises(ValueError, match="identifier"):
+        glue("not a name", 1, display=False)
+
+
+def test_the_book_evaluates_only_prose_items():
+    pattern = re.compile(_eval_name_regex())
+    for good in ('prose["n"]', 'prose["best_image_accuracy:.0%"]', 'prose["total:,d"]'):
+        assert pattern.match(good), good
+    for bad in ('prose["n"]; import os', "__import__('os')", 'prose["a b"]', "n_seeds"):
+        assert not pattern.match(bad), bad
 
 
 def test_results_dir_finds_the_committed_results(monkeypatch: pytest.MonkeyPatch):

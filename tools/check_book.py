@@ -5,7 +5,7 @@
 
 * a traceback: an error output of a cell, or output text with ``Traceback (most recent call last)`` or raw
   ANSI escape codes;
-* an unrendered role: visible prose such as ``{glue:text}`` or ``{cite:p}`` (or any ``{name}`` followed by
+* an unrendered role: visible prose such as ``{eval}`` or ``{cite:p}`` (or any ``{name}`` followed by
   a backtick or an inline literal), outside code;
 * a table wider than the article's text column (by more than ``--table-slack`` px);
 * a figure whose text renders smaller than ``--min-font-px``: an image in a cell output, drawn with
@@ -59,7 +59,7 @@ CHECKS = ("traceback", "role", "table", "figure")
 
 # Roles that are never prose, and the shape of any role left unparsed: {name} or {domain:name} followed by
 # a backtick. The page script uses the same patterns (JavaScript reads these Python regexes unchanged).
-KNOWN_ROLE = r"\{(?:glue|cite|numref|ref|doc|eq|term|download|abbr)(?::[A-Za-z][\w.+-]*)*\}"
+KNOWN_ROLE = r"\{(?:eval|glue|cite|numref|ref|doc|eq|term|download|abbr)(?::[A-Za-z][\w.+-]*)*\}"
 ROLE_NAME = r"\{[A-Za-z][\w.+-]*(?::[A-Za-z][\w.+-]*)*\}"
 ROLE_BEFORE_BACKTICK = ROLE_NAME + "`"
 TRACEBACK_TEXT = r"Traceback \(most recent call last\)|\x1b\[[0-9;]*m|\[[01];3[0-9]m"

@@ -1,12 +1,10 @@
 """The book's Sphinx extension: chapters that read committed files are rebuilt when those change.
 
-Sphinx re-reads a page only when its source changed, and the notebook cache re-runs a notebook only
-when its code changed. The study chapter reads ``results/`` and the study's code, the efficiency
-chapter the benchmark results: a new result changes neither notebook, so their pages would keep
-showing the old numbers. Each such page is given its files as Sphinx dependencies (a newer file
-makes Sphinx read the page again), and the notebooks themselves say ``execution_mode: force`` in
-their ``mystnb`` metadata, so that reading them runs them.
-"""
+Sphinx re-reads a page only when its source changed. The study chapter reads ``results/`` and the
+study's code, the efficiency chapter the benchmark results: a new result changes neither notebook, so
+their pages would keep showing the old numbers. Each such page is given its files as Sphinx
+dependencies (a newer file makes Sphinx read the page again), and since the book executes its
+notebooks inline (``execute_notebooks: inline`` in ``_config.yml``), reading a page runs it."""
 
 from __future__ import annotations
 
