@@ -92,7 +92,7 @@ def test_page_script_carries_the_patterns():
     ("text", "flagged"),
     [
         ("accuracy is {glue:text}`acc:.0%` here", True),
-        ("accuracy is {eval}`prose[\"acc:.0%\"]` here", True),
+        ('accuracy is {eval}`prose["acc:.0%"]` here', True),
         ("{eval} alone", True),
         ("as shown {cite:p}`arnab2021vivit`", True),
         ("{glue:text} alone", True),
