@@ -84,6 +84,20 @@ def test_notebook_has_parameters_cell(path: Path):
     assert 'PROFILE = "book"' in cell.source, f"{path.name}: the parameters cell must set PROFILE"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_cells_left_out_of_the_page_still_run_in_place(path: Path):
+    """The book runs a notebook inline: a cell runs when it, or a later cell, is rendered. A cell
+    tagged remove-cell is never rendered, so it would run only after the text below it had read its
+    values; a cell kept off the page is tagged remove-input and remove-output instead. Only the Colab
+    cell, which does nothing outside Colab, is removed."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "remove-cell" in cell.metadata.get("tags", []):
+            assert 'if "google.colab" in sys.modules:' in cell.source, (
+                f"{path.name}: cell {i} is tagged remove-cell; tag it remove-input and remove-output"
+            )
+
+
 EVAL_ROLE = re.compile(r"\{eval\}`([^`]+)`")
 
 
