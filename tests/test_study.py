@@ -567,3 +567,10 @@ def test_report_names_the_test_the_correction_and_the_gate(capsys):
         assert min(signed) > 0 if r.verdict == stats.SUPPORTED else max(signed) < 0
     gated = claims.set_index("claim").verdict
     assert gated["ins.augmentation.strength"] == stats.NOT_TESTABLE
+    texts = report.claim_texts(claims)
+    assert len(texts) == 4 * len(CLAIMS)
+    assert texts["ins_augmentation_strength_verdict"] == f"**{stats.NOT_TESTABLE}**"
+    first = claims.iloc[0]
+    key = first.claim.replace(".", "_")
+    assert texts[f"{key}_p"] == report.format_p(first.p_holm)
+    assert texts[f"{key}_reading"] == f"*{first.label}*"

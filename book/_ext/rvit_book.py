@@ -13,6 +13,7 @@ from typing import Any
 
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "notebooks/08_study": ("results/**/*.json", "rvit/study/*.py"),
+    "notebooks/08_study_evidence": ("results/**/*.json", "rvit/study/*.py"),
     "notebooks/09_efficiency": ("results/bench/*.json",),
 }
 """Page -> the files it reads, as glob patterns relative to the repository root."""

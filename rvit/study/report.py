@@ -61,6 +61,7 @@ __all__ = [
     "ReadingResult",
     "analyse",
     "claim_table",
+    "claim_texts",
     "format_p",
     "gate_check",
     "gate_frame",
@@ -641,6 +642,20 @@ def gate_frame(loaded: Mapping[str, ExperimentResults]) -> Any:
         "used in",
     ]
     return pd.DataFrame(list(rows.values()), columns=columns)
+
+
+def claim_texts(claims: Any) -> dict[str, str]:
+    """What the prose says of each claim of :func:`claim_table`, as Markdown, keyed by the claim's id
+    with ``_`` for ``.``: ``<key>_verdict`` (in bold), ``<key>_effect`` (with its interval),
+    ``<key>_p`` (Holm-corrected) and ``<key>_reading`` (the primary reading, in italics)."""
+    texts: dict[str, str] = {}
+    for row in claims.itertuples():
+        key = row.claim.replace(".", "_")
+        texts[f"{key}_verdict"] = f"**{row.verdict}**"
+        texts[f"{key}_effect"] = format_effect(row.effect, row.low, row.high, row.units)
+        texts[f"{key}_p"] = format_p(row.p_holm)
+        texts[f"{key}_reading"] = f"*{row.label}*" if row.label else "-"
+    return texts
 
 
 def format_p(p: float | None) -> str:
