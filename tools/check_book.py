@@ -451,15 +451,21 @@ def _short_src(src: str) -> str:
 # -- the browser ------------------------------------------------------------------------------------------
 
 
+HEADLESS = (
+    "--headless",
+    "--disable-gpu",
+    "--no-sandbox",
+    "--no-first-run",
+    "--no-default-browser-check",
+)
+"""The flags of every headless Chromium these tools start (no GPU, no sandbox inside a container)."""
+
+
 def browser_command(browser: str, url: str, options: Options, profile: str) -> list[str]:
     """The headless Chromium command that prints the DOM of ``url`` after the page script has run."""
     command = [
         browser,
-        "--headless",
-        "--disable-gpu",
-        "--no-sandbox",
-        "--no-first-run",
-        "--no-default-browser-check",
+        *HEADLESS,
         "--disable-extensions",
         "--mute-audio",
         f"--user-data-dir={profile}",

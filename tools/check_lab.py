@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from check_book import find_browser  # noqa: E402
+from check_book import HEADLESS, find_browser  # noqa: E402
 
 EVAL_ROLE = re.compile(r"\{eval\}`([^`]+)`")
 PROFILE_LINE = re.compile(r'^PROFILE = "book"', re.MULTILINE)
@@ -135,11 +135,7 @@ class Page:
         self.process = subprocess.Popen(
             [
                 browser,
-                "--headless",
-                "--disable-gpu",
-                "--no-sandbox",
-                "--no-first-run",
-                "--no-default-browser-check",
+                *HEADLESS,
                 f"--user-data-dir={profile}",
                 f"--remote-debugging-port={port}",
                 f"--window-size={width},1000",
