@@ -9,7 +9,7 @@ STAMP := $(VENV)/.rvit-installed
 PROFILE ?= book
 JOBS ?= 1
 
-.PHONY: setup lab check-lab test lint format book check-book book-clean bench study clean
+.PHONY: setup lab check-lab check-colab test lint format book check-book book-clean bench study clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,12 @@ CHECK_LAB_ARGS ?=
 
 check-lab: $(LAB_STAMP)
 	$(BIN)/python tools/check_lab.py $(CHECK_LAB_ARGS)
+
+# A chapter as Colab runs it: copied alone, in a fresh venv holding only what Colab has (torch, torchvision,
+# the scientific Python; no PyAV, no rvit), with a stand-in google.colab module, so that its first cell
+# clones this checkout (git redirects the repository URL here), installs the package and finds results/.
+check-colab: setup
+	$(BIN)/python tools/check_colab.py
 
 lint: setup
 	$(BIN)/ruff check .

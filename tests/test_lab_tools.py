@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def _load(name: str):
 
 lab_settings = _load("lab_settings")
 check_lab = _load("check_lab")
+check_colab = _load("check_colab")
 
 
 def test_overrides_turn_windowing_off_and_keep_other_settings(tmp_path: Path):
@@ -110,3 +112,45 @@ def test_check_lab_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, capsys)
     assert check_lab.main([]) == 0
     assert "skipped: this check needs chromium" in capsys.readouterr().out
     assert check_lab.main(["--require"]) == 2
+
+
+def test_the_colab_stand_in_holds_what_colab_has_and_not_the_package():
+    packages = check_colab.colab_packages()
+    names = [p.split("=")[0].split(">")[0].split("<")[0] for p in packages]
+    assert "torch" in names and "torchvision" in names and "ipykernel" in names
+    assert "av" not in names and "rvit" not in names  # the notebook's first cell installs these
+
+
+def test_the_colab_copy_runs_smoke_and_checks_where_rvit_came_from(tmp_path: Path):
+    notebook = ROOT / "notebooks" / "09_efficiency.ipynb"
+    copy = check_colab.alone(notebook, tmp_path / "alone")
+    assert [p.name for p in copy.parent.iterdir()] == [notebook.name]
+    cells = json.loads(copy.read_text(encoding="utf-8"))["cells"]
+    assert any("".join(c["source"]).startswith('PROFILE = "smoke"') for c in cells)
+    last = "".join(cells[-1]["source"])
+    assert "RVIT_COLAB_CHECKOUT" in last and "results_dir()" in last
+    compile(last, "final-check", "exec")
+    home = check_colab.git_home(tmp_path / "home")
+    config = (home / ".gitconfig").read_text(encoding="utf-8")
+    assert f"file://{ROOT}" in config and "insteadOf = https://github.com/" in config
+
+
+def test_the_colab_cell_clones_where_it_is_told(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    import subprocess
+    import types
+
+    import nbformat
+
+    source = next(
+        c.source
+        for c in nbformat.read(ROOT / "notebooks" / "01_data.ipynb", as_version=4).cells
+        if c.cell_type == "code"
+    )
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("RVIT_COLAB_CHECKOUT", str(tmp_path / "clone"))
+    monkeypatch.setenv("RVIT_RESULTS_DIR", "unset")
+    exec(compile(source, "colab-cell", "exec"), {})
+    assert calls[0][-1] == str(tmp_path / "clone")
+    assert os.environ["RVIT_RESULTS_DIR"] == f"{tmp_path / 'clone'}/results"
