@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -133,24 +132,3 @@ def test_the_colab_copy_runs_smoke_and_checks_where_rvit_came_from(tmp_path: Pat
     home = check_colab.git_home(tmp_path / "home")
     config = (home / ".gitconfig").read_text(encoding="utf-8")
     assert f"file://{ROOT}" in config and "insteadOf = https://github.com/" in config
-
-
-def test_the_colab_cell_clones_where_it_is_told(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    import subprocess
-    import types
-
-    import nbformat
-
-    source = next(
-        c.source
-        for c in nbformat.read(ROOT / "notebooks" / "01_data.ipynb", as_version=4).cells
-        if c.cell_type == "code"
-    )
-    calls: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setenv("RVIT_COLAB_CHECKOUT", str(tmp_path / "clone"))
-    monkeypatch.setenv("RVIT_RESULTS_DIR", "unset")
-    exec(compile(source, "colab-cell", "exec"), {})
-    assert calls[0][-1] == str(tmp_path / "clone")
-    assert os.environ["RVIT_RESULTS_DIR"] == f"{tmp_path / 'clone'}/results"

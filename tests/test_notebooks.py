@@ -245,6 +245,24 @@ def test_colab_cell_installs_from_the_repository_in_colab(monkeypatch: pytest.Mo
     assert os.environ[RESULTS_ENV] == f"{clone[-1]}/results"
 
 
+def test_the_colab_cell_clones_where_it_is_told(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    import subprocess
+    import sys
+    import types
+
+    from rvit.notebook import RESULTS_ENV
+
+    source = _first_code_cell(nbformat.read(NOTEBOOKS[0], as_version=4)).source
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("RVIT_COLAB_CHECKOUT", str(tmp_path / "clone"))
+    monkeypatch.setenv(RESULTS_ENV, "unset")
+    exec(compile(source, "colab-cell", "exec"), {})
+    assert calls[0][-1] == str(tmp_path / "clone")
+    assert os.environ[RESULTS_ENV] == f"{tmp_path / 'clone'}/results"
+
+
 def test_glue_keeps_plain_values_for_the_prose(monkeypatch: pytest.MonkeyPatch):
     import IPython.display
     import numpy as np

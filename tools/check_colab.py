@@ -34,6 +34,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from check_lab import scratch_copy  # noqa: E402
+
 DEFAULT = ("09_efficiency.ipynb", "01_data.ipynb")
 KERNEL_PACKAGES = ("ipykernel", "nbclient", "nbformat")
 
@@ -100,12 +103,9 @@ def git_home(folder: Path) -> Path:
 
 def alone(notebook: Path, folder: Path) -> Path:
     """``notebook`` alone in ``folder``, at the smoke profile, with the final check appended."""
-    data = json.loads(notebook.read_text(encoding="utf-8"))
-    for cell in data["cells"]:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            cell["source"] = "".join(cell["source"]).replace(
-                'PROFILE = "book"', 'PROFILE = "smoke"'
-            )
+    folder.mkdir(parents=True)
+    target = scratch_copy(notebook, folder)
+    data = json.loads(target.read_text(encoding="utf-8"))
     data["cells"].append(
         {
             "cell_type": "code",
@@ -116,8 +116,6 @@ def alone(notebook: Path, folder: Path) -> Path:
             "source": FINAL_CHECK.format(root=str(ROOT)),
         }
     )
-    folder.mkdir(parents=True)
-    target = folder / notebook.name
     target.write_text(json.dumps(data, indent=1), encoding="utf-8")
     return target
 
