@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rvit.study import runner
-from rvit.study.profiles import PROFILES
+from rvit.study import runner, store
+from rvit.study.experiments import get_experiment
+from rvit.study.profiles import PROFILES, get_profile
 from rvit.utils import git_info, provenance
 
 TINY = dataclasses.replace(
@@ -85,11 +86,46 @@ def test_command_line_refuses_a_dirty_tree(monkeypatch, capsys, tmp_path):
 
     monkeypatch.setattr(runner, "_dirty_files", lambda results, folder=None: ["a.py"])
     code = main(
-        ["study", "run", "scalability", "--profile", "book", "--results-dir", str(tmp_path)]
+        ["study", "run", "scalability", "--profile", "full", "--results-dir", str(tmp_path)]
     )
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert "1 tracked file(s)" in err and "--allow-dirty" in err
+
+
+def test_a_closed_profile_refuses_to_run_from_other_code(monkeypatch, capsys, tmp_path):
+    from rvit.cli import main
+
+    closed = dataclasses.replace(TINY, name="closed", code="0123456789abcdef", commits=("f" * 40,))
+    with pytest.raises(ValueError, match="closed study version") as caught:
+        runner.run_study(["scalability"], closed, tmp_path, progress=False)
+    assert "ffffffffff" in str(caught.value) and "\n" not in str(caught.value)
+    assert not any(tmp_path.iterdir())  # refused before anything ran
+    monkeypatch.setattr(runner, "code_hash", lambda: "0123456789abcdef")
+    runner.check_open(closed)  # its own code may re-make it
+    monkeypatch.undo()
+    if store.code_hash() != get_profile("book").code:  # the book profile is closed at version 2
+        code = main(["study", "run", "--profile", "book", "--results-dir", str(tmp_path)])
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and len(err.splitlines()) == 1 and "closed study version" in err
+
+
+def test_a_closed_profile_matches_its_own_code_not_todays():
+    exp = get_experiment("scalability", "smoke")
+    config_id, config = next(iter(exp.configs.items()))
+    record = {
+        "profile": "closed",
+        "seed": 0,
+        "configuration": json.loads(json.dumps(config.to_dict())),
+        "resolved": {"model": {"preset": "whatever it resolved to then"}},
+        "code": "0123456789abcdef",
+        "metrics": {name: {} for name in config.evals},
+    }
+    closed = dataclasses.replace(TINY, name="closed", code="0123456789abcdef")
+    assert store.match_result(record, config, 0, closed) == ""
+    assert "other code" in store.match_result({**record, "code": "f" * 16}, config, 0, closed)
+    opened = dataclasses.replace(closed, code=None)  # an open profile compares with today's code
+    assert "resolved configuration differs" in store.match_result(record, config, 0, opened)
 
 
 def test_no_git_warns_and_goes_on(monkeypatch, tmp_path):
@@ -232,7 +268,7 @@ def test_report_lists_the_benchmark_check():
 
 
 # ------------------------------------------------------------------------------------------------
-# committed results re-run at HEAD
+# committed results re-run from the code that made them
 
 # Two of the cheapest committed book results (image-trained, about 25 s each on one core).
 RERUN = ("classifier/paper+gap__seed1", "scalability/image_n3200__seed0")
@@ -260,6 +296,9 @@ _RERUN_SCRIPT = """
 import json, sys
 import torch
 torch.set_num_threads(1)
+import rvit
+if not rvit.__file__.startswith(sys.argv[3]):
+    sys.exit(f"rvit came from {rvit.__file__}, not from {sys.argv[3]}")
 from rvit.study import runner
 from rvit.study.schema import RunConfig
 config = RunConfig.from_dict(json.loads(sys.argv[1]))
@@ -283,8 +322,34 @@ def _differences(a, b, where: str = "") -> list[str]:
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
+def _source_of(record, tmp_path) -> Path:
+    """Where the code that must re-make ``record`` lives: this checkout when the result answers to
+    today's code; for a closed profile's result, the package at the commit that made it, exported
+    with ``git archive`` (skipped when this clone lacks that commit)."""
+    from rvit.study.store import code_hash
+
+    if record["code"] == code_hash():
+        return ROOT
+    commit = record["provenance"]["git"]["commit"]
+    tarball = tmp_path / "src.tar"
+    made = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "-o", str(tarball), commit, "rvit"],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"commit {commit[:10]} is not in this clone: {made.stderr.strip()[:200]}")
+    source = tmp_path / "src"
+    source.mkdir()
+    subprocess.run(["tar", "-xf", str(tarball), "-C", str(source)], check=True)
+    return source
+
+
 @pytest.mark.parametrize("name", RERUN)
-def test_committed_result_reruns_identically_at_head(name):
+def test_committed_result_reruns_identically_from_its_code(name, tmp_path):
+    """A committed result is re-made in a fresh process, from today's package when it answers to
+    today's code, else from the package at the commit that made it (a closed study version), and
+    must match bit for bit."""
     import sys
 
     import torch
@@ -303,15 +368,16 @@ def test_committed_result_reruns_identically_at_head(name):
         pytest.skip(f"unknown instruction sets: made with {made!r}, this CPU {here!r}")
     if _ISA_ORDER.index(made) > _ISA_ORDER.index(here):
         pytest.skip(f"made with {made} kernels, which this CPU ({here}) lacks")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    source = _source_of(record, tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(source)}
     if made != here:
         env.update(_ISA_ENV[made])
     done = subprocess.run(
-        [sys.executable, "-c", _RERUN_SCRIPT, json.dumps(config.to_dict()), seed],
+        [sys.executable, "-c", _RERUN_SCRIPT, json.dumps(config.to_dict()), seed, str(source)],
         capture_output=True,
         text=True,
         env=env,
-        cwd=ROOT,
+        cwd=source,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -54,6 +54,13 @@ class Profile:
     test_seed: int = 10_000
     matched_samples: int | None = None
     aliases: tuple[str, ...] = ()
+    code: str | None = None
+    commits: tuple[str, ...] = ()
+
+    @property
+    def closed(self) -> bool:
+        """Whether this profile is the record of a closed study version (``code`` is set)."""
+        return self.code is not None
 
     def model(self) -> dict[str, Any]:
         """The model size shared by every configuration of the study."""
@@ -139,6 +146,14 @@ PROFILES: dict[str, Profile] = {
         variable_frames=(4, 12),
         # the study's second version ran under this name before it became the book profile
         aliases=("v2",),
+        # version 2 is closed: its 610 results were made by this code at these two clean commits
+        # (tags study-v2-run1 and study-v2-run2); its "paper" arm is the gated reconstruction that
+        # the package now offers as the ``reconstruction`` preset
+        code="0edabeee103ae880",
+        commits=(
+            "71d8b4e7e1f8f49dd4b49decade3e8112eeb8f47",
+            "84db80d7c104ae7c48823fedd25190b07d56c19a",
+        ),
     ),
     "full": Profile(
         name="full",

@@ -949,7 +949,7 @@ def print_report(
         f"{runs} training runs (each counted once): {wall / 60:.1f} min wall time, "
         f"{cpu / 60:.1f} min CPU time",
         "",
-        traceability_line(loaded),
+        traceability_line(loaded, prof),
     ]
     readers = {
         b: [e.name for e in _bench_readers(loaded, b)]
@@ -1098,8 +1098,14 @@ def aa_line(loaded: Mapping[str, ExperimentResults], notes: Mapping[str, Any]) -
     )
 
 
-def traceability_line(loaded: Mapping[str, ExperimentResults]) -> str:
-    """How many results are checked against today's code, and the commits they come from."""
+def traceability_line(
+    loaded: Mapping[str, ExperimentResults], profile: str | Profile | None = None
+) -> str:
+    """How many results are checked against the code that made them, and their commits.
+
+    For an open profile that code is today's; a closed profile (:attr:`Profile.closed`) is the
+    record of an earlier study version, whose results answer to the code hash it records."""
+    prof = get_profile(profile) if profile is not None else None
     records = [r for results in loaded.values() for r in results.records]
     checked = sum(verified(r) for r in records)
     commits = sorted(
@@ -1110,10 +1116,17 @@ def traceability_line(loaded: Mapping[str, ExperimentResults]) -> str:
         }
     )
     shown = ", ".join(commits[:4]) + (f" and {len(commits) - 4} more" if len(commits) > 4 else "")
+    if prof is not None and prof.closed:
+        matched = (
+            f"match the code of the closed version that made them (code hash {prof.code}); "
+            "today's package has changed since, and the next version reruns on it"
+        )
+    else:
+        matched = "match today's"
     text = (
         f"Traceability: {len(records)} results from {len(commits)} commit(s) ({shown}). "
         f"{checked} record their fully resolved configuration and the hash of the code that can "
-        "change metrics, and match today's"
+        f"change metrics, and {matched}"
     )
     if checked < len(records):
         text += (

@@ -449,6 +449,22 @@ class StudySummary:
     results_dir: Path
 
 
+def check_open(prof: Profile) -> None:
+    """Refuse to run a closed profile (:attr:`Profile.closed`) from code other than its own.
+
+    A closed profile's results are the record of the code that made them; a run from today's code
+    would add results of another design under the same name, so it is refused with the commits that
+    can re-make them.
+    """
+    if prof.closed and prof.code != code_hash():
+        commits = ", ".join(c[:10] for c in prof.commits) or "none recorded"
+        raise ValueError(
+            f"profile {prof.name!r} is a closed study version: its results were made by code hash "
+            f"{prof.code} (commits {commits}) and today's code is {code_hash()}; check out one of "
+            "those commits to re-make them, or run an open profile"
+        )
+
+
 def run_study(
     names: Sequence[str] | None = None,
     profile: str | Profile = "smoke",
@@ -477,6 +493,7 @@ def run_study(
         threads = max(1, (os.cpu_count() or 1) // jobs)
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    check_open(prof)
     out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
     if prof.name != "smoke":
         check_clean_tree(out, allow_dirty)

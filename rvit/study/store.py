@@ -186,10 +186,13 @@ def match_result(
     is equal, the code that can change metrics is the same (:func:`code_hash`), and every
     evaluation set the configuration asks for was run with the same specification and has metrics.
     A result that stores neither a resolved configuration nor a code hash (one written before the
-    study stored them) is judged on the rest; :func:`verified` tells them apart.
+    study stored them) is judged on the rest; :func:`verified` tells them apart. For a closed
+    profile (:attr:`Profile.closed`) the code is the profile's recorded hash, not today's, and the
+    resolved configuration is the one the record stores (today's presets may resolve differently).
     """
     if record is None:
         return "missing or unreadable"
+    prof = None
     if isinstance(profile, Profile) or profile in PROFILES:
         prof = get_profile(profile)
         profile, names = prof.name, (prof.name, *prof.aliases)
@@ -209,6 +212,14 @@ def match_result(
         return _match_evals(record, wanted)  # made before this check: see `verified`
     if resolved is None:
         return "it records a code hash but no resolved configuration"
+    if prof is not None and prof.closed:
+        # the record of a closed version: its own code made it, whatever today's presets resolve to
+        if record.get("code") != prof.code:
+            return (
+                f"it was made by other code (code hash {record.get('code')!r}) than the closed "
+                f"profile {prof.name!r} records ({prof.code!r})"
+            )
+        return _match_evals(record, wanted)
     difference = _first_difference(resolved, resolved_configuration(config))
     if difference:
         return f"its resolved configuration differs: {difference}"
