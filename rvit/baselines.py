@@ -37,11 +37,13 @@ from rvit.streaming import (
 
 __all__ = ["BASELINE_HEADS", "ClipState", "ClipViT", "FrameState", "FrameViT"]
 
-BASELINE_HEADS: tuple[str, ...] = ("concat", "gap")
+BASELINE_HEADS: tuple[str, ...] = ("concat", "gap", "tokens")
 """The values of ``cfg.head`` the baselines run under. RViT's heads differ in how they read the last
 layer's memory; the baselines have no memory and one fixed read-out, the mean of their last layer's
 tokens -> LayerNorm -> Linear (FrameViT needs a linear last step, so that averaging its frames'
-features equals averaging their logits), which stands in for both. Any other head raises."""
+features equals averaging their logits), which stands in for all three. The recurrent block's
+choices (``memory_entry``, ``recurrence``, ``tokens``, ``pos_every_layer``, ``classifier``) have no
+counterpart in a model without memory and are ignored. Any other head raises."""
 
 
 def check_head(cfg: RViTConfig, model: str) -> None:

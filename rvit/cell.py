@@ -55,11 +55,39 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rvit.attention import AttentionKind, Mlp, MultiHeadAttention, elu_feature_map
+from rvit.attention import (
+    AttentionKind,
+    Mlp,
+    MultiHeadAttention,
+    elu_feature_map,
+    linear_attention,
+    softmax_attention,
+)
 
-__all__ = ["GATE_KV", "KEY_SOURCES", "AttentionGate", "RecurrentBlock", "recurrent_dropout_mask"]
+__all__ = [
+    "GATE_KV",
+    "KEY_SOURCES",
+    "MEMORY_ENTRIES",
+    "RECURRENCES",
+    "AttentionGate",
+    "FusedAttention",
+    "FusedRecurrentBlock",
+    "RecurrentBlock",
+    "recurrent_dropout_mask",
+]
 
 GateKV = Literal["frame_and_memory", "memory"]
+Recurrence = Literal["additive", "gate"]
+RECURRENCES: tuple[str, ...] = get_args(Recurrence)
+"""How a layer's memory takes in what it read (the values of :data:`Recurrence`): ``"additive"``,
+the released code's ``h_t = h_{t-1} + c`` (no gate, no decay), or ``"gate"``, this book's
+reconstruction ``h_t = (1 - z) h_{t-1} + z c`` with a sigmoid update gate ``z``."""
+MemoryEntry = Literal["fused", "keys"]
+MEMORY_ENTRIES: tuple[str, ...] = get_args(MemoryEntry)
+"""Where the memory enters a layer (the values of :data:`MemoryEntry`): ``"fused"``, the released
+code's one attention whose queries, keys and values are token-wise sums of projections of the frame
+and of the memory (:class:`FusedRecurrentBlock`), or ``"keys"``, this book's reconstruction, where a
+separate gate attention reads the memory's tokens as extra keys (:class:`RecurrentBlock`)."""
 GATE_KV: tuple[str, ...] = get_args(GateKV)
 """Which tokens the gate may read as keys and values (the values of :data:`GateKV`)."""
 
@@ -95,15 +123,24 @@ class AttentionGate(nn.Module):
     """
 
     def __init__(
-        self, dim: int, heads: int, kind: AttentionKind = "linear", kv: GateKV = "frame_and_memory"
+        self,
+        dim: int,
+        heads: int,
+        kind: AttentionKind = "linear",
+        kv: GateKV = "frame_and_memory",
+        recurrence: Recurrence = "gate",
     ) -> None:
         super().__init__()
         if kv not in GATE_KV:
             raise ValueError(f"gate kv must be one of {GATE_KV}; got {kv!r}")
+        if recurrence not in RECURRENCES:
+            raise ValueError(f"recurrence must be one of {RECURRENCES}; got {recurrence!r}")
         self.kv = kv
+        self.recurrence = recurrence
         self.attn = MultiHeadAttention(dim, heads, kind=kind, out_proj=False)
         self.candidate = nn.Linear(dim, dim)  # W_c
-        self.update = nn.Linear(2 * dim, dim)  # W_z, b_z
+        if recurrence == "gate":
+            self.update = nn.Linear(2 * dim, dim)  # W_z, b_z
 
     @property
     def split(self) -> bool:
@@ -172,17 +209,21 @@ class AttentionGate(nn.Module):
         # streamed without gradients is bound by the number of operators, where the explicit form
         # (two fewer products per layer) is faster.
         batch_one_inference = u.shape[0] == 1 and not torch.is_grad_enabled()
+        gated = self.recurrence == "gate"
+        z = None
         if self.split and not return_weights and not batch_one_inference:
             a, weights = self._split_linear_attention(u, h_prev), None
-            z = torch.sigmoid(self._update(u, h_prev))  # (B, N, D)
+            if gated:
+                z = torch.sigmoid(self._update(u, h_prev))  # (B, N, D)
         else:  # the explicit form: the weights, and the update layer called as a module (hooks)
             result = self.attn(u, self.context(u, h_prev), return_weights=return_weights)
             a, weights = result if return_weights else (result, None)  # a: (B, N, D)
-            z = torch.sigmoid(self.update(torch.cat([u, h_prev], dim=-1)))  # (B, N, D)
+            if gated:
+                z = torch.sigmoid(self.update(torch.cat([u, h_prev], dim=-1)))  # (B, N, D)
         c = self.candidate(a)  # (B, N, D)
         if mask is not None:
             c = c * mask
-        h = (1.0 - z) * h_prev + z * c
+        h = h_prev + c if z is None else (1.0 - z) * h_prev + z * c
         return h, weights
 
 
@@ -209,12 +250,13 @@ class RecurrentBlock(nn.Module):
         gate_kv: GateKV = "frame_and_memory",
         dropout: float = 0.0,
         emits_tokens: bool = True,
+        recurrence: Recurrence = "gate",
     ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.spatial = MultiHeadAttention(dim, heads, kind=spatial_kind, proj_drop=dropout)
         self.norm2 = nn.LayerNorm(dim)
-        self.gate = AttentionGate(dim, heads, kind=gate_kind, kv=gate_kv)
+        self.gate = AttentionGate(dim, heads, kind=gate_kind, kv=gate_kv, recurrence=recurrence)
         self.emits_tokens = emits_tokens
         if emits_tokens:
             self.out = nn.Linear(dim, dim)  # W_o
@@ -228,6 +270,7 @@ class RecurrentBlock(nn.Module):
         mask: Tensor | None = None,
         active: Tensor | None = None,
         return_weights: bool = False,
+        pos: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """One frame through one layer.
 
@@ -237,15 +280,142 @@ class RecurrentBlock(nn.Module):
             mask: recurrent-dropout mask ``(B, 1, D)`` or None.
             active: bool ``(B,)``; samples marked False (their video has ended) keep ``h_prev``.
             return_weights: also return the gate's attention weights ``(B, heads, N, M)``.
+            pos: the frame's position rows ``(B, N, D)`` when positions enter every layer
+                (``pos_every_layer``): added to ``x`` and to ``h_prev`` as they enter.
 
         Returns:
             ``x_out`` ``(B, N, D)``, ``h_t`` ``(B, N, D)``, and the gate weights or None.
         """
+        h_in = h_prev
+        if pos is not None:
+            x, h_in = x + pos, h_prev + pos
         x = x + self.spatial(self.norm1(x))  # (1)
-        h, weights = self.gate(self.norm2(x), h_prev, mask, return_weights)  # (2), (3)
+        h, weights = self.gate(self.norm2(x), h_in, mask, return_weights)  # (2), (3)
         if active is not None:
             h = torch.where(active[:, None, None], h, h_prev)
         if self.emits_tokens:
             x = x + self.out(h)  # (4)
             x = x + self.mlp(self.norm3(x))
         return x, h, weights
+
+
+class FusedAttention(nn.Module):
+    """The released code's attention: the frame and its memory summed into one query, key and value.
+
+    ``forward(u, g)`` with ``u = LN(x)`` and ``g = LN(h)``, both ``(B, N, D)``::
+
+        q, k, v = W_qkv u + W_qkv_h g          # two Linear(D, 3D) with bias, summed token by token
+        a       = W_o Attn(q, k, v)            # over the N tokens of the frame, multi-head
+
+    ``kind`` picks the kernel: ``"softmax"`` (the released code's active path), ``"linear"``
+    (normalised ``elu + 1`` linear attention, :func:`~rvit.attention.linear_attention`; the released
+    file keeps an un-normalised form commented out) or ``"hybrid"`` (the first half of the heads,
+    rounded up, softmax and the rest linear: one attention, both kernels).
+    """
+
+    def __init__(self, dim: int, heads: int, kind: str = "softmax", proj_drop: float = 0.0) -> None:
+        super().__init__()
+        if kind not in ("linear", "softmax", "hybrid"):
+            raise ValueError(f"kind must be 'linear', 'softmax' or 'hybrid'; got {kind!r}")
+        if dim % heads:
+            raise ValueError(f"dim={dim} is not divisible by heads={heads}")
+        self.heads, self.head_dim, self.kind = heads, dim // heads, kind
+        self.softmax_heads = {"softmax": heads, "linear": 0, "hybrid": (heads + 1) // 2}[kind]
+        self.to_qkv = nn.Linear(dim, 3 * dim)  # W_qkv: from the frame
+        self.to_qkv_h = nn.Linear(dim, 3 * dim)  # W_qkv_h: from the memory
+        self.proj = nn.Linear(dim, dim)  # W_o
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(
+        self, u: Tensor, g: Tensor, return_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """``u``, ``g`` ``(B, N, D)`` -> ``(a (B, N, D), weights (B, heads, N, N) or None)``."""
+        b, n, dim = u.shape
+        qkv = (self.to_qkv(u) + self.to_qkv_h(g)).reshape(b, n, 3, self.heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, h, N, d)
+        s = self.softmax_heads
+        parts = [(softmax_attention, slice(0, s))] if s > 0 else []
+        if s < self.heads:
+            parts.append((linear_attention, slice(s, self.heads)))
+        outs, weights = [], []
+        for kernel, part in parts:
+            result = kernel(q[:, part], k[:, part], v[:, part], return_weights=return_weights)
+            out, w = result if return_weights else (result, None)
+            outs.append(out)
+            weights.append(w)
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)  # (B, h, N, d)
+        a = self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, n, dim)))
+        if not return_weights:
+            return a, None
+        return a, weights[0] if len(weights) == 1 else torch.cat(weights, dim=1)
+
+
+class FusedRecurrentBlock(nn.Module):
+    """One layer of the released design: one fused attention serves the frame and its memory.
+
+    ``forward(x, h_prev, ..., pos)``: ``x`` and ``h_prev`` ``(B, N, D)`` -> ``(x_out, h_t, weights)``::
+
+        x, h   = drop(x + pos), h_prev + pos             # positions enter every layer (if given)
+        a      = FusedAttention(LN_x(x), LN_h(h))        # (B, N, D)
+        h_t    = h + m * a                               # "additive": no gate, no decay
+               = (1 - z) * h + z * (m * a),  z = sigmoid(W_z [LN_x(x) || LN_h(h)])   # "gate"
+        x      = x + drop(a);  x = x + MLP(LN(x))        # the frame's tokens go on
+
+    ``m`` is the recurrent-dropout mask (or 1). With ``emits_tokens=False`` (the last layer under a
+    head that reads only the memory) the layer stops after ``h_t`` and has no MLP.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        mlp_ratio: float = 4.0,
+        kind: str = "softmax",
+        recurrence: Recurrence = "additive",
+        dropout: float = 0.0,
+        emits_tokens: bool = True,
+    ) -> None:
+        super().__init__()
+        if recurrence not in RECURRENCES:
+            raise ValueError(f"recurrence must be one of {RECURRENCES}; got {recurrence!r}")
+        self.recurrence = recurrence
+        self.input_drop = nn.Dropout(dropout)
+        self.norm_x = nn.LayerNorm(dim)
+        self.norm_h = nn.LayerNorm(dim)
+        self.attn = FusedAttention(dim, heads, kind)
+        self.attn_drop = nn.Dropout(dropout)
+        if recurrence == "gate":
+            self.update = nn.Linear(2 * dim, dim)  # W_z, b_z
+        self.emits_tokens = emits_tokens
+        if emits_tokens:
+            self.norm_mlp = nn.LayerNorm(dim)
+            self.mlp = Mlp(dim, int(dim * mlp_ratio), dropout)
+
+    def forward(
+        self,
+        x: Tensor,
+        h_prev: Tensor,
+        mask: Tensor | None = None,
+        active: Tensor | None = None,
+        return_weights: bool = False,
+        pos: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """One frame through one layer (the arguments of :meth:`RecurrentBlock.forward`); the
+        weights returned are the fused attention's ``(B, heads, N, N)``."""
+        h = h_prev
+        if pos is not None:
+            x, h = self.input_drop(x + pos), h_prev + pos
+        u, g = self.norm_x(x), self.norm_h(h)
+        a, weights = self.attn(u, g, return_weights)
+        c = a if mask is None else a * mask
+        if self.recurrence == "gate":
+            z = torch.sigmoid(self.update(torch.cat([u, g], dim=-1)))
+            h_new = (1.0 - z) * h + z * c
+        else:
+            h_new = h + c
+        if active is not None:
+            h_new = torch.where(active[:, None, None], h_new, h_prev)
+        if self.emits_tokens:
+            x = x + self.attn_drop(a)
+            x = x + self.mlp(self.norm_mlp(x))
+        return x, h_new, weights

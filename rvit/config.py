@@ -29,7 +29,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from rvit.cell import GateKV
+from rvit.cell import GateKV, MemoryEntry, Recurrence
 from rvit.heads import HEADS
 
 __all__ = ["OPTIONS", "SIZES", "RViTConfig"]
@@ -38,6 +38,8 @@ SizeName = Literal["tiny", "small", "base"]
 PatchEmbedKind = Literal["conv2d", "conv3d"]
 PosEmbedKind = Literal["shared", "interpolated"]
 AttentionChoice = Literal["linear", "hybrid", "softmax"]
+TokensKind = Literal["patches", "class"]
+ClassifierKind = Literal["linear", "mlp"]
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"dim": 64, "depth": 4, "heads": 4, "mlp_ratio": 2.0},
@@ -52,7 +54,11 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "pos_embed": get_args(PosEmbedKind),
     "attention": get_args(AttentionChoice),
     "gate_kv": get_args(GateKV),
+    "memory_entry": get_args(MemoryEntry),
+    "recurrence": get_args(Recurrence),
+    "tokens": get_args(TokensKind),
     "head": tuple(HEADS),
+    "classifier": get_args(ClassifierKind),
 }
 """The allowed values of each option field, read from the field's ``Literal`` type (so the two
 cannot disagree); ``size`` names the rows of :data:`SIZES`, ``head`` the heads of
@@ -75,6 +81,25 @@ _POSITIVE_INTS = (
     "max_frames",
 )
 _RATES = ("recurrent_dropout", "dropout")
+
+_RELEASED_BLOCK: dict[str, Any] = {
+    "memory_entry": "fused",
+    "recurrence": "additive",
+    "tokens": "class",
+    "pos_every_layer": True,
+    "head": "tokens",
+    "classifier": "mlp",
+}
+"""The choices of the authors' released block (``model/RViT.py``) that the paper's text leaves open."""
+
+_RECONSTRUCTED_BLOCK: dict[str, Any] = {
+    "memory_entry": "keys",
+    "recurrence": "gate",
+    "tokens": "patches",
+    "pos_every_layer": False,
+    "classifier": "linear",
+}
+"""The same choices in this book's gated reconstruction (the field defaults)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,11 @@ class RViTConfig:
     dropout: float = 0.0
     pixel_mean: float = 0.5
     pixel_std: float = 0.25
+    memory_entry: MemoryEntry = "keys"
+    recurrence: Recurrence = "gate"
+    tokens: TokensKind = "patches"
+    pos_every_layer: bool = False
+    classifier: ClassifierKind = "linear"
 
     def __post_init__(self) -> None:
         for name, allowed in OPTIONS.items():
@@ -144,14 +174,80 @@ class RViTConfig:
             )
         if self.dim % self.heads:
             raise ValueError(f"dim={self.dim} is not divisible by heads={self.heads}")
+        if not isinstance(self.pos_every_layer, bool):
+            raise ValueError(
+                f"pos_every_layer={self.pos_every_layer!r} is not allowed; expected True or False"
+            )
+        if self.head == "tokens" and self.tokens != "class":
+            raise ValueError(
+                "head='tokens' reads the class token and the sequence tokens, which need "
+                f"tokens='class'; got tokens={self.tokens!r}"
+            )
 
     # presets -------------------------------------------------------------------------------------
+
+    @classmethod
+    def official(cls, num_classes: int, image_size: int = 112, **overrides: Any) -> RViTConfig:
+        """The authors' released design (``Jiewen-Yang/RViT``, ``model/RViT.py``, ``RViT_P8_L16_112``).
+
+        8 x 8 patches and width ``3 P^2 = 192``; a class token per frame and a learned sequence token
+        per layer's memory; one position table shared by all frames and added in every layer; the
+        fused attention (softmax, the file's active path) over the frame and its memory, 2 layers of
+        8 heads, an MLP of 4x; the additive, ungated memory; the head that concatenates the last
+        class token with every layer's sequence token and classifies through an MLP; dropout 0.1;
+        16 frames; pixels centred with mean 0.5 and std 0.5. At 400 classes it has the 4,076,176
+        parameters the released forward uses.
+        """
+        patch = overrides.pop("patch_size", 8)
+        in_chans = overrides.get("in_chans", 3)
+        settings: dict[str, Any] = {
+            "patch_size": patch,
+            "dim": in_chans * patch * patch,
+            "depth": 2,
+            "heads": 8,
+            "mlp_ratio": 4.0,
+            "num_frames": 16,
+            "dropout": 0.1,
+            "pixel_std": 0.5,
+            **_RELEASED_BLOCK,
+            "attention": "softmax",
+        }
+        settings.update(overrides)
+        return cls(num_classes=num_classes, image_size=image_size, **settings)
 
     @classmethod
     def paper(
         cls, num_classes: int, image_size: int = 32, size: str = "tiny", **overrides: Any
     ) -> RViTConfig:
-        """The paper's design: 2D patches, one shared position table, linear attention, concat head."""
+        """The paper's design: the paper's text where it speaks, the released code where it is silent.
+
+        Linear attention (the text, and the proposal's table), 2D patches and one shared position
+        table, no recurrent dropout; from the released code the fused memory, the additive
+        recurrence, class and sequence tokens, positions in every layer and the concatenating MLP
+        head (``head="tokens"``, ``classifier="mlp"``).
+        """
+        settings: dict[str, Any] = {
+            "patch_embed": "conv2d",
+            "pos_embed": "shared",
+            "attention": "linear",
+            "recurrent_dropout": 0.0,
+            "dropout": 0.0,
+            **_RELEASED_BLOCK,
+        }
+        settings.update(overrides)
+        return cls(num_classes=num_classes, image_size=image_size, size=size, **settings)
+
+    @classmethod
+    def reconstruction(
+        cls, num_classes: int, image_size: int = 32, size: str = "tiny", **overrides: Any
+    ) -> RViTConfig:
+        """This book's gated reconstruction, written before the authors' code was known.
+
+        The paper preset of the study's version 2: a separate attention gate that reads the memory's
+        tokens as extra keys, a sigmoid-gated convex update, no class or sequence tokens, positions
+        added once, the ``concat`` head ``[mean LN(x) || mean h]`` and a LayerNorm-Linear classifier;
+        linear attention, 2D patches, one shared position table.
+        """
         settings: dict[str, Any] = {
             "patch_embed": "conv2d",
             "pos_embed": "shared",
@@ -159,6 +255,7 @@ class RViTConfig:
             "recurrent_dropout": 0.0,
             "head": "concat",
             "dropout": 0.0,
+            **_RECONSTRUCTED_BLOCK,
         }
         settings.update(overrides)
         return cls(num_classes=num_classes, image_size=image_size, size=size, **settings)
@@ -167,13 +264,15 @@ class RViTConfig:
     def variant(
         cls, num_classes: int, image_size: int = 32, size: str = "tiny", **overrides: Any
     ) -> RViTConfig:
-        """The proposal's image-trained variant: tubelets, interpolated positions, hybrid attention,
-        recurrent dropout 0.1, global-average-pooled head."""
+        """The proposal's image-trained variant: the paper's block with the proposal's five changes:
+        tubelets, interpolated positions, hybrid attention, recurrent dropout 0.1 and the
+        global-average-pooled head (``"gap"``: the mean of the last layer's memory)."""
         settings: dict[str, Any] = {
             "patch_embed": "conv3d",
             "pos_embed": "interpolated",
             "attention": "hybrid",
             "recurrent_dropout": 0.1,
+            **_RELEASED_BLOCK,
             "head": "gap",
         }
         settings.update(overrides)

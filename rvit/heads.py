@@ -8,6 +8,12 @@ heads (one row of the proposal's table):
 * ``"concat"`` (paper, :class:`ConcatHead`): ``[mean_n LN(x_n) || mean_n h_n]``, a spatial token from
   the current frame and a temporal token from the memory (``F = 2D``).
 * ``"gap"`` (variant, :class:`GapHead`): ``mean_n h_n``, the memory alone (``F = D``).
+* ``"tokens"`` (the released code's, :class:`TokensHead`): the last layer's class token beside the
+  sequence token of every layer's memory, ``[x_cls || h^1_seq || ... || h^L_seq]``
+  (``F = (L + 1) D``); it needs ``tokens="class"``.
+
+``"concat"`` was this book's reading of the paper's "concatenates spatial and temporal tokens"
+before the authors' code was known; ``"tokens"`` is what that code does.
 
 A head is one subclass of :class:`Head` and one entry of :data:`HEADS`; the config's allowed values
 of ``head`` are read from that table.
@@ -20,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-__all__ = ["HEADS", "ConcatHead", "GapHead", "Head"]
+__all__ = ["HEADS", "ConcatHead", "GapHead", "Head", "TokensHead"]
 
 
 class Head:
@@ -33,7 +39,8 @@ class Head:
       stops after its gate and ``features`` is given ``tokens=None``);
     * ``layers()``: the layers with weights it adds to the model, by attribute name; RViT registers
       them on itself under those names, so they are the checkpoint's keys;
-    * ``features(tokens, memory)``: tokens ``(B, N, D)`` or None and memory ``(B, N, D)`` -> ``(B, F)``.
+    * ``features(tokens, memories)``: the last layer's tokens ``(B, N, D)`` or None and every
+      layer's memory (a list of ``(B, N, D)``, first layer first) -> ``(B, F)``.
     """
 
     reads_tokens: ClassVar[bool] = True
@@ -45,7 +52,7 @@ class Head:
         """The layers the head adds to the model, by the attribute name they take there."""
         return {}
 
-    def features(self, tokens: Tensor | None, memory: Tensor) -> Tensor:
+    def features(self, tokens: Tensor | None, memories: list[Tensor]) -> Tensor:
         raise NotImplementedError
 
 
@@ -60,8 +67,8 @@ class ConcatHead(Head):
     def layers(self) -> dict[str, nn.Module]:
         return {"norm": self.norm}
 
-    def features(self, tokens: Tensor | None, memory: Tensor) -> Tensor:
-        temporal = memory.mean(dim=1)  # (B, D)
+    def features(self, tokens: Tensor | None, memories: list[Tensor]) -> Tensor:
+        temporal = memories[-1].mean(dim=1)  # (B, D)
         spatial = self.norm(tokens).mean(dim=1)  # (B, D)
         return torch.cat([spatial, temporal], dim=-1)  # (B, 2D)
 
@@ -71,9 +78,24 @@ class GapHead(Head):
 
     reads_tokens = False
 
-    def features(self, tokens: Tensor | None, memory: Tensor) -> Tensor:
-        return memory.mean(dim=1)  # (B, D)
+    def features(self, tokens: Tensor | None, memories: list[Tensor]) -> Tensor:
+        return memories[-1].mean(dim=1)  # (B, D)
 
 
-HEADS: dict[str, type[Head]] = {"concat": ConcatHead, "gap": GapHead}
+class TokensHead(Head):
+    """The released head: the last class token and each layer's sequence token ``(B, (L + 1) D)``.
+
+    Token 0 of the frame's tokens is its class token and token 0 of each memory is that layer's
+    sequence token (``tokens="class"``).
+    """
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__(cfg)
+        self.num_features = (cfg.depth + 1) * cfg.dim
+
+    def features(self, tokens: Tensor | None, memories: list[Tensor]) -> Tensor:
+        return torch.cat([tokens[:, 0], *(h[:, 0] for h in memories)], dim=-1)
+
+
+HEADS: dict[str, type[Head]] = {"concat": ConcatHead, "gap": GapHead, "tokens": TokensHead}
 """RViT's heads, by the name ``RViTConfig.head`` takes."""

@@ -32,7 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rvit.cell import RecurrentBlock, recurrent_dropout_mask
+from rvit.attention import Mlp
+from rvit.cell import FusedRecurrentBlock, RecurrentBlock, recurrent_dropout_mask
 from rvit.config import RViTConfig
 from rvit.heads import HEADS
 from rvit.patch import PatchEmbed2d, TubeletEmbed3d, patch_grid
@@ -86,30 +87,53 @@ class RViT(StreamingClassifier):
             self.patch_embed = TubeletEmbed3d(cfg.patch_size, cfg.in_chans, dim, cfg.tubelet)
         self.pos_embed = make_pos_embed(cfg, cfg.num_frames)
         self.pos_drop = nn.Dropout(cfg.dropout)
+        if cfg.tokens == "class":  # a class token per frame, a sequence token per layer's memory
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+            self.cls_pos = nn.Parameter(torch.zeros(1, 1, dim))  # the class token's position row
+            self.seq_tokens = nn.Parameter(torch.zeros(cfg.depth, 1, dim))
+            for p in (self.cls_token, self.cls_pos, self.seq_tokens):
+                nn.init.trunc_normal_(p, std=0.02)
         head_class = HEADS[cfg.head]
-        spatial_kind = "linear" if cfg.attention == "linear" else "softmax"
-        gate_kind = "softmax" if cfg.attention == "softmax" else "linear"
         self.blocks = nn.ModuleList(
-            RecurrentBlock(
-                dim,
-                cfg.heads,
-                cfg.mlp_ratio,
-                spatial_kind=spatial_kind,
-                gate_kind=gate_kind,
-                gate_kv=cfg.gate_kv,
-                dropout=cfg.dropout,
-                emits_tokens=head_class.reads_tokens or i < cfg.depth - 1,
-            )
+            self._make_block(cfg, emits_tokens=head_class.reads_tokens or i < cfg.depth - 1)
             for i in range(cfg.depth)
         )
         self.readout = head_class(cfg)  # the last layer -> features (not a module itself)
         for name, layer in self.readout.layers().items():
             self.add_module(name, layer)
         self.num_features = self.readout.num_features
-        self.fc_norm = nn.LayerNorm(self.num_features)
         self.head_drop = nn.Dropout(cfg.dropout)
+        if cfg.classifier == "linear":  # LayerNorm -> dropout -> Linear
+            self.fc_norm = nn.LayerNorm(self.num_features)
+        else:  # the released classifier: dropout -> MLP (4x, GELU, dropout) -> Linear
+            self.fc_mlp = Mlp(self.num_features, 4 * self.num_features, cfg.dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
         self.apply(init_weights)
+
+    @staticmethod
+    def _make_block(cfg: RViTConfig, emits_tokens: bool) -> nn.Module:
+        """One layer: the released fused block or this book's gated block (``cfg.memory_entry``)."""
+        if cfg.memory_entry == "fused":
+            return FusedRecurrentBlock(
+                cfg.dim,
+                cfg.heads,
+                cfg.mlp_ratio,
+                kind=cfg.attention,
+                recurrence=cfg.recurrence,
+                dropout=cfg.dropout,
+                emits_tokens=emits_tokens,
+            )
+        return RecurrentBlock(
+            cfg.dim,
+            cfg.heads,
+            cfg.mlp_ratio,
+            spatial_kind="linear" if cfg.attention == "linear" else "softmax",
+            gate_kind="softmax" if cfg.attention == "softmax" else "linear",
+            gate_kv=cfg.gate_kv,
+            dropout=cfg.dropout,
+            emits_tokens=emits_tokens,
+            recurrence=cfg.recurrence,
+        )
 
     def init_state(self, batch_size: int, num_frames: int | Tensor | None = None) -> RViTState:
         """A fresh state for ``batch_size`` videos.
@@ -130,21 +154,51 @@ class RViT(StreamingClassifier):
             ]
         return RViTState(**common, masks=masks)
 
+    def _first_hidden(self, tokens: Tensor) -> list[Tensor]:
+        """``h_0`` of every layer, shaped like the frame's tokens ``(B, N', D)``: zeros, and with class
+        tokens the layer's learned sequence token in place of the first."""
+        zeros = torch.zeros_like(tokens)
+        if self.cfg.tokens != "class":
+            return [zeros] * len(self.blocks)
+        b = tokens.shape[0]
+        return [torch.cat([seq.expand(b, 1, -1), zeros[:, 1:]], dim=1) for seq in self.seq_tokens]
+
+    def _frame_tokens(self, tokens: Tensor, pos: Tensor) -> tuple[Tensor, Tensor | None]:
+        """A frame's patch tokens ``(B, N, D)`` and position rows ``(B, N, D)`` -> the tokens that
+        enter the first layer ``(B, N', D)`` and the positions each layer adds (or None).
+
+        With ``tokens="class"`` the class token is prepended (``N' = N + 1``) with its own position
+        row. With ``pos_every_layer`` the positions (after dropout, once per frame) are handed to
+        every layer instead of being added here.
+        """
+        b = tokens.shape[0]
+        if self.cfg.tokens == "class":
+            tokens = torch.cat([self.cls_token.expand(b, -1, -1), tokens], dim=1)
+            pos = torch.cat([self.cls_pos.expand(pos.shape[0], -1, -1), pos], dim=1)
+        if self.cfg.pos_every_layer:
+            return tokens, self.pos_drop(pos).expand(b, -1, -1)
+        return self.pos_drop(tokens + pos), None
+
     def _advance(
-        self, tokens: Tensor, state: RViTState, return_details: bool = False
+        self,
+        tokens: Tensor,
+        state: RViTState,
+        return_details: bool = False,
+        pos: Tensor | None = None,
     ) -> tuple[Tensor, RViTState, dict[str, Any] | None]:
-        """The recurrence for one frame: tokens with positions ``(B, N, D)`` -> features ``(B, F)``."""
+        """The recurrence for one frame: the tokens of :meth:`_frame_tokens` ``(B, N', D)`` and the
+        positions every layer adds (or None) -> features ``(B, F)``."""
         active = state.active()  # (B,) or None
-        hidden = state.hidden or [torch.zeros_like(tokens)] * len(self.blocks)
+        hidden = state.hidden or self._first_hidden(tokens)
         masks = state.masks or [None] * len(self.blocks)
         x = tokens
         new_hidden, gate_weights = [], []
         for block, h_prev, mask in zip(self.blocks, hidden, masks, strict=True):
-            x, h, weights = block(x, h_prev, mask, active, return_details)
+            x, h, weights = block(x, h_prev, mask, active, return_details, pos)
             new_hidden.append(h)
             gate_weights.append(weights)
         tokens_out = x if self.readout.reads_tokens else None
-        features = self.readout.features(tokens_out, new_hidden[-1])  # (B, F)
+        features = self.readout.features(tokens_out, new_hidden)  # (B, F)
         features = freeze_ended(features, state.features, active)
         state = dataclasses.replace(
             state, hidden=new_hidden, frame_index=state.frame_index + 1, features=features
@@ -152,7 +206,8 @@ class RViT(StreamingClassifier):
         details = None
         if return_details:
             norms = [h.norm(dim=-1).mean(dim=1) for h in new_hidden]  # depth x (B,)
-            details = {"gate_attention": gate_weights, "hidden_norm": torch.stack(norms, dim=1)}
+            name = "gate_attention" if self.cfg.memory_entry == "keys" else "fused_attention"
+            details = {name: gate_weights, "hidden_norm": torch.stack(norms, dim=1)}
         return features, state, details
 
     def forward_features(
@@ -165,12 +220,12 @@ class RViT(StreamingClassifier):
         grid = patch_grid(video.shape[-2], video.shape[-1], self.cfg.patch_size)
         pos = self.pos_embed.tables(grid, state.num_frames)  # (B', T', N, D)
         index = torch.arange(t, device=pos.device).clamp(max=pos.shape[1] - 1)
-        tokens = self.patch_embed.embed_video(video) + pos[:, index]  # (B, T, N, D)
-        tokens = self.pos_drop(tokens)
+        tokens = self.patch_embed.embed_video(video)  # (B, T, N, D)
         state = dataclasses.replace(state, grid=grid, pos=pos)
         features = []
         for i in range(t):
-            f, state, _ = self._advance(tokens[:, i], state)
+            x, layer_pos = self._frame_tokens(tokens[:, i], pos[:, index[i]])
+            f, state, _ = self._advance(x, state, pos=layer_pos)
             features.append(f)
         return torch.stack(features, dim=1) if return_all else features[-1]
 
@@ -187,10 +242,13 @@ class RViT(StreamingClassifier):
         pos = state.pos.expand(state.batch_size, -1, -1, -1)  # (B, T', N, D)
         index = state.frame_index.clamp(max=pos.shape[1] - 1)
         rows = torch.arange(state.batch_size, device=pos.device)
-        tokens = self.pos_drop(tokens + pos[rows, index])
+        x, layer_pos = self._frame_tokens(tokens, pos[rows, index])
         state = dataclasses.replace(state, buffer=buffer)
-        return self._advance(tokens, state, return_details)
+        return self._advance(x, state, return_details, pos=layer_pos)
 
     def forward_head(self, features: Tensor) -> Tensor:
-        """Features ``(..., F)`` -> logits ``(..., K)``: LayerNorm -> dropout -> Linear."""
-        return self.head(self.head_drop(self.fc_norm(features)))
+        """Features ``(..., F)`` -> logits ``(..., K)``: LayerNorm -> dropout -> Linear
+        (``classifier="linear"``), or dropout -> MLP -> Linear (``"mlp"``, the released one)."""
+        if self.cfg.classifier == "linear":
+            return self.head(self.head_drop(self.fc_norm(features)))
+        return self.head(self.fc_mlp(self.head_drop(features)))

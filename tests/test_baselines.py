@@ -1,5 +1,6 @@
 """FrameViT and ClipViT: the same interface as RViT, and the properties that define them."""
 
+import options
 import pytest
 import torch
 
@@ -38,14 +39,7 @@ MODELS = [FrameViT, ClipViT]
 # both presets, and one config per value of every option field (OPTIONS) on the paper preset; heads
 # the baselines do not run under are tested to raise instead
 CONFIGS = {"paper": tiny("paper"), "variant": tiny("variant")}
-CONFIGS.update(
-    {
-        f"{field}={value}": tiny(**{field: value})
-        for field, values in OPTIONS.items()
-        for value in values
-        if field != "head" or value in BASELINE_HEADS
-    }
-)
+CONFIGS.update(options.option_configs(tiny, lambda f, v: f != "head" or v in BASELINE_HEADS))
 UNSUPPORTED_HEADS = [head for head in OPTIONS["head"] if head not in BASELINE_HEADS]
 
 
@@ -53,7 +47,7 @@ UNSUPPORTED_HEADS = [head for head in OPTIONS["head"] if head not in BASELINE_HE
 @pytest.mark.parametrize("head", UNSUPPORTED_HEADS)
 def test_a_head_the_baselines_do_not_run_under_raises(model_cls, head):
     with pytest.raises(ValueError, match=f"does not support cfg.head={head!r}"):
-        model_cls(tiny(head=head))
+        model_cls(tiny("reconstruction", head=head))
 
 
 def test_the_baselines_run_under_the_presets_heads():

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import typing
 
+import options
 import pytest
 
 from rvit import RViTConfig
@@ -16,7 +17,7 @@ def test_presets_differ_in_the_comparison_rows_only():
         "conv2d",
         "shared",
         "linear",
-        "concat",
+        "tokens",
     )
     assert (paper.recurrent_dropout, paper.dropout) == (0.0, 0.0)
     assert (variant.patch_embed, variant.pos_embed, variant.attention, variant.head) == (
@@ -30,8 +31,47 @@ def test_presets_differ_in_the_comparison_rows_only():
     assert differ == {"patch_embed", "pos_embed", "attention", "recurrent_dropout", "head"}
 
 
-def test_defaults_are_the_paper_preset():
-    assert RViTConfig(num_classes=10) == RViTConfig.paper(10)
+def test_defaults_are_the_reconstruction_preset():
+    # so configs saved before the released block's fields existed load as the model they were
+    assert RViTConfig(num_classes=10) == RViTConfig.reconstruction(10)
+
+
+def test_the_paper_preset_takes_the_released_block_and_the_texts_linear_attention():
+    paper, official = RViTConfig.paper(10), RViTConfig.official(10)
+    block = ("memory_entry", "recurrence", "tokens", "pos_every_layer", "head", "classifier")
+    assert [getattr(paper, f) for f in block] == [getattr(official, f) for f in block]
+    assert [getattr(paper, f) for f in block] == [
+        "fused",
+        "additive",
+        "class",
+        True,
+        "tokens",
+        "mlp",
+    ]
+    assert (paper.attention, official.attention) == ("linear", "softmax")
+    old = RViTConfig.reconstruction(10)
+    assert [getattr(old, f) for f in block] == [
+        "keys",
+        "gate",
+        "patches",
+        False,
+        "concat",
+        "linear",
+    ]
+
+
+def test_official_preset_is_the_released_demo_model():
+    cfg = RViTConfig.official(num_classes=400)
+    assert (cfg.image_size, cfg.patch_size, cfg.dim, cfg.depth, cfg.heads) == (112, 8, 192, 2, 8)
+    assert (cfg.num_frames, cfg.mlp_ratio, cfg.dropout, cfg.pixel_std) == (16, 4.0, 0.1, 0.5)
+    assert RViTConfig.official(10, patch_size=4).dim == 3 * 4 * 4  # width 3 P^2
+
+
+def test_the_tokens_head_needs_class_tokens():
+    with pytest.raises(ValueError, match="head='tokens'.*tokens='class'"):
+        RViTConfig.paper(10, tokens="patches")
+    with pytest.raises(ValueError, match="pos_every_layer"):
+        RViTConfig.paper(10, pos_every_layer="yes")
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -94,9 +134,12 @@ def test_options_are_the_literal_types_of_the_fields():
 
 
 def test_every_option_value_is_accepted():
-    for name, values in OPTIONS.items():
-        for value in values:
-            assert getattr(RViTConfig.paper(10).replace(**{name: value}), name) == value
+    for preset in options.PRESETS:
+        base = getattr(RViTConfig, preset)(10)
+        for name, values in OPTIONS.items():
+            for value in values:
+                changes = options.one_change(name, value, base.to_dict())
+                assert getattr(base.replace(**changes), name) == value
 
 
 def test_config_is_frozen():

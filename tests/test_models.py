@@ -40,7 +40,8 @@ def test_parameter_table_counts_real_models():
     assert len(rows) == len(SIZES) * 2 * 3
     assert {r["model"] for r in rows} == {"RViT", "FrameViT", "ClipViT"}
     tiny_rvit = [r for r in rows if r["size"] == "tiny" and r["model"] == "RViT"]
-    assert len(tiny_rvit) == 2 and all(r["parameters"] < 1_000_000 for r in tiny_rvit)
+    # the released head's MLP (4x of (depth + 1) D features) is most of the tiny paper preset
+    assert len(tiny_rvit) == 2 and all(r["parameters"] < 1_500_000 for r in tiny_rvit)
     paper = next(r for r in tiny_rvit if r["preset"] == "paper")
     assert paper["parameters"] == RViT(RViTConfig.paper(10)).num_parameters()
     base = [r["parameters"] for r in rows if r["size"] == "base" and r["model"] == "FrameViT"]

@@ -20,7 +20,7 @@ K = len(CLASSES)
 def tiny(**overrides) -> RViTConfig:
     settings = {"dim": 16, "depth": 2, "heads": 2, "mlp_ratio": 1.0, "patch_size": 4}
     settings.update(overrides)
-    return RViTConfig.paper(num_classes=K, image_size=SIZE, **settings)
+    return RViTConfig.reconstruction(num_classes=K, image_size=SIZE, **settings)
 
 
 def lively(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -64,9 +64,18 @@ def clip(t: int = 4) -> torch.Tensor:
 
 
 CONFIGS = {
-    "paper": tiny(),
+    "reconstruction": tiny(),
     "variant_memory_gate": RViTConfig.variant(
-        num_classes=K, image_size=SIZE, dim=16, depth=2, heads=2, patch_size=4, gate_kv="memory"
+        num_classes=K,
+        image_size=SIZE,
+        dim=16,
+        depth=2,
+        heads=2,
+        patch_size=4,
+        gate_kv="memory",
+        memory_entry="keys",
+        recurrence="gate",
+        tokens="patches",
     ),
     # every key layout of the gate, so a new one is traced (or refused) by these tests
     **{f"gate_kv={kv}": tiny(gate_kv=kv) for kv in OPTIONS["gate_kv"]},
