@@ -32,7 +32,7 @@ from typing import Any, Literal, get_args
 from rvit.cell import GateKV, MemoryEntry, Recurrence
 from rvit.heads import HEADS
 
-__all__ = ["OPTIONS", "SIZES", "RViTConfig"]
+__all__ = ["OPTIONS", "PRESETS", "SIZES", "RViTConfig"]
 
 SizeName = Literal["tiny", "small", "base"]
 PatchEmbedKind = Literal["conv2d", "conv3d"]
@@ -81,6 +81,9 @@ _POSITIVE_INTS = (
     "max_frames",
 )
 _RATES = ("recurrent_dropout", "dropout")
+
+PRESETS: tuple[str, ...] = ("paper", "variant", "reconstruction", "official")
+"""The presets of :class:`RViTConfig`, by the name of their class method."""
 
 _RELEASED_BLOCK: dict[str, Any] = {
     "memory_entry": "fused",
@@ -187,7 +190,9 @@ class RViTConfig:
     # presets -------------------------------------------------------------------------------------
 
     @classmethod
-    def official(cls, num_classes: int, image_size: int = 112, **overrides: Any) -> RViTConfig:
+    def official(
+        cls, num_classes: int, image_size: int = 112, size: str | None = None, **overrides: Any
+    ) -> RViTConfig:
         """The authors' released design (``Jiewen-Yang/RViT``, ``model/RViT.py``, ``RViT_P8_L16_112``).
 
         8 x 8 patches and width ``3 P^2 = 192``; a class token per frame and a learned sequence token
@@ -196,16 +201,21 @@ class RViTConfig:
         8 heads, an MLP of 4x; the additive, ungated memory; the head that concatenates the last
         class token with every layer's sequence token and classifies through an MLP; dropout 0.1;
         16 frames; pixels centred with mean 0.5 and std 0.5. At 400 classes it has the 4,076,176
-        parameters the released forward uses.
+        parameters the released forward uses. ``size`` (a row of :data:`SIZES`) gives the released
+        block other widths instead (``None``: the released ones).
         """
         patch = overrides.pop("patch_size", 8)
         in_chans = overrides.get("in_chans", 3)
-        settings: dict[str, Any] = {
-            "patch_size": patch,
+        widths: dict[str, Any] = {
             "dim": in_chans * patch * patch,
             "depth": 2,
             "heads": 8,
             "mlp_ratio": 4.0,
+        }
+        settings: dict[str, Any] = {
+            "patch_size": patch,
+            "size": size or "tiny",
+            **({} if size else widths),
             "num_frames": 16,
             "dropout": 0.1,
             "pixel_std": 0.5,

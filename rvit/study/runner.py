@@ -101,7 +101,7 @@ def plan(experiments: Iterable[Experiment], results_dir: str | os.PathLike) -> l
 def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
     """A run's model: ``{"arch", "preset", **RViTConfig fields}`` -> the model ``arch`` names in
     :data:`rvit.models.MODELS` (RViT, FrameViT or ClipViT)."""
-    from rvit.config import RViTConfig
+    from rvit.config import PRESETS, RViTConfig
     from rvit.models import MODELS
     from rvit.models import build_model as build
 
@@ -109,8 +109,8 @@ def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
     arch, preset = spec.pop("arch", "rvit"), spec.pop("preset", "paper")
     if arch not in MODELS:
         raise ValueError(f"model arch {arch!r} is unknown; choose one of {sorted(MODELS)}")
-    if preset not in ("paper", "variant"):
-        raise ValueError(f"model preset {preset!r} is unknown; choose 'paper' or 'variant'")
+    if preset not in PRESETS:
+        raise ValueError(f"model preset {preset!r} is unknown; choose one of {PRESETS}")
     cfg = getattr(RViTConfig, preset)(num_classes, **spec)
     return build(arch, cfg)
 
