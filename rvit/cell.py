@@ -1,50 +1,50 @@
-r"""The recurrent cell: RViT's attention gate and one RViT layer (chapter 4).
+r"""The recurrent cell: one RViT layer, in the authors' released design and in this book's
+reconstruction (chapter 4).
 
-RViT reads a video one frame at a time. Each layer ``l`` keeps a hidden state ``h`` with the shape of a
-frame's tokens, ``(B, N, D)``, starting from ``h_0 = 0``. For frame ``t`` with input tokens ``x``
-``(B, N, D)`` and the previous hidden state ``h_{t-1}``, one layer computes:
+RViT reads a video one frame at a time. Each layer ``l`` keeps a hidden state ``h``, its memory,
+with the shape of a frame's tokens ``(B, N, D)``. Two designs of a layer live here, chosen by
+``RViTConfig.memory_entry`` and ``RViTConfig.recurrence``.
 
-.. math::
+The released design (:class:`FusedRecurrentBlock`)
+--------------------------------------------------
+The first author's repository ``Jiewen-Yang/RViT`` (MIT licence, 2023; ``model/RViT.py``) holds the
+block. For frame tokens ``x`` and the layer's previous state ``h``, with the position table ``pos``::
 
-    x &\leftarrow x + \mathrm{SpatialAttn}(\mathrm{LN}_1(x))
-        &&\text{(1) attention within the frame} \\
-    u &= \mathrm{LN}_2(x), \quad
-    a = \mathrm{Attn}\big(q = u,\; kv = [u;\, h_{t-1}]\big)
-        &&\text{(2) the frame reads itself and its memory} \\
-    c &= W_c\, a, \quad
-    z = \sigma\big(W_z\, [u \,\|\, h_{t-1}] + b_z\big), \quad
-    h_t = (1 - z) \odot h_{t-1} + z \odot (m \odot c)
-        &&\text{(3) the attention gate} \\
-    x &\leftarrow x + W_o\, h_t, \quad x \leftarrow x + \mathrm{MLP}(\mathrm{LN}_3(x))
-        &&\text{(4) the memory feeds the next layer}
+    x, h  <- x + pos, h + pos                       positions enter every layer
+    q,k,v  = W_qkv LN(x) + W_qkv_h LN(h)            frame and memory summed token by token
+    a      = W_o Attn(q, k, v)                      softmax over the frame's tokens
+    h_t    = h + a                                  additive: no gate, no decay
+    x     <- x + a,  x <- x + MLP(LN(x))
 
-``[u; h]`` stacks tokens (``(B, 2N, D)``: keys and values from the frame and the memory), ``[u || h]``
-concatenates features (``(B, N, 2D)``: the update gate sees both per token). ``m`` is the recurrent
-dropout mask (see below). Steps (2) and (3) are :class:`AttentionGate`; steps (1) to (4) are
-:class:`RecurrentBlock`.
+A class token leads each frame's tokens and a learned per-layer "sequence" token leads each memory
+(``RViTConfig.tokens="class"``); the other memory tokens start at zero. The file's active kernel is
+softmax; the linear attention the paper names is there only commented out. ``recurrence="gate"``
+puts this book's sigmoid gate on the fused block instead of the plain sum.
 
-What is known and what is reconstructed
----------------------------------------
-The paper (Yang et al., CVPR 2022) states that an *attention gate* "builds interaction between the
-current frame input and the previous hidden state", that the model runs frame by frame (so it is causal),
-and, per later work citing it, that the gate uses *linear attention*. It publishes neither code nor the
-gate's equations. Everything above beyond those facts is a reconstruction:
+The gated reconstruction (:class:`RecurrentBlock`, :class:`AttentionGate`)
+--------------------------------------------------------------------------
+Written before the authors' code was known, from the paper's words alone (an *attention gate*
+"builds interaction between the current frame input and the previous hidden state", and later work
+calls it linear attention). Here the memory enters as extra keys of a separate gate::
 
-* the hidden state as a token map per layer with ``h_0 = 0`` (alternatives: a learnable ``h_0``; the
-  matrix-valued state ``S = sum_m phi(k_m) v_m^T`` of recurrent linear attention);
-* queries from the frame, keys and values from frame and memory (``gate_kv="frame_and_memory"``);
-  ``gate_kv="memory"`` offers the other natural reading, where the frame queries only the memory;
-* a GRU-like convex update with a sigmoid gate (alternative: an LSTM cell with a separate cell state, as
-  in the authors' later LSTM-CrossRWKV);
-* pre-norm residual steps, and the hidden state entering the token stream through ``W_o``.
+    x  <- x + SpatialAttn(LN1(x))                    (1) attention within the frame
+    u   = LN2(x);  a = Attn(q = u, kv = [u; h])      (2) the frame reads itself and its memory
+    c   = W_c a;   z = sigmoid(W_z [u || h] + b_z)   (3) the attention gate
+    h_t = (1 - z) * h + z * (m * c)
+    x  <- x + W_o h_t;  x <- x + MLP(LN3(x))         (4) the memory feeds the next layer
+
+``[u; h]`` stacks tokens (keys and values from the frame and the memory), ``[u || h]`` concatenates
+features. ``gate_kv="memory"`` lets the frame query only the memory; ``recurrence="additive"``
+replaces (3)'s convex mix by ``h_t = h + m * c``, the released code's rule.
 
 Recurrent dropout
 -----------------
-With rate ``p`` > 0 the candidate ``c`` is multiplied by a mask ``m`` drawn once per sequence and layer
-(variational dropout, Gal and Ghahramani 2016): one Bernoulli(1 - p) value per sample and channel, scaled
-by ``1 / (1 - p)``, shared by all tokens and all frames of that sequence, so the same memory channels are
-silenced for the whole video. The model draws the masks in ``init_state`` in training mode only; in
-evaluation ``m = 1``.
+With rate ``p`` > 0 what a layer adds to its memory (``c``, or ``a`` in the fused block) is
+multiplied by a mask ``m`` drawn once per sequence and layer (variational dropout, Gal and
+Ghahramani 2016): one Bernoulli(1 - p) value per sample and channel, scaled by ``1 / (1 - p)``,
+shared by all tokens and all frames of that sequence, so the same memory channels are silenced for
+the whole video. The model draws the masks in ``init_state`` in training mode only; in evaluation
+``m = 1``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from rvit.attention import (
 )
 
 __all__ = [
+    "DESIGN_SOURCES",
     "GATE_KV",
     "KEY_SOURCES",
     "MEMORY_ENTRIES",
@@ -97,6 +98,60 @@ KEY_SOURCES: dict[str, tuple[str, ...]] = {
 }
 """For each ``gate_kv``, the token blocks that give the gate's keys and values, in order: ``"frame"``
 (the frame's tokens ``u``) and ``"memory"`` (the previous hidden state ``h_prev``), ``N`` keys each."""
+
+
+DESIGN_SOURCES: dict[str, tuple[str, str, str]] = {
+    "memory_entry": (
+        "an attention gate 'builds interaction between the current frame input and the previous "
+        "hidden state'; no equations",
+        "one attention; q, k, v = W_qkv LN(x) + W_qkv_h LN(h), summed token by token "
+        "(model/RViT.py l.203-215)",
+        'memory_entry: "fused" (the released block) or "keys" (the gated reconstruction)',
+    ),
+    "recurrence": (
+        "hidden states carry temporal features; no update rule",
+        "h <- (h + pos) + Attn: additive, no gate, no decay (l.226-233)",
+        'recurrence: "additive" or "gate"',
+    ),
+    "tokens": (
+        "silent",
+        "a class token per frame (l.254); a learned sequence token per layer's state (l.255)",
+        'tokens: "class" or "patches" (no class or sequence token)',
+    ),
+    "pos_every_layer": (
+        "silent",
+        "the position table is added to x before every layer and to h as it enters (l.158-162)",
+        "pos_every_layer: True, or False (positions added once)",
+    ),
+    "attention": (
+        "linear attention (the paper, as later work describes it; the proposal's table)",
+        "softmax; un-normalised elu + 1 linear attention only commented out (l.160)",
+        'attention: "linear", "softmax" or "hybrid" (both kernels)',
+    ),
+    "head": (
+        "'concatenates spatial and temporal tokens' (the proposal's table)",
+        "the last frame's class token beside every layer's sequence token (l.264, l.280-286)",
+        'head: "tokens" (released), "concat" (this book\'s reading) or "gap"',
+    ),
+    "classifier": (
+        "silent",
+        "MLP (4x, GELU, dropout 0.1), then Linear (l.280-286)",
+        'classifier: "mlp" or "linear" (LayerNorm, then Linear)',
+    ),
+    "patch_embed": (
+        "convolution for P x P patches",
+        "a P x P convolution, stride P, width 3 P^2 (l.243)",
+        'patch_embed: "conv2d", or "conv3d" (tubelets)',
+    ),
+    "pos_embed": (
+        "learnable, shared across frames",
+        "one learned (N + 1, D) table for every frame",
+        'pos_embed: "shared", or "interpolated" (resized per clip)',
+    ),
+}
+"""For each design choice (a field of ``RViTConfig``): what the paper's text says, what the authors'
+released code (``Jiewen-Yang/RViT``, ``model/RViT.py``, line numbers at its HEAD) does, and the
+package's option. ``rvit.config.design_table`` sets them beside the presets' values."""
 
 
 def recurrent_dropout_mask(

@@ -29,10 +29,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from rvit.cell import GateKV, MemoryEntry, Recurrence
+from rvit.cell import DESIGN_SOURCES, GateKV, MemoryEntry, Recurrence
 from rvit.heads import HEADS
 
-__all__ = ["OPTIONS", "PRESETS", "SIZES", "RViTConfig"]
+__all__ = ["DESIGN_SOURCES", "OPTIONS", "PRESETS", "SIZES", "RViTConfig", "design_table"]
 
 SizeName = Literal["tiny", "small", "base"]
 PatchEmbedKind = Literal["conv2d", "conv3d"]
@@ -81,6 +81,22 @@ _POSITIVE_INTS = (
     "max_frames",
 )
 _RATES = ("recurrent_dropout", "dropout")
+
+
+def design_table(presets: tuple[str, ...] = ("paper", "official", "reconstruction")) -> list[dict]:
+    """One row per choice of :data:`DESIGN_SOURCES`: ``field``, ``paper's text``, ``released code``
+    and each preset's value of the field (the presets built at 10 classes)."""
+    built = {name: getattr(RViTConfig, name)(10) for name in presets}
+    return [
+        {
+            "field": field,
+            "paper's text": text,
+            "released code": code,
+            **{name: getattr(cfg, field) for name, cfg in built.items()},
+        }
+        for field, (text, code, _) in DESIGN_SOURCES.items()
+    ]
+
 
 PRESETS: tuple[str, ...] = ("paper", "variant", "reconstruction", "official")
 """The presets of :class:`RViTConfig`, by the name of their class method."""

@@ -163,3 +163,14 @@ def test_from_dict_errors():
 def test_grid_properties():
     cfg = RViTConfig.paper(10, image_size=32, patch_size=8)
     assert cfg.grid_size == (4, 4) and cfg.num_patches == 16
+
+
+def test_design_sources_name_config_fields_and_cover_the_released_block():
+    from rvit.cell import DESIGN_SOURCES
+    from rvit.config import _RELEASED_BLOCK, design_table
+
+    assert set(DESIGN_SOURCES) <= set(RViTConfig.field_names())
+    assert set(_RELEASED_BLOCK) <= set(DESIGN_SOURCES)
+    rows = design_table()
+    assert [r["field"] for r in rows] == list(DESIGN_SOURCES)
+    assert all(r["paper"] == getattr(RViTConfig.paper(10), r["field"]) for r in rows)
