@@ -143,6 +143,12 @@ DESIGN_SOURCES: dict[str, tuple[str, str, str]] = {
         "a P x P convolution, stride P, width 3 P^2 (l.243)",
         'patch_embed: "conv2d", or "conv3d" (tubelets)',
     ),
+    "init": (
+        "silent",
+        "PyTorch's default layer initialisation; class, sequence tokens and positions N(0, 1) "
+        "(an orthogonal init is defined but never called)",
+        'init: "torch", or "vit" (truncated normal, std 0.02)',
+    ),
     "pos_embed": (
         "learnable, shared across frames",
         "one learned (N + 1, D) table for every frame",

@@ -40,6 +40,7 @@ PosEmbedKind = Literal["shared", "interpolated"]
 AttentionChoice = Literal["linear", "hybrid", "softmax"]
 TokensKind = Literal["patches", "class"]
 ClassifierKind = Literal["linear", "mlp"]
+InitKind = Literal["vit", "torch"]
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"dim": 64, "depth": 4, "heads": 4, "mlp_ratio": 2.0},
@@ -59,6 +60,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "tokens": get_args(TokensKind),
     "head": tuple(HEADS),
     "classifier": get_args(ClassifierKind),
+    "init": get_args(InitKind),
 }
 """The allowed values of each option field, read from the field's ``Literal`` type (so the two
 cannot disagree); ``size`` names the rows of :data:`SIZES`, ``head`` the heads of
@@ -108,6 +110,7 @@ _RELEASED_BLOCK: dict[str, Any] = {
     "pos_every_layer": True,
     "head": "tokens",
     "classifier": "mlp",
+    "init": "torch",
 }
 """The choices of the authors' released block (``model/RViT.py``) that the paper's text leaves open."""
 
@@ -117,6 +120,7 @@ _RECONSTRUCTED_BLOCK: dict[str, Any] = {
     "tokens": "patches",
     "pos_every_layer": False,
     "classifier": "linear",
+    "init": "vit",
 }
 """The same choices in this book's gated reconstruction (the field defaults)."""
 
@@ -156,6 +160,7 @@ class RViTConfig:
     tokens: TokensKind = "patches"
     pos_every_layer: bool = False
     classifier: ClassifierKind = "linear"
+    init: InitKind = "vit"
 
     def __post_init__(self) -> None:
         for name, allowed in OPTIONS.items():

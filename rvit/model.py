@@ -108,7 +108,18 @@ class RViT(StreamingClassifier):
         else:  # the released classifier: dropout -> MLP (4x, GELU, dropout) -> Linear
             self.fc_mlp = Mlp(self.num_features, 4 * self.num_features, cfg.dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
-        self.apply(init_weights)
+        if cfg.init == "vit":
+            self.apply(init_weights)
+        else:  # the released code's: layers keep PyTorch's defaults, tokens and positions N(0, 1)
+            with torch.no_grad():
+                for p in (*self.pos_embed.parameters(), *self._token_parameters()):
+                    p.normal_()
+
+    def _token_parameters(self) -> list[nn.Parameter]:
+        """The class token, its position row and the sequence tokens (none without class tokens)."""
+        if self.cfg.tokens != "class":
+            return []
+        return [self.cls_token, self.cls_pos, self.seq_tokens]
 
     @staticmethod
     def _make_block(cfg: RViTConfig, emits_tokens: bool) -> nn.Module:

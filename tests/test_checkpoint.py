@@ -195,7 +195,7 @@ def test_load_model_rebuilds_class_config_and_weights(tmp_path, cls):
 
 def test_loading_into_another_config_is_refused(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", model())
-    with pytest.raises(ValueError, match="head='concat' .checkpoint. vs 'gap' .model."):
+    with pytest.raises(ValueError, match="head='tokens' .checkpoint. vs 'gap' .model."):
         load_weights(model(head="gap"), path)
     with pytest.raises(ValueError, match="holds a rvit.model.RViT"):
         load_weights(model(cls=FrameViT), path)

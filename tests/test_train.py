@@ -200,7 +200,8 @@ def test_fit_runs_on_every_modality(modality):
 
 def test_loss_falls_on_an_easy_task():
     data, val = Squares(24), Squares(16, seed=1)
-    config = quick(modality="image", epochs=6, batch_size=4, lr=5e-3, label_smoothing=0.0)
+    # the released block's PyTorch-default initialisation wants a smaller step than ViT's 0.02
+    config = quick(modality="image", epochs=6, batch_size=4, lr=2e-3, label_smoothing=0.0)
     history = fit(make_model(), data, val, config)
     frame = history.to_frame()
     assert list(frame["epoch"]) == [1, 2, 3, 4, 5, 6]
