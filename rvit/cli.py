@@ -138,9 +138,12 @@ def _option_arg(text: str) -> tuple[str, Any]:
     import yaml
 
     key, sep, value = text.partition("=")
-    if not sep or not key:
+    if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE is not a YAML value") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,15 +317,49 @@ def _model_classes(videos: Any, classes: list[str], class_map: str) -> Any:
     return LabelSpace(classes, aliases).apply(videos, on_missing="drop")
 
 
-def build_model(args: argparse.Namespace, num_classes: int) -> Any:
-    """The model of ``--model``, ``--preset``, ``--size``, ``--image-size`` and ``--model-option``."""
+#: Config fields that ``--model-option`` may not set, and what sets them instead.
+_SET_ELSEWHERE = {
+    "num_classes": "the training data's classes",
+    "image_size": "--image-size",
+    "size": "--size",
+}
+
+
+def model_config(args: argparse.Namespace, num_classes: int) -> Any:
+    """The ``RViTConfig`` of ``--preset``, ``--size``, ``--image-size`` and ``--model-option``.
+
+    An option naming no config field (``depthx=2``), or a field another option sets, is a
+    ``ValueError`` naming it and the fields there are; a bad value is refused by the config itself.
+    ``cmd_train`` calls this before reading any data, so that a typo costs no time."""
+    import difflib
+
     from rvit.config import RViTConfig
-    from rvit.models import build_model as build
 
     overrides = dict(args.model_option or [])
+    known = [name for name in RViTConfig.field_names() if name not in _SET_ELSEWHERE]
+    for key in overrides:
+        if key in _SET_ELSEWHERE:
+            raise ValueError(f"--model-option {key}: set by {_SET_ELSEWHERE[key]}, not here")
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ValueError(
+                f"--model-option {key}: no such model config field; {hint}known: {', '.join(known)}"
+            )
     preset = getattr(RViTConfig, args.preset)
-    cfg = preset(num_classes=num_classes, image_size=args.image_size, size=args.size, **overrides)
-    return build(args.model, cfg)
+    try:
+        return preset(
+            num_classes=num_classes, image_size=args.image_size, size=args.size, **overrides
+        )
+    except ValueError as error:
+        raise ValueError(f"--model-option/--size/--image-size: {error}") from None
+
+
+def build_model(args: argparse.Namespace, num_classes: int) -> Any:
+    """The model of ``--model``, ``--preset``, ``--size``, ``--image-size`` and ``--model-option``."""
+    from rvit.models import build_model as build
+
+    return build(args.model, model_config(args, num_classes))
 
 
 def _is_main_process() -> bool:
@@ -365,6 +402,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_writable(out, "--out")  # before any work
     if args.camera and args.modality != "pseudo_video":
         raise ValueError(f"--camera applies to --modality pseudo_video only, not {args.modality}")
+    model_config(args, num_classes=2)  # a bad --model-option fails before the data are read
     frames = args.frames
     if args.modality in ("static_clip", "pseudo_video") and frames is None:
         frames = 8
@@ -487,7 +525,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train``. Choices and defaults come from ``TrainConfig``, ``rvit.config`` and the
     data tables, so that the command line and the Python API cannot drift apart."""
     from rvit.config import OPTIONS, RViTConfig
-    from rvit.data.augment import PRESETS
+    from rvit.data.augment import CAMERA_RANGES, PRESETS
     from rvit.data.clips import MODALITIES
     from rvit.models import MODELS
     from rvit.train import TrainConfig
@@ -531,7 +569,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="pseudo_video: limits of the random camera move, e.g. max_shift=0.1 max_rotation=5 "
         "(max_zoom, max_shift as a fraction of the frame, max_rotation in degrees; the rest from "
-        "rvit.data.CAMERA_LIMITS)",
+        "rvit.data.CAMERA_LIMITS; allowed: "
+        + ", ".join(f"{k} {low:g}-{high:g}" for k, (low, high) in CAMERA_RANGES.items())
+        + ")",
     )
     data.add_argument(
         "--image-size", type=int, default=model_defaults["image_size"], help="frame side in pixels"
