@@ -7,6 +7,8 @@ damaged checkpoints and failed writes lose nothing.
 
 import errno
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -252,3 +254,21 @@ def test_unwritable_outputs_are_found_before_any_work(tmp_path, capsys):
     )
     argv = ["evaluate", "--checkpoint", str(tmp_path / "missing.pt")]
     one_line_error(capsys, [*argv, "--json", str(blocker / "m.json")], "--json folder")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_outputs_get_the_mode_of_any_new_file(tmp_path, capsys, umask):
+    out = tmp_path / "run"
+    previous = os.umask(umask)
+    try:
+        argv = ["train", "--num-samples", "8", "--out", str(out)]
+        assert main([*argv, *TINY, *QUICK]) == 0
+        report = tmp_path / "eval.json"
+        argv = ["evaluate", "--checkpoint", str(out / "last.pt"), "--json", str(report)]
+        assert main([*argv, "--num-samples", "4", "--frames", "2", "--no-progress"]) == 0
+    finally:
+        os.umask(previous)
+    written = [*out.iterdir(), report]
+    assert {p.name for p in written} >= {"last.pt", "best.pt", "history.csv", "metrics.json"}
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path  # not 0o600
