@@ -502,7 +502,17 @@ def _add_bad_file_option(group: Any) -> None:
 
 
 def _report_bad_files(datasets: Sequence[Any], listing: Path | None) -> None:
-    """Print how many files were skipped (``--on-bad-file skip``); write their list."""
+    """Print how many files were skipped (``--on-bad-file skip``); write their list. Name the
+    classes that were dropped because none of their files could be read."""
+    for dataset in datasets:
+        dropped = getattr(dataset, "dropped_classes", None) or []
+        if dropped:
+            where = getattr(dataset, "root", None) or type(dataset).__name__
+            print(
+                f"dropped {len(dropped)} class(es) of '{where}' left with no readable file: "
+                f"{', '.join(dropped)}",
+                file=sys.stderr,
+            )
     bad = [entry for dataset in datasets for entry in (getattr(dataset, "bad_files", None) or [])]
     if not bad:
         return

@@ -13,13 +13,13 @@ import stat
 import numpy as np
 import pytest
 import torch
-from datafiles import write_corrupt_jpeg, write_image_file
+from datafiles import write_corrupt_jpeg, write_image_file, write_image_folder
 from PIL import Image
 
 from rvit.checkpoint import load_checkpoint, save_checkpoint
-from rvit.cli import main
+from rvit.cli import build_parser, build_train_sets, main
 from rvit.data import ImageFolderActions, VideoFolder
-from rvit.data.images import BadFilesError, load_image
+from rvit.data.images import BadFilesError, image_problem, load_image
 from rvit.data.video import read_video, write_video
 from rvit.evaluate import evaluate_videos
 from rvit.model import RViT, RViTConfig
@@ -119,6 +119,134 @@ def test_cli_lists_every_bad_photo_at_once_then_skips_and_names_them(tmp_path, c
     listed = (out / "skipped_files.tsv").read_text().splitlines()
     assert sorted(line.split("\t")[0] for line in listed) == sorted([str(broken), str(second)])
     assert (out / "best.pt").is_file()
+
+
+# --- images as they are ------------------------------------------------------------------------
+
+RAMP = np.linspace(0.0, 1.0, 24 * 32).reshape(24, 32)  # darkest top left, brightest bottom right
+
+#: A ramp in each PIL mode of more than 8 bits, over a range no 8-bit image has: 12-bit sensor data
+#: in a 16-bit PNG, signed 32-bit integers and floats in TIFFs.
+DEEP = {
+    "I;16": ("png", (RAMP * 4000 + 95).astype(np.uint16)),
+    "I": ("tif", (RAMP * 70_000 - 20_000).astype(np.int32)),
+    "F": ("tif", (RAMP * 2.0 - 0.5).astype(np.float32)),
+}
+
+
+def write_deep(path, mode):
+    image = Image.fromarray(DEEP[mode][1])
+    assert image.mode == mode
+    image.save(path)
+    with Image.open(path) as back:
+        assert back.mode == mode, back.mode  # the file really holds that mode
+    return path
+
+
+@pytest.mark.parametrize("mode", list(DEEP))
+def test_deep_images_are_scaled_by_their_value_range(tmp_path, mode):
+    image = load_image(write_deep(tmp_path / f"ramp.{DEEP[mode][0]}", mode))
+    assert image.dtype == torch.uint8 and image.shape == (3, 24, 32)
+    assert torch.equal(image[0], image[1]) and torch.equal(image[1], image[2])  # grey
+    expected = torch.from_numpy(np.rint(RAMP * 255)).to(torch.uint8)
+    assert (image[0].int() - expected.int()).abs().max() <= 1  # not blank: the whole ramp
+    assert int(image.min()) == 0 and int(image.max()) == 255
+
+
+def test_a_flat_deep_image_keeps_its_value(tmp_path):
+    Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(tmp_path / "grey.tif")
+    assert load_image(tmp_path / "grey.tif").unique().tolist() == [128]
+
+
+def test_palette_and_grey_alpha_images_load_as_they_look(tmp_path):
+    rgb = Image.fromarray(noise(3, 24, 32))
+    rgb.quantize(16).save(tmp_path / "palette.bmp")  # a palette BMP, as old tools write
+    with Image.open(tmp_path / "palette.bmp") as back:
+        assert back.mode == "P"
+        expected = np.asarray(back.convert("RGB"))
+    assert np.array_equal(load_image(tmp_path / "palette.bmp").permute(1, 2, 0).numpy(), expected)
+    grey = np.full((24, 32), 40, np.uint8)
+    alpha = np.zeros((24, 32), np.uint8)
+    alpha[:, 16:] = 255  # left half transparent, right half opaque
+    Image.fromarray(np.stack([grey, alpha], -1), "LA").save(tmp_path / "la.png")
+    image = load_image(tmp_path / "la.png")
+    assert image[:, :, :16].unique().tolist() == [255]  # over white
+    assert image[:, :, 16:].unique().tolist() == [40]
+
+
+def test_cli_trains_on_deep_and_palette_images_as_they_look(tmp_path, capsys):
+    root = tmp_path / "photos"
+    for c, name in enumerate(["jump", "wave"]):
+        (root / name).mkdir(parents=True)
+        for mode, (suffix, _) in DEEP.items():
+            write_deep(root / name / f"{mode.replace(';', '')}_{c}.{suffix}", mode)
+        Image.fromarray(noise(c, 24, 32)).quantize(16).save(root / name / "palette.bmp")
+    argv = ["train", "--data", f"imagefolder:{root}", "--out", str(tmp_path / "run")]
+    argv += [*TINY, *QUICK]
+    assert main(argv) == 0
+    train, _ = build_train_sets(build_parser().parse_args(argv))  # the images the run read
+    for index, (path, _) in enumerate(train.samples):
+        mean = float(train.load(index).mean())
+        assert 0.2 < mean < 0.8, (path, mean)  # a ramp or noise, not blank (1.0) or black (0.0)
+
+
+def test_an_image_above_the_pixel_limit_is_one_line_naming_it(tmp_path, capsys):
+    photos = write_image_folder(tmp_path / "photos", {"jump": 2, "wave": 2})
+    huge = photos / "wave" / "huge.png"
+    Image.new("1", (14_000, 14_000)).save(huge)  # 196 million pixels in 24 kB
+    out = tmp_path / "run"
+    argv = ["train", "--data", f"imagefolder:{photos}", "--out", str(out), *TINY, *QUICK]
+    err = one_line_error(capsys, argv, "1 unreadable file(s)")
+    assert f"'{huge}' (image too large: 196,000,000 pixels, above the limit of 89,478,485" in err
+    assert "DecompressionBomb" not in err and "--on-bad-file skip" in err
+    assert main([*argv, "--on-bad-file", "skip"]) == 0
+    assert (out / "skipped_files.tsv").read_text().startswith(f"{huge}\timage too large")
+
+
+def test_the_pixel_limit_is_pils_and_refuses_below_twice_it(tmp_path, monkeypatch):
+    # Between once and twice the limit PIL only warns and decodes; it is refused here all the same.
+    write_image_file(tmp_path / "small.png", size=30)  # 900 pixels
+    write_image_file(tmp_path / "large.png", size=40)  # 1,600 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert image_problem(tmp_path / "small.png") is None
+    reason = image_problem(tmp_path / "large.png")
+    assert reason.startswith("image too large: 1,600 pixels, above the limit of 1,000")
+    with pytest.raises(ValueError, match="large.png': image too large"):
+        load_image(tmp_path / "large.png")
+
+
+def animated_gif(path, frames=5, seed=0):
+    """A GIF of ``frames`` frames of noise, 24 x 32."""
+    images = [Image.fromarray(noise(seed + k, 24, 32)) for k in range(frames)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=40)
+    return path
+
+
+def test_an_animated_gif_in_an_image_folder_is_its_first_frame_with_a_warning(tmp_path, capsys):
+    photos = write_image_folder(tmp_path / "photos", {"jump": 2, "wave": 2})
+    gif = animated_gif(photos / "wave" / "wave.gif")
+    argv = ["train", "--data", f"imagefolder:{photos}", "--out", str(tmp_path / "run")]
+    with pytest.warns(UserWarning, match=r"1 animated image\(s\) are read as their first frame"):
+        assert main([*argv, *TINY, *QUICK]) == 0
+    with Image.open(gif) as image:
+        first = np.asarray(image.convert("RGB"))
+    assert np.array_equal(load_image(gif).permute(1, 2, 0).numpy(), first)
+
+
+def test_a_class_left_without_files_after_skip_is_named_and_dropped(tmp_path, capsys):
+    photos = write_image_folder(tmp_path / "photos", {"jump": 2, "run": 2})
+    broken = [write_corrupt_jpeg(photos / "wave" / f"cut_{k}.jpg", seed=k) for k in range(2)]
+    out = tmp_path / "run"
+    argv = ["train", "--data", f"imagefolder:{photos}", "--on-bad-file", "skip"]
+    with pytest.warns(UserWarning, match="dropped 1 class"):
+        assert main([*argv, "--out", str(out), *TINY, *QUICK]) == 0
+    err = capsys.readouterr().err
+    assert f"dropped 1 class(es) of '{photos}' left with no readable file: wave" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["classes"] == ["jump", "run"] and metrics["model_config"]["num_classes"] == 2
+    listed = (out / "skipped_files.tsv").read_text()
+    assert all(str(path) in listed for path in broken)
 
 
 # --- videos -----------------------------------------------------------------------------------
