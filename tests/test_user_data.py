@@ -311,6 +311,38 @@ def test_cli_trains_and_evaluates_on_videos_of_any_size(tmp_path, capsys):
     assert len(result["frame_predictions"]) == 10
 
 
+def small_video_folder(root):
+    """``jump/`` and ``wave/`` with one 4-frame .mp4 each."""
+    for c, name in enumerate(["jump", "wave"]):
+        clip = torch.from_numpy(noise(c, 4 * 24, 32)).view(4, 24, 32, 3).permute(0, 3, 1, 2)
+        write_video(root / name / f"{name}.mp4", clip.contiguous(), fps=25)
+    return root
+
+
+def test_content_decides_what_a_video_folder_holds(tmp_path, tiny_model, capsys):
+    root = small_video_folder(tmp_path / "videos")
+    animated_gif(root / "jump" / "wave_at_camera.gif", frames=6)  # a video: every frame counts
+    renamed = root / "wave" / "photo.mov"  # a JPEG with a video's suffix
+    Image.fromarray(noise(9, 24, 32)).save(renamed, format="JPEG")
+    still = root / "wave" / "still.gif"
+    Image.fromarray(noise(8, 24, 32)).save(still)
+    checkpoint = save_checkpoint(tmp_path / "model.pt", tiny_model, classes=["jump", "wave"])
+    report = tmp_path / "eval.json"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--videos", f"videofolder:{root}"]
+    argv += ["--no-progress", "--json", str(report)]
+    err = one_line_error(capsys, argv, "2 unreadable file(s)")
+    assert f"'{renamed}' ('{renamed}' is a still image (jpeg_pipe), not a video)" in err
+    assert f"'{still}' ('{still}' is a still image (gif, 1 frame), not a video)" in err
+    assert not report.exists()
+
+    with pytest.warns(UserWarning, match="2 unreadable"):
+        assert main([*argv, "--on-bad-file", "skip"]) == 0
+    result = json.loads(report.read_text())
+    assert sorted(result["lengths"]) == [4, 4, 6] and sorted(result["targets"]) == [0, 0, 1]
+    listed = report.with_suffix(".skipped.tsv").read_text().splitlines()
+    assert sorted(line.split("\t")[0] for line in listed) == sorted([str(renamed), str(still)])
+
+
 # --- checkpoints and writes -------------------------------------------------------------------
 
 
