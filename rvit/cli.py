@@ -477,7 +477,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
             progress=args.progress,
             compile=args.compile,
+            on_bad_file=args.on_bad_file,
         )
+        if result.skipped:
+            undecodable = _Undecodable(result.skipped)
+            _report_bad_files(
+                [train_set, val_set, eval_set, undecodable], out / "skipped_files.tsv"
+            )
         metrics["eval"] = {"videos": args.eval_videos, **result.to_dict()}
         _print_summary(result)
     metrics["provenance"] = provenance()
@@ -499,6 +505,18 @@ def _add_bad_file_option(group: Any) -> None:
         "ones; 'skip' leaves them out and writes their list beside the outputs "
         "(hidden files, such as ._name AppleDouble files, are never read)",
     )
+
+
+@dataclass
+class _Undecodable:
+    """The videos an evaluation left out because they failed to decode after their header
+    (``VideoEvalResult.skipped``), reported as a data set's ``bad_files`` are."""
+
+    skipped: list[list[str]]
+
+    @property
+    def bad_files(self) -> list[tuple[str, str]]:
+        return [(path, reason) for path, reason in self.skipped]
 
 
 def _report_bad_files(datasets: Sequence[Any], listing: Path | None) -> None:
@@ -725,7 +743,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         max_videos=args.max_videos,
         num_workers=args.num_workers,
         compile=args.compile,
+        on_bad_file=args.on_bad_file,
     )
+    if result.skipped:
+        _report_bad_files([videos, _Undecodable(result.skipped)], listing)
     _print_summary(result)
     if args.json:
         record = {

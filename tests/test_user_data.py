@@ -21,6 +21,7 @@ from rvit.cli import build_parser, build_train_sets, main
 from rvit.data import ImageFolderActions, VideoFolder
 from rvit.data.images import BadFilesError, image_problem, load_image
 from rvit.data.video import read_video, write_video
+from rvit.data.videosets import video_problem
 from rvit.evaluate import evaluate_videos
 from rvit.model import RViT, RViTConfig
 from rvit.utils import WriteError, atomic_write_text, check_writable
@@ -341,6 +342,49 @@ def test_content_decides_what_a_video_folder_holds(tmp_path, tiny_model, capsys)
     assert sorted(result["lengths"]) == [4, 4, 6] and sorted(result["targets"]) == [0, 0, 1]
     listed = report.with_suffix(".skipped.tsv").read_text().splitlines()
     assert sorted(line.split("\t")[0] for line in listed) == sorted([str(renamed), str(still)])
+
+
+def damaged_after_its_header(path, frames=12):
+    """A motion-JPEG AVI cut off at 60 % of its bytes: the header (and the screen) promise
+    ``frames`` frames, decoding fails part-way with FFmpeg's "Invalid data found"."""
+    clip = torch.from_numpy(noise(7, frames * 24, 32)).view(frames, 24, 32, 3).permute(0, 3, 1, 2)
+    write_video(path, clip.contiguous(), fps=25, codec="mjpeg")
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    return path
+
+
+@pytest.mark.parametrize("frames", [[], ["--frames", "3"]], ids=["streamed", "loaded"])
+def test_a_video_damaged_after_its_header_is_skipped_or_named(tmp_path, tiny_model, capsys, frames):
+    root = small_video_folder(tmp_path / "videos")
+    for c, name in enumerate(["jump", "wave"]):  # a second good video in each class
+        clip = torch.from_numpy(noise(5 + c, 4 * 24, 32)).view(4, 24, 32, 3).permute(0, 3, 1, 2)
+        write_video(root / name / f"{name}_2.mp4", clip.contiguous(), fps=25)
+    damaged = damaged_after_its_header(root / "jump" / "jump_1.avi")
+    assert video_problem(damaged) is None  # its header passes the screen
+    checkpoint = save_checkpoint(tmp_path / "model.pt", tiny_model, classes=["jump", "wave"])
+    report = tmp_path / "eval.json"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--videos", f"videofolder:{root}"]
+    argv += [*frames, "--batch-size", "2", "--no-progress", "--json", str(report)]
+
+    err = one_line_error(capsys, argv, f"1 unreadable file(s) in VideoFolder '{root}'")
+    assert f"'{damaged}' (cannot decode video file '{damaged}'" in err
+    assert "--on-bad-file skip" in err and not report.exists()
+
+    assert main([*argv, "--on-bad-file", "skip"]) == 0
+    captured = capsys.readouterr()
+    listing = report.with_suffix(".skipped.tsv")
+    assert f"skipped 1 unreadable file(s), listed in {listing}" in captured.err
+    assert listing.read_text().startswith(f"{damaged}\tcannot decode video file")
+    result = json.loads(report.read_text())
+    assert [path for path, _ in result["skipped"]] == [str(damaged)]
+    assert len(result["targets"]) == 4  # the other videos, all evaluated
+
+    damaged.unlink()  # the same evaluation without the damaged video scores the others alike
+    assert main(argv) == 0
+    alone = json.loads(report.read_text())
+    assert alone["predictions"] == result["predictions"] and alone["skipped"] == []
+    assert alone["frame_predictions"] == result["frame_predictions"]
 
 
 # --- checkpoints and writes -------------------------------------------------------------------
