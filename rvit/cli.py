@@ -391,15 +391,101 @@ def _leakage_check(train_set: Any, eval_set: Any, modality: str) -> None:
         )
 
 
+#: The lock file of a training's ``--out`` folder: the PID and host of the run that holds it.
+LOCK_NAME = ".rvit-train.lock"
+
+
+class OutLock:
+    """``--out`` held by one ``rvit train`` at a time: ``OUT/.rvit-train.lock`` holds its PID.
+
+    Two trainings into one folder would both resume the same ``last.pt``, overwrite each other's
+    checkpoints and both report success; the second one refuses instead, naming the first one's
+    PID. A lock left by a run that died (its PID no longer running on this host) is taken over.
+    The lock is made with ``O_CREAT | O_EXCL``, so of two runs starting at once one wins.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self.mine = f"{os.getpid()} {_host()}\n"
+
+    def __enter__(self) -> OutLock:
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None:
+                    pid, host = holder
+                    where = "" if host == _host() else f" on {host}"
+                    raise ValueError(
+                        f"--out '{self.path.parent}' is in use by another rvit train (PID {pid}"
+                        f"{where}); wait for it to end or choose another --out (a lock left "
+                        f"by a run that no longer runs is taken over: '{self.path}')"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its run has ended
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.mine)
+            return self
+        raise ValueError(f"--out '{self.path.parent}': cannot take the lock '{self.path}'")
+
+    def _holder(self) -> tuple[int, str] | None:
+        """``(pid, host)`` of a run that holds the lock, or None when the lock is stale."""
+        try:
+            pid_text, _, host = self.path.read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None  # unreadable or half written: no run can be told
+        if host and host != _host():
+            return pid, host  # another machine's PID cannot be checked here
+        return (pid, host) if _running(pid) else None
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.path.read_text() == self.mine:
+                self.path.unlink()
+        except OSError:
+            pass
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, under another user
+    return True
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """``rvit train``: see :func:`add_train_parser`."""
-    from rvit.train import TrainConfig, fit
-    from rvit.utils import atomic_write_json, check_writable, provenance, seed_everything
+    from rvit.utils import check_writable
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out '{out}' exists and is not a folder")
     check_writable(out, "--out")  # before any work
+    if not _is_main_process():  # under torchrun the main process holds the lock for all
+        return _train(args, out)
+    with OutLock(out):
+        return _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
+    """``rvit train`` in ``out``, which this run holds (:class:`OutLock`)."""
+    from rvit.train import TrainConfig, fit
+    from rvit.utils import atomic_write_json, provenance, seed_everything
+
     if args.camera and args.modality != "pseudo_video":
         raise ValueError(f"--camera applies to --modality pseudo_video only, not {args.modality}")
     model_config(args, num_classes=2)  # a bad --model-option fails before the data are read
@@ -652,7 +738,12 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         flag = "--" + name.replace("_", "-")
         opt.add_argument(flag, type=kind, default=train[name], help=text)
     run = parser.add_argument_group("run")
-    run.add_argument("--out", required=True, help="output folder (resumes from OUT/last.pt)")
+    run.add_argument(
+        "--out",
+        required=True,
+        help="output folder (resumes from OUT/last.pt; one training at a time, locked by "
+        f"OUT/{LOCK_NAME})",
+    )
     run.add_argument(
         "--checkpoint-every",
         type=int,

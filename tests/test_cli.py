@@ -345,3 +345,38 @@ def test_choices_are_the_package_tables():
     study = _subcommand("study")._subparsers._group_actions[0].choices
     for command in ("run", "report"):
         assert _option(study[command], "--profile").choices == tuple(PROFILES)
+
+
+# --- one training per --out --------------------------------------------------------------------
+
+
+def test_a_second_training_into_the_same_out_refuses_naming_the_first(tmp_path, capsys):
+    import socket
+
+    from rvit.cli import LOCK_NAME
+
+    out = tmp_path / "run"
+    out.mkdir()
+    argv = ["train", "--num-samples", "8", *TINY, *QUICK, "--out", str(out)]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        # What a training that runs in another process leaves in its --out.
+        (out / LOCK_NAME).write_text(f"{other.pid} {socket.gethostname()}\n")
+        fails_with(capsys, argv, f"--out '{out}' is in use by another rvit train (PID {other.pid})")
+        assert not (out / "last.pt").exists()
+    finally:
+        other.kill()
+        other.wait()
+    # The other run has ended without removing its lock: the lock is stale and taken over.
+    assert main(argv) == 0
+    assert (out / "last.pt").is_file() and not (out / LOCK_NAME).exists()
+
+
+def test_a_lock_from_another_host_is_not_taken_over(tmp_path, capsys):
+    from rvit.cli import LOCK_NAME
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / LOCK_NAME).write_text("4242 some-other-machine\n")
+    argv = ["train", "--num-samples", "8", *TINY, *QUICK, "--out", str(out)]
+    fails_with(capsys, argv, "(PID 4242 on some-other-machine)")
