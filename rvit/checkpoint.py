@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,29 @@ def save_checkpoint(
     return atomic_save(payload, path)
 
 
+#: Sentences of torch.load's errors that are advice, not the reason: loading with
+#: ``weights_only=False`` or allow-listing the file's classes runs whatever code the file names, which
+#: is unsafe for a damaged or foreign file and never needed for a checkpoint rvit wrote.
+_TORCH_ADVICE = re.compile(
+    r"weights_only|safe_globals|trust|documentation|pytorch\.org|file an issue|two options|"
+    r"if you are seeing this error|this can happen",
+    re.IGNORECASE,
+)
+
+
+def _torch_reason(error: BaseException) -> str:
+    """What ``torch.load`` found wrong with a file, without its advice.
+
+    A weights-only load that meets anything but tensors and plain values says why after
+    ``WeightsUnpickler error:``, wrapped in advice to re-run with ``weights_only=False``; only the
+    reason is kept (one line, terminal colour codes removed)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    text = text.split("WeightsUnpickler error:", 1)[-1]
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    reason = " ".join(s for s in sentences if s and not _TORCH_ADVICE.search(s))
+    return reason.rstrip(".") or type(error).__name__
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (with ``weights_only=True``).
 
@@ -225,7 +249,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for a corrupt or foreign file
-        raise ValueError(f"'{path}' is not a readable rvit checkpoint: {error}") from None
+        raise ValueError(
+            f"'{path}' is not a readable rvit checkpoint ({_torch_reason(error)}); it is damaged "
+            "or was not written by rvit: use another copy (last.pt and best.pt are written "
+            "separately)"
+        ) from None
     if not isinstance(checkpoint, dict) or "model_state" not in checkpoint:
         raise ValueError(f"'{path}' is not an rvit checkpoint (no 'model_state' entry)")
     if checkpoint.get("format", FORMAT_VERSION) > FORMAT_VERSION:

@@ -138,9 +138,12 @@ def _option_arg(text: str) -> tuple[str, Any]:
     import yaml
 
     key, sep, value = text.partition("=")
-    if not sep or not key:
+    if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE is not a YAML value") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,15 +317,49 @@ def _model_classes(videos: Any, classes: list[str], class_map: str) -> Any:
     return LabelSpace(classes, aliases).apply(videos, on_missing="drop")
 
 
-def build_model(args: argparse.Namespace, num_classes: int) -> Any:
-    """The model of ``--model``, ``--preset``, ``--size``, ``--image-size`` and ``--model-option``."""
+#: Config fields that ``--model-option`` may not set, and what sets them instead.
+_SET_ELSEWHERE = {
+    "num_classes": "the training data's classes",
+    "image_size": "--image-size",
+    "size": "--size",
+}
+
+
+def model_config(args: argparse.Namespace, num_classes: int) -> Any:
+    """The ``RViTConfig`` of ``--preset``, ``--size``, ``--image-size`` and ``--model-option``.
+
+    An option naming no config field (``depthx=2``), or a field another option sets, is a
+    ``ValueError`` naming it and the fields there are; a bad value is refused by the config itself.
+    ``cmd_train`` calls this before reading any data, so that a typo costs no time."""
+    import difflib
+
     from rvit.config import RViTConfig
-    from rvit.models import build_model as build
 
     overrides = dict(args.model_option or [])
+    known = [name for name in RViTConfig.field_names() if name not in _SET_ELSEWHERE]
+    for key in overrides:
+        if key in _SET_ELSEWHERE:
+            raise ValueError(f"--model-option {key}: set by {_SET_ELSEWHERE[key]}, not here")
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ValueError(
+                f"--model-option {key}: no such model config field; {hint}known: {', '.join(known)}"
+            )
     preset = getattr(RViTConfig, args.preset)
-    cfg = preset(num_classes=num_classes, image_size=args.image_size, size=args.size, **overrides)
-    return build(args.model, cfg)
+    try:
+        return preset(
+            num_classes=num_classes, image_size=args.image_size, size=args.size, **overrides
+        )
+    except ValueError as error:
+        raise ValueError(f"--model-option/--size/--image-size: {error}") from None
+
+
+def build_model(args: argparse.Namespace, num_classes: int) -> Any:
+    """The model of ``--model``, ``--preset``, ``--size``, ``--image-size`` and ``--model-option``."""
+    from rvit.models import build_model as build
+
+    return build(args.model, model_config(args, num_classes))
 
 
 def _is_main_process() -> bool:
@@ -354,17 +391,104 @@ def _leakage_check(train_set: Any, eval_set: Any, modality: str) -> None:
         )
 
 
+#: The lock file of a training's ``--out`` folder: the PID and host of the run that holds it.
+LOCK_NAME = ".rvit-train.lock"
+
+
+class OutLock:
+    """``--out`` held by one ``rvit train`` at a time: ``OUT/.rvit-train.lock`` holds its PID.
+
+    Two trainings into one folder would both resume the same ``last.pt``, overwrite each other's
+    checkpoints and both report success; the second one refuses instead, naming the first one's
+    PID. A lock left by a run that died (its PID no longer running on this host) is taken over.
+    The lock is made with ``O_CREAT | O_EXCL``, so of two runs starting at once one wins.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self.mine = f"{os.getpid()} {_host()}\n"
+
+    def __enter__(self) -> OutLock:
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None:
+                    pid, host = holder
+                    where = "" if host == _host() else f" on {host}"
+                    raise ValueError(
+                        f"--out '{self.path.parent}' is in use by another rvit train (PID {pid}"
+                        f"{where}); wait for it to end or choose another --out (a lock left "
+                        f"by a run that no longer runs is taken over: '{self.path}')"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its run has ended
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.mine)
+            return self
+        raise ValueError(f"--out '{self.path.parent}': cannot take the lock '{self.path}'")
+
+    def _holder(self) -> tuple[int, str] | None:
+        """``(pid, host)`` of a run that holds the lock, or None when the lock is stale."""
+        try:
+            pid_text, _, host = self.path.read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None  # unreadable or half written: no run can be told
+        if host and host != _host():
+            return pid, host  # another machine's PID cannot be checked here
+        return (pid, host) if _running(pid) else None
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.path.read_text() == self.mine:
+                self.path.unlink()
+        except OSError:
+            pass
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, under another user
+    return True
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """``rvit train``: see :func:`add_train_parser`."""
-    from rvit.train import TrainConfig, fit
-    from rvit.utils import atomic_write_json, check_writable, provenance, seed_everything
+    from rvit.utils import check_writable
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out '{out}' exists and is not a folder")
     check_writable(out, "--out")  # before any work
+    if not _is_main_process():  # under torchrun the main process holds the lock for all
+        return _train(args, out)
+    with OutLock(out):
+        return _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
+    """``rvit train`` in ``out``, which this run holds (:class:`OutLock`)."""
+    from rvit.train import TrainConfig, fit
+    from rvit.utils import atomic_write_json, provenance, seed_everything
+
     if args.camera and args.modality != "pseudo_video":
         raise ValueError(f"--camera applies to --modality pseudo_video only, not {args.modality}")
+    model_config(args, num_classes=2)  # a bad --model-option fails before the data are read
     frames = args.frames
     if args.modality in ("static_clip", "pseudo_video") and frames is None:
         frames = 8
@@ -439,7 +563,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             device=args.device,
             progress=args.progress,
             compile=args.compile,
+            on_bad_file=args.on_bad_file,
         )
+        if result.skipped:
+            undecodable = _Undecodable(result.skipped)
+            _report_bad_files(
+                [train_set, val_set, eval_set, undecodable], out / "skipped_files.tsv"
+            )
         metrics["eval"] = {"videos": args.eval_videos, **result.to_dict()}
         _print_summary(result)
     metrics["provenance"] = provenance()
@@ -463,8 +593,30 @@ def _add_bad_file_option(group: Any) -> None:
     )
 
 
+@dataclass
+class _Undecodable:
+    """The videos an evaluation left out because they failed to decode after their header
+    (``VideoEvalResult.skipped``), reported as a data set's ``bad_files`` are."""
+
+    skipped: list[list[str]]
+
+    @property
+    def bad_files(self) -> list[tuple[str, str]]:
+        return [(path, reason) for path, reason in self.skipped]
+
+
 def _report_bad_files(datasets: Sequence[Any], listing: Path | None) -> None:
-    """Print how many files were skipped (``--on-bad-file skip``); write their list."""
+    """Print how many files were skipped (``--on-bad-file skip``); write their list. Name the
+    classes that were dropped because none of their files could be read."""
+    for dataset in datasets:
+        dropped = getattr(dataset, "dropped_classes", None) or []
+        if dropped:
+            where = getattr(dataset, "root", None) or type(dataset).__name__
+            print(
+                f"dropped {len(dropped)} class(es) of '{where}' left with no readable file: "
+                f"{', '.join(dropped)}",
+                file=sys.stderr,
+            )
     bad = [entry for dataset in datasets for entry in (getattr(dataset, "bad_files", None) or [])]
     if not bad:
         return
@@ -487,7 +639,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train``. Choices and defaults come from ``TrainConfig``, ``rvit.config`` and the
     data tables, so that the command line and the Python API cannot drift apart."""
     from rvit.config import OPTIONS, RViTConfig
-    from rvit.data.augment import PRESETS
+    from rvit.data.augment import CAMERA_RANGES, PRESETS
     from rvit.data.clips import MODALITIES
     from rvit.models import MODELS
     from rvit.train import TrainConfig
@@ -531,7 +683,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="pseudo_video: limits of the random camera move, e.g. max_shift=0.1 max_rotation=5 "
         "(max_zoom, max_shift as a fraction of the frame, max_rotation in degrees; the rest from "
-        "rvit.data.CAMERA_LIMITS)",
+        "rvit.data.CAMERA_LIMITS; allowed: "
+        + ", ".join(f"{k} {low:g}-{high:g}" for k, (low, high) in CAMERA_RANGES.items())
+        + ")",
     )
     data.add_argument(
         "--image-size", type=int, default=model_defaults["image_size"], help="frame side in pixels"
@@ -584,7 +738,12 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         flag = "--" + name.replace("_", "-")
         opt.add_argument(flag, type=kind, default=train[name], help=text)
     run = parser.add_argument_group("run")
-    run.add_argument("--out", required=True, help="output folder (resumes from OUT/last.pt)")
+    run.add_argument(
+        "--out",
+        required=True,
+        help="output folder (resumes from OUT/last.pt; one training at a time, locked by "
+        f"OUT/{LOCK_NAME})",
+    )
     run.add_argument(
         "--checkpoint-every",
         type=int,
@@ -675,7 +834,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         max_videos=args.max_videos,
         num_workers=args.num_workers,
         compile=args.compile,
+        on_bad_file=args.on_bad_file,
     )
+    if result.skipped:
+        _report_bad_files([videos, _Undecodable(result.skipped)], listing)
     _print_summary(result)
     if args.json:
         record = {

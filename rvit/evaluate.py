@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from rvit.data.augment import check_deterministic
 from rvit.data.clips import StillClips, item_kind
 from rvit.data.collate import pad_videos
+from rvit.data.images import ON_BAD_FILE, BadFilesError
 from rvit.measure import PeakMemory, Stopwatch
 from rvit.utils import atomic_write_json, resolve_device
 
@@ -50,6 +51,8 @@ class VideoEvalResult:
     video ``i``; ``predictions[i]`` is the last of them. ``online`` is the recognition curve: for
     t = 1..max length, the accuracy of the prediction after frame t over the videos that have at
     least t frames. ``frame_logits`` (only with ``keep_logits=True``) is not serialised.
+    ``skipped`` lists ``[path, reason]`` of the videos that failed to decode part-way and were left
+    out (``on_bad_file="skip"``); the lists above hold the other videos only.
     """
 
     classes: list[str]
@@ -70,6 +73,7 @@ class VideoEvalResult:
     memory_method: str = ""
     device: str = "cpu"
     batch_size: int = 1
+    skipped: list[list[str]] = field(default_factory=list)
     frame_logits: list[torch.Tensor] | None = field(default=None, repr=False)
 
     # -- derived ------------------------------------------------------------------------------
@@ -245,6 +249,7 @@ def evaluate_videos(
     trace_memory: bool = True,
     stream: bool | None = None,
     compile: bool = False,
+    on_bad_file: str | None = None,
 ) -> VideoEvalResult:
     """Stream ``video_set`` through ``model`` frame by frame; score the prediction after each frame.
 
@@ -271,6 +276,11 @@ def evaluate_videos(
         compile: step through ``torch.compile`` (:func:`rvit.compile.compile_step`): the same
             predictions up to float rounding; the first steps of each batch size pay the compile
             (counted in the step time), later ones are faster.
+        on_bad_file: what a video that fails to decode part-way does (a screen of the headers,
+            as :class:`rvit.data.VideoFolder` makes, cannot see damage after them): ``"error"``
+            or None raises one :class:`rvit.data.images.BadFilesError` naming the file;
+            ``"skip"`` leaves it out of every score and lists it in ``skipped``, and the other
+            videos are evaluated as they would be without it.
 
     Top-5 uses k = min(5, K). Latency: ``step_latency_ms`` is the mean wall time of one
     ``model.step`` call (one frame of ``batch_size`` videos); ``ms_per_frame`` is the step time per
@@ -285,6 +295,9 @@ def evaluate_videos(
             f"model {type(model).__name__} has no init_state/step methods; "
             "evaluate_videos streams videos frame by frame"
         )
+    if on_bad_file is not None and on_bad_file not in ON_BAD_FILE:
+        raise ValueError(f"on_bad_file must be one of {ON_BAD_FILE} or None, got {on_bad_file!r}")
+    skip_bad = on_bad_file == "skip"
     check_deterministic(video_set)
     if item_kind(video_set) != "video":
         raise ValueError(
@@ -311,10 +324,10 @@ def evaluate_videos(
         subset = video_set if count == len(video_set) else Subset(video_set, range(count))
         batches = _loaded_batches(
             DataLoader(
-                subset,
+                _Guarded(subset),
                 batch_size=batch_size,
                 shuffle=False,
-                collate_fn=pad_videos,
+                collate_fn=_guarded_collate,
                 num_workers=num_workers,
             )
         )
@@ -332,7 +345,18 @@ def evaluate_videos(
     lengths_all: list[int] = []
     frame_predictions: list[list[int]] = []
     frame_logits: list[torch.Tensor] | None = [] if keep_logits else None
+    skipped: list[list[str]] = []
     top5_hits = 0
+
+    def failed(index: int, reason: str) -> None:
+        """A video that failed to decode: raise (``"error"``) or note it (``"skip"``)."""
+        path = _video_path(video_set, index)
+        if not skip_bad:
+            root = getattr(video_set, "root", None)
+            where = f"{type(video_set).__name__} '{root}'" if root else type(video_set).__name__
+            raise BadFilesError(where, [(path, reason)])
+        skipped.append([path, reason])
+
     clock = Stopwatch(device)  # the model's steps only
 
     bar = None
@@ -344,8 +368,14 @@ def evaluate_videos(
     # with trace_memory also tracemalloc's peak of Python allocations; on CUDA the allocator's peak.
     memory = PeakMemory(device, trace_python=trace_memory, strict=False)
     with _eval_mode(model), torch.inference_mode(), memory:
-        for frame_steps, lengths, labels in batches:
+        for frame_steps, lengths, labels, indices, errors in batches:
+            for index, reason in errors:  # whole videos that could not be loaded
+                failed(index, reason)
+            if bar is not None and errors:
+                bar.update(len(errors))
             batch = len(labels)
+            if batch == 0:
+                continue
             frames = int(lengths.max())
             # Every video's own length, so a model may freeze a video that has ended.
             equal = bool((lengths == frames).all())
@@ -360,7 +390,11 @@ def evaluate_videos(
                     logits_t, state = step(frame, state)  # (B, K)
                 logits[:, t] = logits_t.float().cpu()
             lengths = frame_steps.lengths if hasattr(frame_steps, "lengths") else lengths
+            broken = getattr(frame_steps, "failed", {})  # videos whose decoding failed part-way
             for i in range(batch):
+                if i in broken:
+                    failed(indices[i], broken[i])
+                    continue
                 length = int(lengths[i])
                 video_logits = logits[i, :length]  # (T_i, K)
                 label = int(labels[i])
@@ -402,8 +436,53 @@ def evaluate_videos(
         + ("; Python: tracemalloc" if memory.python_peak is not None else ""),
         device=str(device),
         batch_size=batch_size,
+        skipped=skipped,
         frame_logits=frame_logits,
     )
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _video_path(video_set: Dataset, index: int) -> str:
+    """The file of video ``index`` (from ``samples``), or ``"video <index>"`` for a set without."""
+    samples = getattr(video_set, "samples", None)
+    try:
+        return str(samples[index][0])
+    except (TypeError, IndexError, KeyError):
+        return f"video {index}"
+
+
+class _Guarded(Dataset):
+    """``dataset`` whose items come as ``(index, item, None)``, or ``(index, None, reason)`` when
+    the item cannot be read (a video damaged after its header), so that one bad video does not
+    end a whole batch, and the reason reaches the main process as one line, not as a worker's
+    traceback."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[int, Any, str | None]:
+        try:
+            return index, self.dataset[index], None
+        except (ValueError, OSError) as error:
+            return index, None, _one_line(error)
+
+
+def _guarded_collate(items: list[tuple[int, Any, str | None]]) -> tuple:
+    """``(videos, lengths, labels, indices, errors)`` of the readable items of a batch (padded by
+    :func:`rvit.data.pad_videos`) and ``(index, reason)`` of the others."""
+    good = [(index, item) for index, item, _ in items if item is not None]
+    errors = [(index, reason) for index, item, reason in items if item is None]
+    if not good:
+        empty = torch.zeros(0, dtype=torch.long)
+        return None, empty, empty, [], errors
+    videos, lengths, labels = pad_videos([item for _, item in good])
+    return videos, lengths, labels, [index for index, _ in good], errors
 
 
 def _can_stream(video_set: Dataset) -> bool:
@@ -416,22 +495,27 @@ def _can_stream(video_set: Dataset) -> bool:
     return every_frame and getattr(video_set, "transform", None) is None
 
 
-def _loaded_batches(loader: DataLoader) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor]]:
-    """Padded whole-clip batches as ``(frames per step, lengths, labels)``."""
-    for videos, lengths, labels in loader:
-        yield videos.unbind(1), lengths, labels
+def _loaded_batches(
+    loader: DataLoader,
+) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor, list, list]]:
+    """Padded whole-clip batches as ``(frames per step, lengths, labels, indices, errors)``."""
+    for videos, lengths, labels, indices, errors in loader:
+        yield (videos.unbind(1) if videos is not None else ()), lengths, labels, indices, errors
 
 
 class _FrameSteps:
     """The frames of ``batch`` videos read side by side, one ``(B, C, H, W)`` batch per step.
 
     A video that has ended (or whose decoding ends before its header said) is filled with zeros,
-    which are not scored: ``lengths`` holds the frames each video really gave.
+    which are not scored: ``lengths`` holds the frames each video really gave. A video whose
+    decoding fails part-way is ended the same way and its reason kept in ``failed`` (batch position
+    -> reason), so that the other videos of the batch go on.
     """
 
     def __init__(self, streams: list[Iterator[torch.Tensor]], lengths: torch.Tensor) -> None:
         self.streams = streams
         self.lengths = lengths.clone()
+        self.failed: dict[int, str] = {}
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         expected = self.lengths.clone()
@@ -439,7 +523,11 @@ class _FrameSteps:
         for t in range(int(expected.max())):
             frames: list[torch.Tensor | None] = []
             for b, frames_b in enumerate(self.streams):
-                frame = next(frames_b, None) if alive[b] and t < expected[b] else None
+                try:
+                    frame = next(frames_b, None) if alive[b] and t < expected[b] else None
+                except (ValueError, OSError) as error:
+                    frame, alive[b], self.lengths[b] = None, False, t
+                    self.failed[b] = _one_line(error)
                 if frame is None and alive[b]:
                     alive[b] = False
                     self.lengths[b] = min(int(expected[b]), t)
@@ -465,7 +553,8 @@ def _streamed_batches(
         index = list(range(start, min(start + batch_size, count)))
         lengths = torch.tensor([int(all_lengths[i]) for i in index], dtype=torch.long)
         labels = torch.tensor([int(targets[i]) for i in index], dtype=torch.long)
-        yield _FrameSteps([iter(video_set.stream(i)) for i in index], lengths), lengths, labels
+        steps = _FrameSteps([iter(video_set.stream(i)) for i in index], lengths)
+        yield steps, lengths, labels, index, []
 
 
 def _online_curve(frame_predictions: list[list[int]], targets: list[int]) -> list[dict[str, float]]:

@@ -4,6 +4,11 @@ memory (:class:`PeakMemory`, in bytes) and its arithmetic (:func:`count_flops`).
 Every chapter and benchmark that times or weighs something uses these, so that a number in one
 place means the same as in another: seconds per call, bytes of growth over the memory in use at
 entry. Queued CUDA work is waited for before a clock is read.
+
+The timers read ``time.perf_counter`` unless given another ``clock`` (any function returning
+seconds): a test hands them a clock that the timed call itself advances, so that what it checks
+(how many calls a repeat holds, how the seconds are summed) does not hang on the load of the
+machine it runs on.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ def autorange(
     warmup: int = 1,
     device: str | torch.device = "cpu",
     max_number: int = 2**16,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Timing:
     """Seconds per call of ``fn()``, timed like ``timeit.Timer.autorange``.
 
@@ -87,7 +93,7 @@ def autorange(
     repeat lasts at least ``min_seconds`` (or reaches ``max_number`` calls); then ``repeats``
     repeats of that many calls are timed. A fast call is thus averaged over many calls, so the
     clock's resolution and the cost of reading it do not count, and a slow one is timed once per
-    repeat.
+    repeat. ``clock`` returns seconds (``time.perf_counter`` by default).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -98,18 +104,23 @@ def autorange(
         fn()
     synchronize(device)
     number = 1
-    while _run(fn, number, device) < min_seconds and number < max_number:
+    while _run(fn, number, device, clock) < min_seconds and number < max_number:
         number *= 2
-    return Timing([_run(fn, number, device) / number for _ in range(repeats)], number)
+    return Timing([_run(fn, number, device, clock) / number for _ in range(repeats)], number)
 
 
-def _run(fn: Callable[[], Any], number: int, device: str | torch.device) -> float:
+def _run(
+    fn: Callable[[], Any],
+    number: int,
+    device: str | torch.device,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """Seconds of ``number`` calls of ``fn()`` in a row, their device work included."""
-    start = time.perf_counter()
+    start = clock()
     for _ in range(number):
         fn()
     synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def time_call(
@@ -117,15 +128,16 @@ def time_call(
     repeats: int = 5,
     warmup: int = 1,
     device: str | torch.device = "cpu",
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
     """Wall-clock seconds of ``repeats`` single calls of ``fn()`` after ``warmup`` untimed calls
-    (for calls long enough to time one at a time; :func:`autorange` otherwise)."""
+    (for calls long enough to time one at a time; :func:`autorange` otherwise), read on ``clock``."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     for _ in range(warmup):
         fn()
     synchronize(device)
-    return [_run(fn, 1, device) for _ in range(repeats)]
+    return [_run(fn, 1, device, clock) for _ in range(repeats)]
 
 
 class Stopwatch:
@@ -133,23 +145,29 @@ class Stopwatch:
 
     For calls that cannot be repeated (each step of a video stream): ``watch.seconds`` sums the
     blocks, ``watch.count`` counts them. Queued work on ``device`` is waited for at both ends of a
-    block, so a block's time is the work done in it.
+    block, so a block's time is the work done in it. ``clock`` returns seconds
+    (``time.perf_counter`` by default).
     """
 
-    def __init__(self, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        device: str | torch.device = "cpu",
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.device = torch.device(device)
+        self.clock = clock
         self.seconds = 0.0
         self.count = 0
         self._start: float | None = None
 
     def __enter__(self) -> Stopwatch:
         synchronize(self.device)
-        self._start = time.perf_counter()
+        self._start = self.clock()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         synchronize(self.device)
-        self.seconds += time.perf_counter() - self._start
+        self.seconds += self.clock() - self._start
         self.count += 1
 
     @property

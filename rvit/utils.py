@@ -36,6 +36,7 @@ __all__ = [
     "atomic_write_text",
     "call_with_rng_isolated",
     "check_writable",
+    "current_umask",
     "environment_info",
     "git_info",
     "make_generator",
@@ -124,6 +125,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     the system refuses (disk full, no permission, read-only file system) raises one
     :class:`WriteError` naming ``path`` and saying that the previous file is unchanged.
     ``mode`` is ``"w"`` (text) or ``"wb"`` (bytes).
+
+    The file gets the mode any new file gets (``0o666`` less the umask, usually ``0o644``), not
+    the ``0o600`` that ``tempfile.mkstemp`` gives its temporary file: results and checkpoints are
+    meant to be read by the user's group and tools as any other output is.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
@@ -132,6 +137,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        if hasattr(os, "fchmod"):  # POSIX
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
@@ -147,6 +154,23 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     except BaseException:
         _remove(tmp_name)
         raise
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (``0o022`` typically), without changing it.
+
+    Read from ``/proc/self/status`` where the kernel reports it, so that no other thread sees a
+    changed mask; elsewhere it is set and restored at once."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class WriteError(OSError):

@@ -208,6 +208,65 @@ def test_camera_limits_are_checked_by_name(tmp_path, capsys, value, message):
     fails_with(capsys, argv, message)
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("max_shift=5", "max_shift=5 (500%) is out of range; allowed 0 (0%) to 0.5 (50%)"),
+        ("max_zoom=1.5", "max_zoom=1.5 (150%) is out of range"),
+        ("max_rotation=720", "max_rotation=720 degrees is out of range; allowed 0 degrees to 180"),
+    ],
+)
+def test_camera_limits_out_of_range_are_one_line_errors(tmp_path, capsys, value, message):
+    argv = ["train", "--modality", "pseudo_video", "--camera", value, "--out", str(tmp_path / "o")]
+    fails_with(capsys, argv, message)
+    assert not (tmp_path / "o" / "last.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("depthx=2", "--model-option depthx: no such model config field; did you mean depth?"),
+        ("colour=red", "--model-option colour: no such model config field; known: in_chans"),
+        ("image_size=64", "--model-option image_size: set by --image-size"),
+        ("num_classes=3", "--model-option num_classes: set by the training data's classes"),
+        ("depth=0", "depth=0 is not allowed; expected an integer >= 1"),
+        ("head=mean", "head='mean'"),
+    ],
+)
+def test_model_options_are_checked_before_the_data(tmp_path, capsys, option, message):
+    # The data folder does not exist: the option is refused before the data are looked at.
+    argv = ["train", "--data", f"imagefolder:{tmp_path / 'missing'}", "--model-option", option]
+    fails_with(capsys, [*argv, "--out", str(tmp_path / "o")], message)
+
+
+def test_model_option_values_must_be_yaml(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--model-option", "dim=[", "--out", "o"])
+    assert "'dim=[': VALUE is not a YAML value" in capsys.readouterr().err
+
+
+def test_a_damaged_checkpoint_is_one_line_without_unsafe_advice(tmp_path, capsys):
+    from rvit.checkpoint import save_checkpoint
+    from rvit.config import RViTConfig
+    from rvit.model import RViT
+
+    model = RViT(RViTConfig.paper(num_classes=2, image_size=16, dim=32, depth=1))
+    data = save_checkpoint(tmp_path / "last.pt", model, classes=["a", "b"]).read_bytes()
+    # One damaged byte in a class name of the pickle: torch's weights-only load refuses the file
+    # and advises re-running with weights_only=False, which would run what the file names.
+    assert data.count(b"OrderedDict") == 1
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(data.replace(b"OrderedDict", b"OrderedDicX"))
+    err = fails_with(capsys, ["evaluate", "--checkpoint", str(damaged)], f"'{damaged}' is not")
+    assert "OrderedDicX" in err and "use another copy" in err
+    for advice in ("weights_only", "trust", "safe_globals", "\x1b"):
+        assert advice not in err, err
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    err = fails_with(capsys, ["evaluate", "--checkpoint", str(truncated)], f"'{truncated}' is not")
+    assert "weights_only" not in err
+
+
 def test_camera_limits_reach_the_training_config(tmp_path, capsys):
     argv = ["train", "--num-samples", "8", *TINY, *QUICK, "--modality", "pseudo_video"]
     argv += ["--frames", "2", "--max-steps", "1", "--out", str(tmp_path)]
@@ -286,3 +345,38 @@ def test_choices_are_the_package_tables():
     study = _subcommand("study")._subparsers._group_actions[0].choices
     for command in ("run", "report"):
         assert _option(study[command], "--profile").choices == tuple(PROFILES)
+
+
+# --- one training per --out --------------------------------------------------------------------
+
+
+def test_a_second_training_into_the_same_out_refuses_naming_the_first(tmp_path, capsys):
+    import socket
+
+    from rvit.cli import LOCK_NAME
+
+    out = tmp_path / "run"
+    out.mkdir()
+    argv = ["train", "--num-samples", "8", *TINY, *QUICK, "--out", str(out)]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        # What a training that runs in another process leaves in its --out.
+        (out / LOCK_NAME).write_text(f"{other.pid} {socket.gethostname()}\n")
+        fails_with(capsys, argv, f"--out '{out}' is in use by another rvit train (PID {other.pid})")
+        assert not (out / "last.pt").exists()
+    finally:
+        other.kill()
+        other.wait()
+    # The other run has ended without removing its lock: the lock is stale and taken over.
+    assert main(argv) == 0
+    assert (out / "last.pt").is_file() and not (out / LOCK_NAME).exists()
+
+
+def test_a_lock_from_another_host_is_not_taken_over(tmp_path, capsys):
+    from rvit.cli import LOCK_NAME
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / LOCK_NAME).write_text("4242 some-other-machine\n")
+    argv = ["train", "--num-samples", "8", *TINY, *QUICK, "--out", str(out)]
+    fails_with(capsys, argv, "(PID 4242 on some-other-machine)")

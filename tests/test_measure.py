@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -94,33 +92,74 @@ def test_python_allocations_are_traced_on_request():
 # --- time ---------------------------------------------------------------------------------------
 
 
+class FakeClock:
+    """A clock that only the timed call moves: ``tick()`` advances it by ``step`` seconds.
+
+    The timers read it instead of ``time.perf_counter``, so what these tests check (how many calls
+    a repeat holds, what the seconds add up to) is exact, however loaded the machine is. Steps are
+    powers of two, so that sums of them are exact in floating point.
+    """
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.now = 0.0
+        self.ticks = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.step
+        self.ticks += 1
+
+
 def test_autorange_repeats_a_fast_call_until_a_repeat_lasts_long_enough():
-    calls = []
-    timing = autorange(lambda: calls.append(1), repeats=3, min_seconds=0.005)
-    assert timing.number > 1 and len(timing.seconds) == 3
+    clock = FakeClock(2**-10)  # each call lasts about 1 ms
+    timing = autorange(clock.tick, repeats=3, min_seconds=0.005, clock=clock)
+    # Calibration tries 1, 2, 4 calls (too short), then 8 calls: 8/1024 s >= 0.005 s.
+    assert timing.number == 8 and len(timing.seconds) == 3
     assert timing.calls == 3 * timing.number
-    assert timing.number * timing.min >= 0.0025  # a repeat lasts about min_seconds or more
-    assert len(calls) > timing.calls  # warm-up and calibration calls come on top
-    assert timing.min <= timing.median <= max(timing.seconds) and timing.stdev >= 0
+    assert timing.seconds == [2**-10] * 3  # seconds per call, not per repeat
+    assert timing.number * timing.min >= 0.005  # a repeat lasts min_seconds or more
+    assert clock.ticks == 1 + (1 + 2 + 4 + 8) + timing.calls  # warm-up and calibration on top
+    assert timing.min == timing.median == timing.mean and timing.stdev == 0
+
+
+def test_autorange_stops_doubling_at_max_number():
+    clock = FakeClock(2**-20)
+    timing = autorange(clock.tick, repeats=2, min_seconds=1.0, max_number=16, clock=clock)
+    assert timing.number == 16 and timing.seconds == [2**-20] * 2
 
 
 def test_autorange_times_a_slow_call_once_per_repeat():
-    timing = autorange(lambda: time.sleep(0.01), repeats=2, min_seconds=0.005, warmup=0)
-    assert timing.number == 1 and all(s >= 0.009 for s in timing.seconds)
+    clock = FakeClock(2**-6)  # each call lasts about 16 ms
+    timing = autorange(clock.tick, repeats=2, min_seconds=0.005, warmup=0, clock=clock)
+    assert timing.number == 1 and timing.seconds == [2**-6, 2**-6]
+    assert clock.ticks == 1 + 2  # one calibration call, then one call per repeat
+
+
+def test_autorange_reads_the_real_clock_by_default():
+    calls = []
+    timing = autorange(lambda: calls.append(1), repeats=2, min_seconds=0.0, warmup=0)
+    assert timing.number == 1 and len(timing.seconds) == 2
+    assert all(s >= 0 for s in timing.seconds) and len(calls) == 3
 
 
 def test_time_call_times_single_calls_after_the_warm_up():
-    calls = []
-    seconds = time_call(lambda: calls.append(1), repeats=4, warmup=2)
-    assert len(seconds) == 4 and len(calls) == 6
+    clock = FakeClock(2**-8)
+    seconds = time_call(clock.tick, repeats=4, warmup=2, clock=clock)
+    assert seconds == [2**-8] * 4 and clock.ticks == 6
     with pytest.raises(ValueError, match="repeats"):
         time_call(lambda: None, repeats=0)
 
 
 def test_stopwatch_sums_its_blocks():
-    clock = Stopwatch()
-    for _ in range(3):
-        with clock:
-            time.sleep(0.002)
-    assert clock.count == 3 and clock.seconds >= 0.005
-    assert clock.mean == pytest.approx(clock.seconds / 3)
+    clock = FakeClock(2**-9)
+    watch = Stopwatch(clock=clock)
+    for blocks in (1, 2, 3):
+        with watch:
+            for _ in range(blocks):
+                clock.tick()
+    assert watch.count == 3 and watch.seconds == 6 * 2**-9
+    assert watch.mean == pytest.approx(2 * 2**-9)
+    assert Stopwatch().mean != Stopwatch().mean  # nan before the first block

@@ -41,6 +41,7 @@ _EXPORTS = {
     "eval_transform": "rvit.data.augment",
     "PseudoVideo": "rvit.data.augment",
     "CAMERA_LIMITS": "rvit.data.augment",
+    "CAMERA_RANGES": "rvit.data.augment",
     "check_camera": "rvit.data.augment",
     "RANDOM_TRANSFORMS": "rvit.data.augment",
     "find_random_transforms": "rvit.data.augment",

@@ -27,6 +27,7 @@ from torchvision.transforms.v2 import functional as F
 
 __all__ = [
     "CAMERA_LIMITS",
+    "CAMERA_RANGES",
     "check_camera",
     "PRESETS",
     "ClipTransform",
@@ -167,9 +168,29 @@ def make_transform(preset: str = "basic", image_size: int = 32) -> ClipTransform
 #: fraction of the frame size per axis, rotation in degrees.
 CAMERA_LIMITS: dict[str, float] = {"max_zoom": 0.25, "max_shift": 0.03, "max_rotation": 10.0}
 
+#: The values each camera limit may take, ``(low, high)`` inclusive. A zoom beyond 2x shows a
+#: quarter of the still or less; a shift beyond half the frame moves the still's centre out of
+#: the frame; a rotation beyond 180 degrees repeats smaller ones (the book's study used at most a
+#: zoom of 0.3, a shift of 0.2 and 30 degrees).
+CAMERA_RANGES: dict[str, tuple[float, float]] = {
+    "max_zoom": (0.0, 1.0),
+    "max_shift": (0.0, 0.5),
+    "max_rotation": (0.0, 180.0),
+}
+
+#: How a limit's value reads to a user: shifts and zooms are fractions (shown as percentages).
+_CAMERA_UNITS = {"max_zoom": "fraction", "max_shift": "fraction", "max_rotation": "degrees"}
+
+
+def _camera_value(name: str, value: float) -> str:
+    if _CAMERA_UNITS[name] == "degrees":
+        return f"{value:g} degrees"
+    return f"{value:g} ({value:.0%})"
+
 
 def check_camera(camera: Any) -> dict[str, float]:
-    """``camera`` as a plain dict of float limits; unknown keys or negative values raise."""
+    """``camera`` as a plain dict of float limits; unknown keys, and values outside
+    :data:`CAMERA_RANGES` (``max_shift=5`` would move the still five frames away), raise."""
     if not isinstance(camera, dict):
         raise ValueError(f"camera must be a dict of limits or None, got {type(camera).__name__}")
     unknown = sorted(set(camera) - set(CAMERA_LIMITS))
@@ -181,6 +202,12 @@ def check_camera(camera: Any) -> dict[str, float]:
     for name, value in camera.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ValueError(f"camera[{name!r}] must be a number >= 0, got {value!r}")
+        low, high = CAMERA_RANGES[name]
+        if not low <= value <= high:
+            raise ValueError(
+                f"camera {name}={_camera_value(name, value)} is out of range; allowed "
+                f"{_camera_value(name, low)} to {_camera_value(name, high)}"
+            )
         checked[name] = float(value)
     return checked
 

@@ -4,14 +4,21 @@ Every image is decoded by PIL and converted to RGB (grey, RGBA, palette and CMYK
 returned as ``float32 (C, H, W)`` in ``[0, 1]`` with ``C = 3``, like the synthetic world. Labels follow
 the ``classes`` list (sorted class names unless given), and ``targets`` holds every label without
 decoding an image. ``samples`` keeps each image's ``(path, label)``.
+
+Images are taken as they are: 16-bit, 32-bit and floating-point images are scaled to 8 bits by their
+own value range (:func:`to_rgb`); an image of more pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` is
+refused by name as a bad file (:func:`open_image`); an animated image is read as its first frame, with
+a warning naming it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,10 @@ __all__ = [
     "ON_BAD_FILE",
     "BadFilesError",
     "image_problem",
+    "inspect_image",
     "is_hidden",
+    "open_image",
+    "to_rgb",
     "screen_samples",
     "load_image",
     "ImageList",
@@ -44,13 +54,75 @@ _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFE
 Box = tuple[int, int, int, int]  # (left, top, right, bottom), 0-based, right/bottom exclusive
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode -> RGB; transparent pixels are laid over white."""
+#: PIL modes of more than 8 bits per pixel: 16-bit unsigned (``I;16`` and its byte orders),
+#: 32-bit signed (``I``) and 32-bit float (``F``), all one channel.
+DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _deep_to_grey(image: Image.Image) -> Image.Image:
+    """A one-channel image of more than 8 bits -> ``L``, scaled by its own value range.
+
+    PIL's own conversion clips every value above 255, so a 16-bit photo comes out white and a float
+    image in ``[0, 1]`` black. Neither the mode's nominal range nor any fixed scale fits every file
+    (12-bit sensor data in 16-bit files, floats in any unit), so the lowest finite value becomes 0
+    and the highest 255, linearly, as image viewers show such files. An image of a single value
+    keeps that value clipped to 0-255 (a float image's value in ``[0, 1]`` times 255); NaN and
+    infinite pixels become 0.
+    """
+    values = np.asarray(image).astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return Image.new("L", image.size, 0)
+    low, high = float(values[finite].min()), float(values[finite].max())
+    if high > low:
+        scaled = (values - low) * (255.0 / (high - low))
+    elif image.mode == "F" and 0.0 <= low <= 1.0:
+        scaled = values * 255.0
+    else:
+        scaled = values
+    scaled = np.where(finite, scaled, 0.0)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB; transparent pixels are laid over white, images of more than 8 bits
+    per pixel (:data:`DEEP_MODES`) are scaled by their value range first."""
+    if image.mode in DEEP_MODES:
+        image = _deep_to_grey(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+_BOMB_SIZE = re.compile(r"\((\d+) pixels\)")
+
+
+@contextmanager
+def open_image(path: str | os.PathLike[str]) -> Iterator[Image.Image]:
+    """``PIL.Image.open(path)``, with images above PIL's pixel limit refused by name.
+
+    PIL refuses an image of more than twice ``PIL.Image.MAX_IMAGE_PIXELS`` (89 million pixels by
+    default; a 14,000 x 14,000 photo has 196 million) with a ``DecompressionBombError`` that names
+    no file, and only warns between once and twice the limit while it decodes gigabytes. Both are
+    a ``ValueError`` here naming the file, its pixel count and the limit, so that a data set lists
+    the file among its bad files (and ``on_bad_file="skip"`` leaves it out). Setting
+    ``PIL.Image.MAX_IMAGE_PIXELS`` raises or lifts the limit, as for PIL itself.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        found = _BOMB_SIZE.search(str(err))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ValueError(
+            f"image too large: {pixels}, above the limit of {Image.MAX_IMAGE_PIXELS:,} "
+            "(PIL.Image.MAX_IMAGE_PIXELS; shrink the image or raise the limit)"
+        ) from None
+    with image:
+        yield image
 
 
 def load_image(path: str | os.PathLike[str], box: Box | None = None) -> torch.Tensor:
@@ -70,11 +142,11 @@ def load_image(path: str | os.PathLike[str], box: Box | None = None) -> torch.Te
     if not path.is_file():
         raise FileNotFoundError(f"image '{path}' does not exist")
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image = ImageOps.exif_transpose(image)
             if box is not None:
                 image = image.crop(box)
-            array = np.asarray(_to_rgb(image))  # (H, W, 3)
+            array = np.asarray(to_rgb(image))  # (H, W, 3)
     except _DECODE_ERRORS as err:
         raise ValueError(f"cannot read image '{path}': {err}") from err
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
@@ -109,20 +181,31 @@ def is_hidden(path: str | os.PathLike[str], root: str | os.PathLike[str] | None 
     return any(part.startswith(".") for part in parts)
 
 
-def image_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why ``path`` is not a readable image (decoded fully, JPEGs at reduced scale), or None."""
+def inspect_image(path: str | os.PathLike[str]) -> tuple[str | None, int]:
+    """``(problem, frames)``: why ``path`` is not a readable image (None when it is) and how many
+    frames it holds (more than 1 for an animated GIF, PNG or WebP; 0 when unreadable).
+
+    The image is decoded fully (JPEGs at reduced scale) and converted as :func:`load_image`
+    converts it, so that a file passing here also loads."""
     path = Path(path)
     if not path.is_file():
-        return "missing"
+        return "missing", 0
     if path.stat().st_size == 0:
-        return "empty file"
+        return "empty file", 0
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.draft("RGB", (64, 64))
             image.load()
+            to_rgb(image)
+            frames = int(getattr(image, "n_frames", 1))
     except _DECODE_ERRORS as err:
-        return " ".join(str(err).split()) or type(err).__name__
-    return None
+        return " ".join(str(err).split()) or type(err).__name__, 0
+    return None, frames
+
+
+def image_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not a readable image (decoded fully, JPEGs at reduced scale), or None."""
+    return inspect_image(path)[0]
 
 
 def screen_samples(
@@ -134,8 +217,13 @@ def screen_samples(
     ``dataset.samples``; returns the kept positions (to filter lists aligned with the samples).
     With ``on_bad_file="error"`` any bad file raises one :class:`BadFilesError` listing all of them;
     ``"skip"`` leaves them out with one warning; None checks nothing.
+
+    A class whose every file was bad would stay in ``dataset.classes`` without a sample: a model
+    built on the set would have an output no sample trains. Such classes are dropped (the other
+    labels renumbered in order), named in ``dataset.dropped_classes`` and in a warning.
     """
     dataset.bad_files = []
+    dataset.dropped_classes = []
     if on_bad_file is None:
         return list(range(len(dataset.samples)))
     if on_bad_file not in ON_BAD_FILE:
@@ -158,8 +246,30 @@ def screen_samples(
         )
     if not kept:
         raise ValueError(f"no readable file in {where}")
+    before = {label for _, label in dataset.samples}
     dataset.samples = [dataset.samples[i] for i in kept]
+    _drop_emptied_classes(dataset, before, where)
     return kept
+
+
+def _drop_emptied_classes(dataset: Any, before: set[int], where: str) -> None:
+    """Drop the classes that had samples in ``before`` and have none left (see
+    :func:`screen_samples`); classes that never had a sample here (a split without them) stay."""
+    classes = list(getattr(dataset, "classes", None) or [])
+    emptied = sorted(before - {label for _, label in dataset.samples})
+    if not classes or not emptied:
+        return
+    dataset.dropped_classes = [classes[i] for i in emptied]
+    kept = [old for old in range(len(classes)) if old not in emptied]
+    renumber = {old: new for new, old in enumerate(kept)}
+    dataset.classes = [name for old, name in enumerate(classes) if old in renumber]
+    dataset.class_to_idx = {name: i for i, name in enumerate(dataset.classes)}
+    dataset.samples = [(path, renumber[label]) for path, label in dataset.samples]
+    warnings.warn(
+        f"dropped {len(emptied)} class(es) of {where} left with no readable file: "
+        f"{', '.join(dataset.dropped_classes)}",
+        stacklevel=4,
+    )
 
 
 class ImageList(Dataset):
@@ -171,7 +281,9 @@ class ImageList(Dataset):
 
     ``on_bad_file`` (see :data:`ON_BAD_FILE`): None reads each file only when it is loaded (a
     damaged one raises a ``ValueError`` naming it then); ``"error"`` or ``"skip"`` read every file
-    now. ``bad_files`` lists the ``(path, reason)`` of the files left out.
+    now. ``bad_files`` lists the ``(path, reason)`` of the files left out, ``dropped_classes`` the
+    classes none of whose files could be read (left out of ``classes``), and ``animated`` the
+    ``(path, frames)`` of animated images, read as their first frame (with one warning).
     """
 
     def __init__(
@@ -192,9 +304,26 @@ class ImageList(Dataset):
         self.transform = transform
         self.boxes = list(boxes) if boxes is not None else None
         self.bad_files: list[tuple[str, str]] = []
-        kept = screen_samples(self, image_problem, on_bad_file)
+        animated: dict[str, int] = {}
+
+        def problem(path: str) -> str | None:
+            reason, frames = inspect_image(path)
+            if frames > 1:
+                animated[str(path)] = frames
+            return reason
+
+        kept = screen_samples(self, problem, on_bad_file)
         if self.boxes is not None:
             self.boxes = [self.boxes[i] for i in kept]
+        #: ``(path, frames)`` of the animated images read as their first frame.
+        self.animated = [(p, animated[p]) for p, _ in self.samples if p in animated]
+        if self.animated:
+            path, frames = self.animated[0]
+            warnings.warn(
+                f"{len(self.animated)} animated image(s) are read as their first frame only, "
+                f"e.g. '{path}' ({frames} frames); a video folder reads every frame",
+                stacklevel=2,
+            )
         self._resize = None
         if image_size is not None:
             from rvit.data.augment import eval_transform

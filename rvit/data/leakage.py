@@ -53,9 +53,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as nnf
-from PIL import Image, ImageOps
+from PIL import ImageOps
 from torchvision.transforms.v2 import functional as F
 
+from rvit.data.images import open_image, to_rgb
 from rvit.data.video import iter_frames
 from rvit.data.videosets import clip_id
 
@@ -274,10 +275,9 @@ def _file_key(path: str, kind: str) -> str:
 def _load_small(path: str) -> torch.Tensor:
     """Decode an image for hashing; JPEGs are decoded at reduced scale (>= 64 px) for speed."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.draft("RGB", (2 * _THUMB, 2 * _THUMB))
-            image = ImageOps.exif_transpose(image).convert("RGB")
-            array = np.asarray(image)
+            array = np.asarray(to_rgb(ImageOps.exif_transpose(image)))
     except (OSError, ValueError, SyntaxError) as err:
         raise ValueError(f"cannot read image '{path}': {err}") from err
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))

@@ -40,8 +40,16 @@ __all__ = [
     "sample_indices",
 ]
 
-#: File suffixes read as video files (lower case).
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg"})
+#: File suffixes read as video files (lower case). An animated GIF is a video in a video folder
+#: (PyAV decodes its frames) and an image in an image folder; a still GIF is refused as a video.
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".gif"}
+)
+
+#: FFmpeg formats (``container.format.name``) that hold animations: a file of one frame in them is
+#: a still image. Other formats of still images are the ``*_pipe`` demuxers (``jpeg_pipe``,
+#: ``png_pipe``, ...) and ``image2``, whatever the file's suffix.
+_ANIMATION_FORMATS = frozenset({"gif", "apng", "webp"})
 
 # Suffix -> (codec, pixel format) used by ``write_video`` when no codec is given.
 _DEFAULT_CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".avi": "mpeg4"}
@@ -96,7 +104,23 @@ def _open(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise ValueError(f"video file '{path}' has no video stream")
+    still = _still_image_format(container)
+    if still is not None:
+        container.close()
+        raise ValueError(f"'{path}' is a still image ({still}), not a video")
     return container
+
+
+def _still_image_format(container: av.container.InputContainer) -> str | None:
+    """The format of a file that holds one still image (``"jpeg_pipe"``, ``"gif, 1 frame"``), or
+    None for a video. The file's content decides, not its suffix: FFmpeg opens a JPEG renamed
+    ``.mov`` as a one-frame "video" of its ``jpeg_pipe`` format."""
+    name = container.format.name
+    if name.endswith("_pipe") or name == "image2":
+        return name
+    if name in _ANIMATION_FORMATS and int(container.streams.video[0].frames or 0) == 1:
+        return f"{name}, 1 frame"
+    return None
 
 
 def probe(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -113,9 +113,9 @@ class VideoList(Dataset):
         _check_options(frames, sampling, image_size, pad)
         self.samples: list[tuple[str, int]] = [(str(p), int(y)) for p, y in samples]
         self.bad_files: list[tuple[str, str]] = []
-        screen_samples(self, video_problem, on_bad_file)
         self.classes: list[str] = list(classes)
         self.class_to_idx: dict[str, int] = {c: i for i, c in enumerate(self.classes)}
+        screen_samples(self, video_problem, on_bad_file)  # may drop classes left without videos
         self.frames = frames
         self.sampling = sampling
         self.image_size = image_size
@@ -210,8 +210,9 @@ class VideoFolder(VideoList):
 
     A class folder may also hold *frame folders*, ``root/<class>/<clip>/`` with ordered images
     (``<clip>_frame_0001.jpg``, ...; natural order, so frame 10 follows frame 9), and may mix
-    the two. Other files are skipped with one warning. Labels follow ``classes``: the sorted
-    folder names, or the given list.
+    the two. An animated GIF is a video here; a file whose content is a still image is a bad file
+    whatever its suffix (a JPEG renamed ``.mov``). Other files are skipped with one warning.
+    Labels follow ``classes``: the sorted folder names, or the given list.
 
     Args:
         root: the folder of class folders.
