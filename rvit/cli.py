@@ -347,10 +347,9 @@ def model_config(args: argparse.Namespace, num_classes: int) -> Any:
                 f"--model-option {key}: no such model config field; {hint}known: {', '.join(known)}"
             )
     preset = getattr(RViTConfig, args.preset)
+    sized = {} if args.size is None else {"size": args.size}  # None: the preset's own widths
     try:
-        return preset(
-            num_classes=num_classes, image_size=args.image_size, size=args.size, **overrides
-        )
+        return preset(num_classes=num_classes, image_size=args.image_size, **sized, **overrides)
     except ValueError as error:
         raise ValueError(f"--model-option/--size/--image-size: {error}") from None
 
@@ -639,6 +638,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train``. Choices and defaults come from ``TrainConfig``, ``rvit.config`` and the
     data tables, so that the command line and the Python API cannot drift apart."""
     from rvit.config import OPTIONS, RViTConfig
+    from rvit.config import PRESETS as MODEL_PRESETS
     from rvit.data.augment import CAMERA_RANGES, PRESETS
     from rvit.data.clips import MODALITIES
     from rvit.models import MODELS
@@ -707,14 +707,17 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     model.add_argument(
         "--preset",
         default="paper",
-        choices=("paper", "variant"),
-        help="the paper's design or the proposal's variant (rvit.config.RViTConfig)",
+        choices=MODEL_PRESETS,
+        help="paper: the paper's design; variant: the proposal's; reconstruction: this book's gated "
+        "block; official: the authors' released model (use --image-size 112 for its size) "
+        "(rvit.config.RViTConfig)",
     )
     model.add_argument(
         "--size",
-        default=model_defaults["size"],
+        default=None,
         choices=OPTIONS["size"],
-        help="named model size (rvit.config.SIZES)",
+        help="named model size (rvit.config.SIZES; default: the preset's own, tiny for all but "
+        "official, which keeps the released widths)",
     )
     model.add_argument(
         "--model-option",

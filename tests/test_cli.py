@@ -326,7 +326,8 @@ def test_train_defaults_are_the_config_defaults():
     for name in shared:
         assert getattr(args, name) == getattr(config, name), name
     assert args.modality == TRAIN_MODALITY == "image"  # the command line's own: still images
-    assert (args.size, args.image_size) == (model.size, model.image_size)
+    assert args.image_size == model.image_size
+    assert args.size is None  # each preset's own widths (tiny, the official ones for official)
 
 
 def test_choices_are_the_package_tables():
@@ -380,3 +381,18 @@ def test_a_lock_from_another_host_is_not_taken_over(tmp_path, capsys):
     (out / LOCK_NAME).write_text("4242 some-other-machine\n")
     argv = ["train", "--num-samples", "8", *TINY, *QUICK, "--out", str(out)]
     fails_with(capsys, argv, "(PID 4242 on some-other-machine)")
+
+
+def test_every_preset_is_a_choice_and_official_keeps_its_widths():
+    from rvit.cli import model_config
+    from rvit.config import PRESETS, RViTConfig
+
+    parser = build_parser()
+    for preset in PRESETS:
+        args = parser.parse_args(["train", "--out", "x", "--preset", preset, "--image-size", "16"])
+        cfg = model_config(args, num_classes=3)
+        assert cfg == getattr(RViTConfig, preset)(3, image_size=16)
+    args = parser.parse_args(["train", "--out", "x", "--preset", "official", "--image-size", "112"])
+    assert model_config(args, num_classes=400).dim == 192  # not the tiny size's 64
+    args = parser.parse_args(["train", "--out", "x", "--preset", "official", "--size", "tiny"])
+    assert model_config(args, num_classes=4).dim == 64
