@@ -36,6 +36,12 @@ AttentionKind = Literal["linear", "softmax"]
 ATTENTION_KINDS: tuple[str, ...] = ("linear", "softmax")
 
 
+def _batched(x: Tensor) -> bool:
+    """Whether ``x`` is a tensor of a ``torch.func.vmap`` call (a batch of models, one at a time)."""
+    is_batched = getattr(torch._C._functorch, "is_batchedtensor", None)
+    return bool(is_batched is not None and is_batched(x))
+
+
 class _EluPlusOne(torch.autograd.Function):
     """``elu(x) + 1`` with a hand-written backward pass: the derivative is ``min(phi(x), 1)``.
 
@@ -45,16 +51,25 @@ class _EluPlusOne(torch.autograd.Function):
     piecewise form costs several masked selections (chapter 9 shows what that did to a step).
     """
 
+    # functorch transforms (torch.func.vmap, used to train several seeds as one) run the function
+    # through its own rule built from forward and backward, which needs setup_context
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
+    def forward(x: Tensor) -> Tensor:
         # exp(min(x, 0)) + max(x, 0): x + 1 for x > 0, exp(x) otherwise. Written into a contiguous
         # tensor: heads arrive as a transposed view, and the products that follow would copy it
+        if _batched(x):  # under vmap: out= has no batching rule; the same values, one more pass
+            return x.clamp(max=0.0).exp_().add_(x.clamp(min=0.0)).contiguous()
         phi = torch.clamp(
             x, max=0.0, out=torch.empty_like(x, memory_format=torch.contiguous_format)
         )
         phi.exp_().add_(x.clamp(min=0.0))
-        ctx.save_for_backward(phi)
         return phi
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:

@@ -115,6 +115,11 @@ class RViT(StreamingClassifier):
                 for p in (*self.pos_embed.parameters(), *self._token_parameters()):
                     p.normal_()
 
+    def no_weight_decay(self) -> tuple[str, ...]:
+        """Parameters AdamW leaves undecayed beyond biases, norms, tokens and position tables (the
+        timm convention, read by the trainer): the class token's position row."""
+        return ("cls_pos",) if self.cfg.tokens == "class" else ()
+
     def _token_parameters(self) -> list[nn.Parameter]:
         """The class token, its position row and the sequence tokens (none without class tokens)."""
         if self.cfg.tokens != "class":

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rvit.attention import _batched
 from rvit.config import RViTConfig
 from rvit.patch import InterpolatedPosEmbed, PosEmbed, SharedPosEmbed, patch_grid
 
@@ -166,8 +167,10 @@ class StreamingClassifier(nn.Module):
             )
         self.check_frame_size(x.shape[-2], x.shape[-1])
         # Under torch.compile this data-dependent check would split the graph; rvit.compile's
-        # step runs it eagerly (check_finite) before the compiled call instead.
-        if x.device.type != "meta" and not torch.compiler.is_compiling():
+        # step runs it eagerly (check_finite) before the compiled call instead. Under
+        # torch.func.vmap (several models as one, rvit.multiseed) it cannot run at all: the grouped
+        # trainer checks its whole batch before the call.
+        if x.device.type != "meta" and not torch.compiler.is_compiling() and not _batched(x):
             check_finite(x, what)
         dtype, device = self._dtype_device()
         # Pixels arrive scaled to [0, 1]; the model centres them itself (cfg.pixel_mean, pixel_std),

@@ -22,7 +22,9 @@ from rvit.model import RViT
 from rvit.train import _RESUME_FREE, TrainConfig, fit
 
 K, SIZE = 5, 16
-ATOL, RTOL = 1e-5, 1e-4
+# The paper preset's PyTorch-default initialisation gives weights and activations some ten times
+# larger than ViT's 0.02, and a fused kernel's rounding grows with them.
+ATOL, RTOL = 5e-5, 1e-4
 
 available, reason = compile_status("cpu")
 if available and os.environ.get("RVIT_COMPILE_TESTS") == "0":

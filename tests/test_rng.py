@@ -57,3 +57,30 @@ def test_isolated_call_restores_the_state_when_fn_raises():
     except ValueError:
         pass
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_items_that_draw_no_random_numbers_are_read_without_seeding(monkeypatch):
+    from rvit.data import SyntheticActions
+    from rvit.data.clips import as_training_set
+    from rvit.data.loader import make_loader
+
+    data = SyntheticActions("train", "image", num_samples=8, frames=2, image_size=16)
+    assert not data.random_items
+    assert not as_training_set(data, "image", None, None).random_items
+    assert not as_training_set(data, "static_clip", 2, None).random_items
+    assert as_training_set(data, "pseudo_video", 2, None).random_items  # the camera move
+    augmented = SyntheticActions(
+        "train", "image", num_samples=8, frames=2, image_size=16, transform=lambda x: x
+    )
+    assert augmented.random_items
+
+    def batches(dataset):
+        loader, sampler, _ = make_loader(dataset, 4, shuffle=True, seed=3, variable_length=False)
+        sampler.set_epoch(1)
+        return [b[0] for b in loader]
+
+    clips = as_training_set(data, "image", None, None)
+    direct = batches(clips)
+    monkeypatch.setattr(type(clips), "random_items", property(lambda self: True))
+    seeded = batches(clips)
+    assert all(torch.equal(a, b) for a, b in zip(direct, seeded, strict=True))

@@ -79,6 +79,15 @@ class _ClipView(Dataset):
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    #: Whether :meth:`clip` draws random numbers (a random camera move does).
+    clip_is_random = False
+
+    @property
+    def random_items(self) -> bool:
+        """Whether reading an item draws random numbers: the clip's own, or the base data set's
+        (a data set that does not say is taken to draw them)."""
+        return self.clip_is_random or bool(getattr(self.base, "random_items", True))
+
     def __getattr__(self, name: str) -> Any:
         # Forward the data set's description (classes, groups, targets, ...) to the base.
         if name.startswith("_") or name == "base":
@@ -110,6 +119,8 @@ class PseudoVideoClips(_ClipView):
     ``PseudoVideo`` draws its motion from the torch global generator, which the training loader
     seeds per sample. ``camera`` overrides some of its limits (see ``rvit.data.CAMERA_LIMITS``).
     """
+
+    clip_is_random = True
 
     def __init__(self, base: Dataset, frames: int, camera: dict[str, float] | None = None) -> None:
         super().__init__(base)

@@ -837,6 +837,12 @@ class SyntheticActions(Dataset):
     def __len__(self) -> int:
         return self.num_samples
 
+    @property
+    def random_items(self) -> bool:
+        """Whether reading an item draws random numbers: only through ``transform`` (a sample's
+        rendering is a function of the data set's seed and its index)."""
+        return self.transform is not None
+
     def __getitem__(self, index: int) -> tuple[Any, int]:
         index = self._check_index(index)
         if self.cache:
