@@ -77,8 +77,10 @@ def test_compiled_training_step_matches_eager(compiler):
     torch.testing.assert_close(comp, eager, atol=ATOL, rtol=RTOL)
     torch.testing.assert_close(comp_after, eager_after, atol=ATOL, rtol=RTOL)
     assert list(comp_state) == list(eager_state)  # the original module is what is saved
+    # one AdamW step moves a weight by up to lr = 1e-2; where a gradient is near zero, Adam's
+    # normalised update magnifies the kernels' rounding, so the weights get 1 % of a step
     for name, value in eager_state.items():
-        torch.testing.assert_close(comp_state[name], value, atol=ATOL, rtol=RTOL)
+        torch.testing.assert_close(comp_state[name], value, atol=1e-4 + 1e-2 * 1e-2, rtol=RTOL)
 
 
 @needs_compile
