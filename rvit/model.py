@@ -56,7 +56,9 @@ class RViTState(StreamState):
         hidden: per layer ``(B, N, D)``, the hidden states (None before the first frame: ``h_0 = 0``).
         buffer: the tubelet embedding's last ``tubelet - 1`` frames ``(B, tubelet-1, C, H, W)``.
         masks: per layer the recurrent-dropout mask ``(B, 1, D)``; None in eval or when ``p = 0``.
-        pos: the position table for each frame index ``(B', T', N, D)``, made at the first frame.
+        pos: the position table resized to the frames' patch grid, ``(T0', N, D)`` (``T0' = 1``
+            when shared), made at the first frame; each frame's rows are interpolated from it
+            (:meth:`rvit.patch.PosEmbed.frame_rows`), so the state does not grow with the length.
     """
 
     hidden: list[Tensor] | None = None
@@ -234,13 +236,14 @@ class RViT(StreamingClassifier):
         b, t = video.shape[:2]
         state = self.init_state(b, num_frames=t if lengths is None else lengths)
         grid = patch_grid(video.shape[-2], video.shape[-1], self.cfg.patch_size)
-        pos = self.pos_embed.tables(grid, state.num_frames)  # (B', T', N, D)
-        index = torch.arange(t, device=pos.device).clamp(max=pos.shape[1] - 1)
+        spatial = self.pos_embed.spatial(grid)  # (T0', N, D)
         tokens = self.patch_embed.embed_video(video)  # (B, T, N, D)
-        state = dataclasses.replace(state, grid=grid, pos=pos)
+        state = dataclasses.replace(state, grid=grid, pos=spatial)
         features = []
         for i in range(t):
-            x, layer_pos = self._frame_tokens(tokens[:, i], pos[:, index[i]])
+            index = torch.full((b,), i, dtype=torch.long, device=tokens.device)
+            rows = self.pos_embed.frame_rows(spatial, state.num_frames, index)  # (B', N, D)
+            x, layer_pos = self._frame_tokens(tokens[:, i], rows)
             f, state, _ = self._advance(x, state, pos=layer_pos)
             features.append(f)
         return torch.stack(features, dim=1) if return_all else features[-1]
@@ -252,13 +255,11 @@ class RViT(StreamingClassifier):
         frame = self.check_frame(frame, state)
         if state.pos is None:
             grid = patch_grid(frame.shape[-2], frame.shape[-1], self.cfg.patch_size)
-            pos = self.pos_embed.tables(grid, state.num_frames)  # (B', T', N, D)
-            state = dataclasses.replace(state, grid=grid, pos=pos)
+            spatial = self.pos_embed.spatial(grid)  # (T0', N, D)
+            state = dataclasses.replace(state, grid=grid, pos=spatial)
         tokens, buffer = self.patch_embed.embed_frame(frame, state.buffer)  # (B, N, D)
-        pos = state.pos.expand(state.batch_size, -1, -1, -1)  # (B, T', N, D)
-        index = state.frame_index.clamp(max=pos.shape[1] - 1)
-        rows = torch.arange(state.batch_size, device=pos.device)
-        x, layer_pos = self._frame_tokens(tokens, pos[rows, index])
+        rows = self.pos_embed.frame_rows(state.pos, state.num_frames, state.frame_index)
+        x, layer_pos = self._frame_tokens(tokens, rows)  # rows (B', N, D)
         state = dataclasses.replace(state, buffer=buffer)
         return self._advance(x, state, return_details, pos=layer_pos)
 

@@ -183,6 +183,20 @@ class PosEmbed(nn.Module):
             per_length[length] = table[index]  # (longest, N, D)
         return torch.stack([per_length[length] for length in num_frames.tolist()])
 
+    def spatial(self, grid: tuple[int, int]) -> Tensor:
+        """The table resized to ``grid`` in space only: ``(T0', N, D)`` (``T0' = 1`` when shared).
+
+        With :meth:`frame_rows` it gives the rows of any frame of a clip of any length without a
+        ``(T, N, D)`` table: a stream's memory then does not grow with the video's length."""
+        raise NotImplementedError
+
+    def frame_rows(self, spatial: Tensor, num_frames: int | Tensor | None, index: Tensor) -> Tensor:
+        """The rows of frame ``index[b]`` ``(B,)`` of each clip: ``(B', N, D)``, from :meth:`spatial`.
+
+        ``num_frames`` is the clip's length (None: unknown; an int; or a LongTensor ``(B,)``); frames
+        at or beyond it use the last entry, as :meth:`tables` does."""
+        raise NotImplementedError
+
     def forward(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
         """Add positions to a clip's tokens: ``(B, T, N, D) -> (B, T, N, D)`` (the length is ``T``)."""
         table = self.resized(grid, tokens.shape[1])  # (T', N, D)
@@ -217,6 +231,12 @@ class SharedPosEmbed(PosEmbed):
         """``(1, 1, N, D)``: one table for every sample and frame, whatever the lengths."""
         return self.resized(grid)[None]
 
+    def spatial(self, grid: tuple[int, int]) -> Tensor:
+        return self.resized(grid)  # (1, N, D)
+
+    def frame_rows(self, spatial: Tensor, num_frames: int | Tensor | None, index: Tensor) -> Tensor:
+        return spatial  # (1, N, D): every frame the same
+
 
 class InterpolatedPosEmbed(PosEmbed):
     """A learnable ``(T0, H0/P, W0/P, D)`` table, resized trilinearly to the input (the variant's choice).
@@ -241,6 +261,30 @@ class InterpolatedPosEmbed(PosEmbed):
         self.grid_size = tuple(grid_size)
         self.table = nn.Parameter(torch.zeros(num_frames, grid_size[0], grid_size[1], dim))
         nn.init.trunc_normal_(self.table, std=0.02)
+
+    def spatial(self, grid: tuple[int, int]) -> Tensor:
+        """``(T0, N, D)``: the table resized bilinearly in space to ``grid``, every time entry kept
+        (trilinear interpolation is linear in each axis apart, so resizing time afterwards, frame by
+        frame in :meth:`frame_rows`, gives the trilinear table's rows)."""
+        return self.resized(grid, self.num_frames)
+
+    def frame_rows(self, spatial: Tensor, num_frames: int | Tensor | None, index: Tensor) -> Tensor:
+        """Frame ``index[b]`` of a clip of ``num_frames`` (per sample, or one for all): the linear
+        interpolation in time that ``F.interpolate(mode="trilinear", align_corners=False)`` makes,
+        between the two nearest entries of the ``T0`` of :meth:`spatial`: ``(B, N, D)``.
+
+        Only two ``(N, D)`` rows per sample are read, so a video of any length costs the memory of
+        one frame (the whole ``(T, N, D)`` table of :meth:`resized` grows with the length)."""
+        t0 = spatial.shape[0]
+        if num_frames is None:  # an unknown length: the T0-frame table as it is
+            return spatial[index.clamp(max=t0 - 1)]
+        length = torch.as_tensor(num_frames, device=index.device).expand_as(index)
+        frame = torch.minimum(index, length - 1).double()
+        source = ((frame + 0.5) * (t0 / length.double()) - 0.5).clamp(min=0.0)
+        low = source.floor().long().clamp(max=t0 - 1)
+        high = (low + 1).clamp(max=t0 - 1)
+        weight = (source - low.double()).to(spatial.dtype)[:, None, None]  # (B, 1, 1)
+        return torch.lerp(spatial[low], spatial[high], weight)
 
     def resized(self, grid: tuple[int, int], num_frames: int | None = None) -> Tensor:
         t = self.num_frames if num_frames is None else int(num_frames)

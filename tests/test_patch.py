@@ -145,3 +145,35 @@ def test_position_forward_adds_the_table_per_frame():
     pos = InterpolatedPosEmbed(3, (2, 2), 8)
     tokens = torch.randn(2, 5, 4, 8)
     close(pos(tokens, (2, 2)) - tokens, pos.resized((2, 2), 5).expand(2, -1, -1, -1))
+
+
+@pytest.mark.parametrize("grid", [(4, 4), (6, 5)])
+@pytest.mark.parametrize("length", [1, 3, 8, 13, 300])
+def test_frame_rows_are_the_rows_of_the_trilinear_table(grid, length):
+    torch.manual_seed(0)
+    pos = InterpolatedPosEmbed(8, (4, 4), 16)
+    spatial = pos.spatial(grid)
+    assert spatial.shape == (8, grid[0] * grid[1], 16)  # whatever the clip's length
+    index = torch.arange(length + 2)  # frames beyond the end repeat the last entry
+    rows = pos.frame_rows(spatial, length, index)
+    table = pos.tables(grid, length)[0]
+    want = table[index.clamp(max=table.shape[0] - 1)]
+    torch.testing.assert_close(rows, want, atol=1e-6, rtol=0)
+    lengths = torch.tensor([length, 2])  # one length per sample
+    per_sample = pos.frame_rows(spatial, lengths, torch.tensor([length - 1, 5]))
+    torch.testing.assert_close(per_sample[0], want[length - 1], atol=1e-6, rtol=0)
+    torch.testing.assert_close(per_sample[1], pos.tables(grid, 2)[0][1], atol=1e-6, rtol=0)
+
+
+def test_a_streams_position_state_does_not_grow_with_the_length():
+    from rvit import RViT, RViTConfig
+
+    model = RViT(RViTConfig.variant(4, image_size=16, patch_size=4, dim=16, heads=2, depth=1))
+    frame = torch.rand(1, 3, 16, 16)
+    sizes = []
+    for length in (8, 3000):
+        state = model.init_state(1, num_frames=length)
+        with torch.no_grad():
+            _, state = model.step(frame, state)
+        sizes.append(state.pos.numel())
+    assert sizes[0] == sizes[1]
