@@ -843,10 +843,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _report_bad_files([videos, _Undecodable(result.skipped)], listing)
     _print_summary(result)
     if args.json:
+        from rvit.measure import process_peak_bytes
+
         record = {
             "checkpoint": str(args.checkpoint),
             "videos": args.videos,
             **result.to_dict(),
+            # the whole command's peak (loading the model, screening and reading the videos);
+            # the evaluation loop's own growth over what was in use when it began is kept beside it
+            "peak_memory_mb": process_peak_bytes() / 2**20,
+            "peak_memory_method": "resident-set high-water mark of the process since it started",
+            "eval_peak_growth_mb": result.peak_memory_mb,
             "provenance": provenance(),
         }
         atomic_write_json(args.json, record)

@@ -31,6 +31,7 @@ __all__ = [
     "autorange",
     "count_flops",
     "memory_method",
+    "process_peak_bytes",
     "synchronize",
     "time_call",
 ]
@@ -233,6 +234,20 @@ def _release_free_heap() -> None:
     trim(0)
 
 
+_peak_before_resets = 0  # the highest VmHWM that a PeakMemory reset has cleared in this process
+
+
+def process_peak_bytes() -> int:
+    """The process's resident-set high-water mark since it started, in bytes.
+
+    :class:`PeakMemory` resets the kernel's mark (``VmHWM``) to measure one block; it keeps the mark
+    it cleared, so this is still the peak since the start of the command (on Linux the highest of
+    those and the current mark; elsewhere ``getrusage``'s mark, which is never reset)."""
+    if os.path.exists("/proc/self/status"):
+        return max(_peak_before_resets, _proc_status_bytes("VmHWM"))
+    return _ru_maxrss_bytes()
+
+
 def memory_method(device: str | torch.device) -> str:
     """How :class:`PeakMemory` measures on ``device``, without touching the device.
 
@@ -305,6 +320,8 @@ class PeakMemory:
             self.baseline = torch.cuda.memory_allocated(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
         elif self.method == "rss_peak_reset":
+            global _peak_before_resets
+            _peak_before_resets = max(_peak_before_resets, _proc_status_bytes("VmHWM"))
             _release_free_heap()
             self.baseline = _proc_status_bytes("VmRSS")
             with open(_CLEAR_REFS, "w") as clear_refs:

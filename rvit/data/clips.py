@@ -50,9 +50,16 @@ def _split_item(item: Any) -> tuple[torch.Tensor, int]:
 
 
 def item_kind(dataset: Dataset) -> str:
-    """``"image"`` if items are ``(C, H, W)``, ``"video"`` if ``(T, C, H, W)`` (reads item 0)."""
+    """``"image"`` if items are ``(C, H, W)``, ``"video"`` if ``(T, C, H, W)``.
+
+    A data set that says so (its ``sample_kind``) is believed; any other one has its item 0 read.
+    Reading an item of a video folder decodes a whole video, whose memory grows with its length;
+    the data sets of the package say what they hold, so asking costs nothing."""
     if len(dataset) == 0:
         raise ValueError(f"data set {type(dataset).__name__} is empty")
+    declared = getattr(dataset, "sample_kind", None)
+    if declared in ("image", "video"):
+        return declared
     x, _ = _split_item(call_with_rng_isolated(lambda: dataset[0], 0))
     if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -81,6 +88,8 @@ class _ClipView(Dataset):
 
     #: Whether :meth:`clip` draws random numbers (a random camera move does).
     clip_is_random = False
+    #: Items are clips (:func:`item_kind` reads this instead of an item).
+    sample_kind = "video"
 
     @property
     def random_items(self) -> bool:

@@ -110,6 +110,8 @@ class VideoFrames(Dataset):
         transform: called on each ``float32 (C, H, W)`` frame.
     """
 
+    sample_kind = "image"
+
     def __init__(
         self,
         video_set: Any,

@@ -286,6 +286,9 @@ class ImageList(Dataset):
     ``(path, frames)`` of animated images, read as their first frame (with one warning).
     """
 
+    #: Items are still images: :func:`rvit.data.clips.item_kind` reads this instead of one.
+    sample_kind = "image"
+
     def __init__(
         self,
         samples: Sequence[tuple[str | os.PathLike[str], int]],

@@ -251,7 +251,11 @@ def _image_prints(images: torch.Tensor) -> list[_Prints]:
 
 
 def _video_prints(frames: torch.Tensor) -> _Prints:
-    thumbs = thumbnails(frames)  # (T, 36, 36)
+    return _thumb_prints(thumbnails(frames))  # thumbnails (T, 36, 36)
+
+
+def _thumb_prints(thumbs: torch.Tensor) -> _Prints:
+    """Fingerprints of frames from their uint8 thumbnails ``(T, 36, 36)``."""
     return _Prints(_hash_windows(_windows(thumbs, _CROP_GRIDS)), thumbs)
 
 
@@ -284,15 +288,21 @@ def _load_small(path: str) -> torch.Tensor:
 
 
 def _video_file_prints(path: str, chunk: int = 64) -> _Prints:
-    """Fingerprints of every frame of a video file or frame folder, decoded ``chunk`` at a time."""
-    parts, frames = [], []
+    """Fingerprints of every frame of a video file or frame folder.
+
+    Each frame is reduced to its 36 x 36 thumbnail as soon as it is decoded (the same numbers as
+    a batch of frames gives: the resize treats every image alone), and the thumbnails are hashed
+    ``chunk`` at a time, so memory holds one decoded frame and small thumbnails whatever the
+    video's length and resolution; the whole-frame chunks a 720p video needed before grew to
+    gigabytes."""
+    parts, thumbs = [], []
     for frame in iter_frames(path):
-        frames.append(frame)
-        if len(frames) == chunk:
-            parts.append(_video_prints(torch.stack(frames)))
-            frames = []
-    if frames:
-        parts.append(_video_prints(torch.stack(frames)))
+        thumbs.append(thumbnails(frame[None])[0])
+        if len(thumbs) == chunk:
+            parts.append(_thumb_prints(torch.stack(thumbs)))
+            thumbs = []
+    if thumbs:
+        parts.append(_thumb_prints(torch.stack(thumbs)))
     return _Prints(torch.cat([p.hashes for p in parts]), torch.cat([p.thumbs for p in parts]))
 
 

@@ -225,6 +225,8 @@ class CueThenBlank(Dataset):
     says how much of the cue the hidden state still holds ``T - cue_frames`` frames later.
     """
 
+    sample_kind = "video"
+
     def __init__(self, base: Dataset, cue_frames: int) -> None:
         if cue_frames < 1:
             raise ValueError(f"cue_frames must be >= 1, got {cue_frames}")

@@ -838,6 +838,12 @@ class SyntheticActions(Dataset):
         return self.num_samples
 
     @property
+    def sample_kind(self) -> str:
+        """``"image"`` for stills, ``"video"`` for clips (what :func:`rvit.data.clips.item_kind`
+        reads instead of an item)."""
+        return "image" if self.modality == "image" else "video"
+
+    @property
     def random_items(self) -> bool:
         """Whether reading an item draws random numbers: only through ``transform`` (a sample's
         rendering is a function of the data set's seed and its index)."""

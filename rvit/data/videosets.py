@@ -99,6 +99,9 @@ class VideoList(Dataset):
     :meth:`stream` yields the frames of one video one at a time.
     """
 
+    #: Items are videos: :func:`rvit.data.clips.item_kind` reads this instead of decoding one.
+    sample_kind = "video"
+
     def __init__(
         self,
         samples: Sequence[tuple[str | os.PathLike[str], int]],
