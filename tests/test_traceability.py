@@ -385,3 +385,54 @@ def test_committed_result_reruns_identically_from_its_code(name, tmp_path):
     stored = strip_timings(record["metrics"])
     differences = _differences(stored, fresh)
     assert not differences, f"{len(differences)} metrics differ: " + "; ".join(differences[:5])
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_study_leaves_no_workers(tmp_path, signum):
+    import signal
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "rvit", "study", "run", "--profile", "smoke", "--jobs", "2"]
+    command += ["--threads", "1", "--results-dir", str(tmp_path), "--no-progress"]
+    study = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 120  # a guard against a hang, not a measurement
+    while time.monotonic() < deadline and study.poll() is None:
+        found = _children(study.pid)
+        if len(found) >= 2 and any(tmp_path.rglob("*.json")):  # workers up and runs finishing
+            workers = found
+            break
+        time.sleep(0.2)
+    if not workers:
+        study.kill()
+        pytest.skip("the study ended before its workers could be seen")
+    os.kill(study.pid, getattr(signal, signum))
+    study.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _alive(p)], f"workers left running after {signum}"
