@@ -10,7 +10,11 @@ A checkpoint is one ``torch.save`` file holding a plain dict:
   generator), so a resumed run draws the same numbers as one that was never stopped;
 * ``provenance``: code version, packages and hardware;
 * ``model_state_sha256``: a checksum of every weight tensor (names, dtypes, shapes and bytes),
-  verified on load, so a damaged file is refused instead of evaluated.
+  verified on load, so a damaged file is refused instead of evaluated;
+* ``checksums``: one checksum per other entry (optimiser, scheduler, scaler, random states,
+  position, totals, history, configs, ``model_state_sha256`` itself, ...), verified on load too, so
+  a resumed run never starts from a damaged optimiser state or position. Files written before
+  these were stored load as they are (training from one warns that its state is unchecked).
 
 Only tensors and plain Python values are stored, so ``torch.load(weights_only=True)`` reads it.
 Files are written atomically (:func:`rvit.utils.atomic_save`).
@@ -36,6 +40,7 @@ from rvit.utils import atomic_save
 __all__ = [
     "FORMAT_VERSION",
     "capture_rng_state",
+    "entry_checksum",
     "state_checksum",
     "check_model_config",
     "load_checkpoint",
@@ -182,6 +187,45 @@ def state_checksum(state: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+def _feed(digest: Any, value: Any) -> None:
+    """Feed one stored value into ``digest``, unambiguously: each part says its kind and length.
+
+    Tensors by dtype, shape and bytes; dicts by their keys (in a fixed order) and values; lists
+    and tuples alike (a round trip through storage may turn one into the other); anything else
+    (numbers, strings, None) by its ``repr``, which is exact for floats."""
+    if torch.is_tensor(value):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"T{tensor.dtype}{tuple(tensor.shape)};".encode())
+        data = tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        digest.update(f"{len(data)}:".encode())
+        digest.update(data)
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)};".encode())
+        for key in sorted(value, key=repr):
+            _feed(digest, key)
+            _feed(digest, value[key])
+    elif isinstance(value, list | tuple):
+        digest.update(f"L{len(value)};".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        text = repr(value).encode()
+        digest.update(f"V{len(text)}:".encode())
+        digest.update(text)
+
+
+def entry_checksum(value: Any) -> str:
+    """SHA-256 of one checkpoint entry (any nesting of dicts, lists, tensors and plain values)."""
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+#: Entries that ``checksums`` does not cover: the weights have their own checksum
+#: (``model_state_sha256``, which is covered), and ``checksums`` cannot cover itself.
+_UNLISTED = ("model_state", "checksums")
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -207,6 +251,9 @@ def save_checkpoint(
     payload["model_state_sha256"] = state_checksum(payload["model_state"])
     for key, value in training.items():
         payload[key] = value.state_dict() if hasattr(value, "state_dict") else value
+    payload["checksums"] = {
+        key: entry_checksum(value) for key, value in payload.items() if key not in _UNLISTED
+    }
     return atomic_save(payload, path)
 
 
@@ -236,8 +283,9 @@ def _torch_reason(error: BaseException) -> str:
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (with ``weights_only=True``).
 
-    The weights are checked against the checksum stored with them; a file without one (written
-    before checksums were stored) is read as it is.
+    The weights, and every other entry (optimiser, random states, position, ...), are checked
+    against the checksums stored with them; a file without them (written before checksums were
+    stored) is read as it is.
 
     Raises:
         FileNotFoundError: no such file.
@@ -267,7 +315,30 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
             f"checkpoint '{path}' is damaged: its weights do not match the checksum stored with "
             "them; use another copy (last.pt and best.pt are written separately)"
         )
+    damaged = _damaged_entries(checkpoint)
+    if damaged:
+        many = len(damaged) > 1
+        names = ", ".join(repr(name) for name in damaged)
+        what = f"its entries {names} do" if many else f"its entry {names} does"
+        raise ValueError(
+            f"checkpoint '{path}' is damaged: {what} not match the checksum{'s' if many else ''} "
+            "stored in the file; use another copy (last.pt and best.pt are written separately)"
+        )
     return checkpoint
+
+
+def _damaged_entries(checkpoint: dict[str, Any]) -> list[str]:
+    """The entries whose checksum does not match (missing ones included); [] without checksums."""
+    checksums = checkpoint.get("checksums")
+    if checksums is None:
+        return []
+    if not isinstance(checksums, dict):
+        return ["checksums"]
+    return [
+        str(key)
+        for key, stored in checksums.items()
+        if key not in checkpoint or entry_checksum(checkpoint[key]) != stored
+    ]
 
 
 def load_weights(

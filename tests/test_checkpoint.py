@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 
 import numpy as np
 import pandas as pd
@@ -160,6 +161,31 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in kept["model_state"].values())
 
 
+@pytest.mark.parametrize(
+    ("entry", "damage"),
+    [
+        ("optimizer", lambda c: c["optimizer"]["state"][0]["exp_avg"].view(-1)[:1].add_(1e-3)),
+        ("scheduler", lambda c: c["scheduler"].update(last_epoch=c["scheduler"]["last_epoch"] + 1)),
+        ("rng", lambda c: c["rng"]["generator"].view(-1)[:1].add_(1)),
+        ("batch", lambda c: c.update(batch=c["batch"] + 1)),
+        ("totals", lambda c: c["totals"].update(loss=c["totals"]["loss"] * 2)),
+        ("history", lambda c: c["history"].append({**c["history"][0], "epoch": 2})),
+    ],
+)
+def test_a_damaged_training_state_is_refused_naming_the_file_and_entry(tmp_path, entry, damage):
+    """The checksum covers everything a resume reads, not only the weights: one changed number of
+    the optimiser state or of the position makes the file refused before any of it is used."""
+    fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path, max_steps=4))
+    payload = torch.load(tmp_path / "last.pt", weights_only=True)
+    damage(payload)
+    torch.save(payload, tmp_path / "last.pt")  # a damage that torch.load does not notice
+    message = f"checkpoint '{tmp_path / 'last.pt'}' is damaged: its entry '{entry}' does not match"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_checkpoint(tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=re.escape(message)):  # and resuming never starts
+        fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path))
+
+
 def test_training_leaves_only_finished_files(tmp_path):
     history = fit(model(), Blobs(), Blobs(), config(checkpoint_dir=tmp_path, epochs=3))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "history.csv", "last.pt"]
@@ -212,6 +238,10 @@ def test_unreadable_checkpoints_raise_clear_errors(tmp_path):
         load_model(tmp_path / "other.pt")
     payload = torch.load(save_checkpoint(tmp_path / "m.pt", model()), weights_only=True)
     payload["model_class"] = "os.system"
+    torch.save(payload, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="its entry 'model_class' does not match"):
+        load_model(tmp_path / "foreign.pt")  # an edited entry no longer matches its checksum
+    del payload["checksums"]  # as a file written before checksums were stored
     torch.save(payload, tmp_path / "foreign.pt")
     with pytest.raises(ValueError, match="outside the rvit package"):
         load_model(tmp_path / "foreign.pt")
