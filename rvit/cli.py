@@ -3,7 +3,8 @@
 ``train`` builds a data set from a spec (``synthetic``, ``imagefolder:PATH``, ``stanford40:PATH``,
 ``videofolder:PATH``), a model from a preset and size, trains it with :func:`rvit.train.fit` and
 writes ``OUT/last.pt``, ``OUT/best.pt``, ``OUT/history.csv`` and ``OUT/metrics.json``; it resumes
-when ``OUT/last.pt`` exists. With ``--eval-videos SPEC`` it first audits the training images
+when ``OUT/last.pt`` exists, and refuses to when that is another run's (another model, other
+settings or other data: ``--restart`` moves its files aside and trains afresh). With ``--eval-videos SPEC`` it first audits the training images
 against the test videos for leakage (refusing to go on when it finds any, unless
 ``--allow-leakage``), then evaluates the videos frame by frame after training.
 
@@ -482,7 +483,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, out: Path) -> int:
     """``rvit train`` in ``out``, which this run holds (:class:`OutLock`)."""
-    from rvit.train import TrainConfig, fit
+    from rvit.train import TrainConfig, fit, set_aside_run
     from rvit.utils import atomic_write_json, provenance, seed_everything
 
     if args.camera and args.modality != "pseudo_video":
@@ -514,6 +515,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         max_steps=args.max_steps,
         camera=dict(args.camera) if args.camera else None,
         compile=args.compile,
+        restart=args.restart,
     )
     if args.class_map and not args.eval_videos:
         raise ValueError("--class-map joins the training classes with --eval-videos; give both")
@@ -537,6 +539,10 @@ def _train(args: argparse.Namespace, out: Path) -> int:
     _report_bad_files([train_set, val_set, eval_set], out / "skipped_files.tsv")
     seed_everything(args.seed)  # the model's initial weights follow the seed
     model = build_model(args, len(classes))
+    if args.restart and _is_main_process():  # once the data and model are known to build
+        aside = set_aside_run(out)
+        if aside is not None:
+            print(f"--restart: moved the previous run's files to {aside}")
     history = fit(model, train_set, val_set, config, classes=classes)
     if not _is_main_process():
         return 0
@@ -649,7 +655,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "train",
         help="train a model on images, pseudo-videos, frames or videos",
         description="Train RViT (or a baseline) and write OUT/last.pt, OUT/best.pt, "
-        "OUT/history.csv and OUT/metrics.json; resume when OUT/last.pt exists.",
+        "OUT/history.csv and OUT/metrics.json; resume when OUT/last.pt exists (--restart: train "
+        "afresh).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
@@ -744,8 +751,15 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument(
         "--out",
         required=True,
-        help="output folder (resumes from OUT/last.pt; one training at a time, locked by "
-        f"OUT/{LOCK_NAME})",
+        help="output folder (resumes from OUT/last.pt, and refuses to when it is another run's: "
+        f"see --restart; one training at a time, locked by OUT/{LOCK_NAME})",
+    )
+    run.add_argument(
+        "--restart",
+        action="store_true",
+        default=train["restart"],
+        help="train afresh: first move the files of the run in OUT (last.pt, best.pt, history.csv, "
+        "metrics.json) into OUT/replaced-N, instead of resuming it",
     )
     run.add_argument(
         "--checkpoint-every",

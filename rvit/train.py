@@ -17,8 +17,10 @@ exactly where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
 import signal
 import threading
 import time
@@ -34,8 +36,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from rvit.checkpoint import (
     capture_rng_state,
-    check_model_config,
     load_checkpoint,
+    model_class_path,
+    model_config_dict,
     restore_rng_state,
     save_checkpoint,
     unwrap_model,
@@ -54,11 +57,13 @@ from rvit.utils import (
 )
 
 __all__ = [
+    "RUN_FILES",
     "History",
     "StepInfo",
     "TrainConfig",
     "fit",
     "run_model",
+    "set_aside_run",
     "warmup_cosine",
 ]
 
@@ -80,6 +85,9 @@ class TrainConfig:
     ``None``, from ``rvit.data.CAMERA_LIMITS``). ``compile`` trains through ``torch.compile``
     (:func:`rvit.compile.compile_for_training`: a compile on the first step and for each new clip
     shape, then faster steps; the same results up to float rounding, the same checkpoints).
+    ``restart`` trains afresh in a ``checkpoint_dir`` that holds another run: its files are moved
+    aside first (:func:`set_aside_run`); without it, a ``last.pt`` there is resumed, and refused
+    when it belongs to another run (another model, other settings or other data).
     """
 
     modality: str = "video"
@@ -102,6 +110,7 @@ class TrainConfig:
     max_steps: int | None = None
     camera: dict[str, float] | None = None
     compile: bool = False
+    restart: bool = False
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -133,8 +142,9 @@ class TrainConfig:
             self.checkpoint_dir = os.fspath(self.checkpoint_dir)
         if self.camera is not None:
             self.camera = check_camera(self.camera)
-        if not isinstance(self.compile, bool):
-            raise ValueError(f"compile must be True or False, got {self.compile!r}")
+        for name in ("compile", "restart"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (JSON-ready)."""
@@ -330,6 +340,7 @@ class _Trainer:
         self.ctx = DistributedContext.from_env(config.device)
         self.device = self.ctx.device(config.device)
         self.classes = classes if classes is not None else _class_names(train_set)
+        self.data = _data_identity(train_set)
         self.checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
         seed_everything(config.seed)
 
@@ -368,6 +379,8 @@ class _Trainer:
         self.position = _Position()
         self.epoch_start_generator = self.generator.get_state()
         self.boundary_rng = capture_rng_state(self.generator)
+        if config.restart and self.checkpoint_dir is not None and self.ctx.is_main:
+            set_aside_run(self.checkpoint_dir)
         self._resume_if_possible()
         self.net: nn.Module = self.model
         if self.ctx.enabled:
@@ -381,21 +394,30 @@ class _Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def _resume_if_possible(self) -> None:
-        if self.checkpoint_dir is None or not (self.checkpoint_dir / "last.pt").is_file():
+        """Continue the run whose ``last.pt`` is in the checkpoint folder, if it is this run.
+
+        A ``last.pt`` of another model, other training settings or other data is refused, naming
+        each difference: resuming it would train one run's weights on with another's settings or
+        data and report the mixture as a result. ``restart=True`` sets such files aside instead
+        (other processes of a ``torchrun`` job, which do not move files, then skip resuming)."""
+        if self.checkpoint_dir is None or self.config.restart:
             return
         path = self.checkpoint_dir / "last.pt"
+        if not path.is_file():
+            return
         checkpoint = load_checkpoint(path, map_location="cpu")
-        check_model_config(self.model, checkpoint, f"'{path}'")
-        saved = checkpoint.get("train_config") or {}
-        changed = [
-            key
-            for key, value in saved.items()
-            if key not in _RESUME_FREE and getattr(self.config, key, value) != value
-        ]
-        if changed:
+        differences = self._differences(checkpoint)
+        if differences:
+            raise ValueError(
+                f"'{path}' is another run, not resumed: {'; '.join(differences)}; to train "
+                f"afresh there, use restart=True (rvit train --restart), which moves its "
+                f"{', '.join(RUN_FILES)} aside into '{_aside_folder(self.checkpoint_dir)}', or "
+                "choose another folder"
+            )
+        if "checksums" not in checkpoint:
             warnings.warn(
-                f"resuming '{path}' with changed training settings {changed}; "
-                "the result will differ from an uninterrupted run",
+                f"'{path}' has no checksum of its training state (written by an older rvit): "
+                "its optimiser state and position are resumed unchecked",
                 stacklevel=3,
             )
         self.model.load_state_dict(checkpoint["model_state"])
@@ -414,6 +436,39 @@ class _Trainer:
         self.epoch_start_generator = self.generator.get_state()
         self.boundary_rng = checkpoint["rng"]
 
+    def _differences(self, checkpoint: dict[str, Any]) -> list[str]:
+        """What tells the run saved in ``checkpoint`` from this one: model, settings, data.
+
+        Settings in ``_RESUME_FREE`` may change; an entry an older file does not hold (its data
+        identity, a setting added since) is not compared."""
+        found = []
+        saved_class, model_class = checkpoint.get("model_class"), model_class_path(self.model)
+        if saved_class is not None and saved_class != model_class:
+            found.append(f"model {saved_class} (checkpoint) vs {model_class} (model)")
+        saved_model = checkpoint.get("model_config")
+        model = model_config_dict(self.model)
+        if saved_model is not None and model is not None and saved_class in (None, model_class):
+            found += [
+                f"model config {key}={saved_model.get(key)!r} (checkpoint) vs {model.get(key)!r} "
+                "(model)"
+                for key in sorted(set(saved_model) | set(model))
+                if saved_model.get(key) != model.get(key)
+            ]
+        settings = self.config.to_dict()
+        found += [
+            f"training setting {key}={value!r} (checkpoint) vs {settings[key]!r} (now)"
+            for key, value in (checkpoint.get("train_config") or {}).items()
+            if key not in _RESUME_FREE and key in settings and settings[key] != value
+        ]
+        saved_classes = checkpoint.get("classes")
+        if saved_classes is not None and self.classes is not None:
+            found += _class_differences(list(saved_classes), list(self.classes))
+        saved_data = checkpoint.get("data") or {}
+        for key, name in (("samples", "training samples"), ("fingerprint", "data fingerprint")):
+            if key in saved_data and saved_data[key] != self.data[key]:
+                found.append(f"{name} {saved_data[key]} (checkpoint) vs {self.data[key]} (now)")
+        return found
+
     def save(self, name: str, rng: dict[str, Any] | None = None) -> Path | None:
         """Write ``name`` (``last.pt`` / ``best.pt``) on the main process; returns its path."""
         if self.checkpoint_dir is None or not self.ctx.is_main:
@@ -426,6 +481,7 @@ class _Trainer:
             self.model,
             classes=self.classes,
             train_config=self.config.to_dict(),
+            data=dict(self.data),
             optimizer=self.optimizer,
             scheduler=self.scheduler,
             scaler=self.scaler,
@@ -639,6 +695,7 @@ _RESUME_FREE = {
     "max_steps",
     "amp",
     "compile",
+    "restart",
 }
 
 
@@ -661,6 +718,89 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
 def _class_names(dataset: Dataset) -> list[str] | None:
     classes = getattr(dataset, "classes", None)
     return [str(name) for name in classes] if classes is not None else None
+
+
+def _class_differences(saved: list[str], now: list[str]) -> list[str]:
+    """The class names that tell two runs apart, briefly (a data set may have hundreds)."""
+    if saved == now:
+        return []
+    gone = [name for name in saved if name not in now]
+    new = [name for name in now if name not in saved]
+    if not gone and not new:
+        return ["classes in another order (the labels mean other classes)"]
+    found = [f"{len(saved)} classes (checkpoint) vs {len(now)} (now)"]
+    if gone:
+        found.append(f"classes only in the checkpoint: {_some(gone)}")
+    if new:
+        found.append(f"classes only now: {_some(new)}")
+    return found
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(repr(name) for name in names[:shown]) + more
+
+
+def _data_identity(dataset: Dataset) -> dict[str, Any]:
+    """What a checkpoint records of its training data, for a resume to compare.
+
+    ``samples``: the number of training samples. ``fingerprint``: the start of a SHA-256 of what
+    the data set says of itself without reading a sample: its class and ``repr`` (a synthetic
+    set's seed, size and difficulty; that of the sets it wraps), its labels (``targets``), and of
+    each file it reads (``samples``) the class folder and file name, so that the same files found
+    under another root (a moved data folder) keep the fingerprint. A ``repr`` that only gives the
+    object's address is left out."""
+    digest = hashlib.sha256()
+    layer: Any = dataset
+    for _ in range(4):  # a view and the sets it wraps
+        kind = type(layer)
+        digest.update(f"{kind.__module__}.{kind.__qualname__};".encode())
+        if kind.__repr__ is not object.__repr__:
+            digest.update(_ADDRESS.sub("", repr(layer)).encode())
+        own = getattr(layer, "__dict__", {})  # not what a view forwards from the set it wraps
+        layer = own.get("dataset", own.get("base"))
+        if not isinstance(layer, Dataset):
+            break
+    targets = getattr(dataset, "targets", None)
+    if isinstance(targets, list | tuple | torch.Tensor):
+        digest.update(repr([int(label) for label in targets]).encode())
+    samples = getattr(dataset, "samples", None)
+    if isinstance(samples, list | tuple):
+        for sample in samples:
+            path = Path(str(sample[0] if isinstance(sample, list | tuple) else sample))
+            digest.update(f"{path.parent.name}/{path.name};".encode())
+    return {"samples": len(dataset), "fingerprint": digest.hexdigest()[:16]}  # type: ignore[arg-type]
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+#: The files of a run in its checkpoint folder (``metrics.json``: ``rvit train``'s summary of it).
+RUN_FILES = ("last.pt", "best.pt", "history.csv", "metrics.json")
+
+
+def _aside_folder(folder: Path) -> Path:
+    """``folder/replaced-N``, N the first number not taken yet."""
+    number = 1
+    while (folder / f"replaced-{number}").exists():
+        number += 1
+    return folder / f"replaced-{number}"
+
+
+def set_aside_run(folder: str | os.PathLike) -> Path | None:
+    """Move the files of the run in ``folder`` (:data:`RUN_FILES`) into ``folder/replaced-N``.
+
+    Nothing is deleted: an earlier run that a new one replaces stays readable, and each restart
+    gets its own ``replaced-N``. Returns that folder, or ``None`` when there was nothing to move.
+    """
+    folder = Path(folder)
+    present = [folder / name for name in RUN_FILES if (folder / name).is_file()]
+    if not present:
+        return None
+    aside = _aside_folder(folder)
+    aside.mkdir()
+    for path in present:
+        path.replace(aside / path.name)
+    return aside
 
 
 def fit(

@@ -3,6 +3,7 @@
 import json
 import random
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from rvit.checkpoint import (
     save_checkpoint,
 )
 from rvit.config import RViTConfig
+from rvit.data.synthetic import SyntheticActions
 from rvit.model import RViT
 from rvit.train import TrainConfig, fit
 from rvit.utils import (
@@ -50,10 +52,10 @@ class Blobs(Dataset):
         return (image + 0.1 * torch.randn_like(image)).clamp(0, 1), label
 
 
-def cfg(**overrides):
+def cfg(num_classes=K, **overrides):
     settings = {"dim": 32, "depth": 1, "heads": 2, "patch_size": 4, "dropout": 0.1}
     settings.update(overrides)
-    return RViTConfig.paper(num_classes=K, image_size=SIZE, **settings)
+    return RViTConfig.paper(num_classes=num_classes, image_size=SIZE, **settings)
 
 
 def model(seed=0, cls=RViT, **overrides):
@@ -145,6 +147,87 @@ def test_resume_refuses_a_model_of_another_config(tmp_path):
         fit(model(dim=64), Blobs(), None, config(checkpoint_dir=tmp_path))
 
 
+class OtherBlobs(Blobs):
+    """Another data set: more samples, other class names."""
+
+    classes = ["black", "grey", "white"]
+
+    def __len__(self):
+        return 24
+
+
+def snapshot(folder):
+    """Every file under ``folder`` and its bytes."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_resume_refuses_another_run_naming_each_difference(tmp_path):
+    """A second run with another model, other settings and other data into the same folder
+    would train the first run's weights on; it is refused, naming every difference, and the
+    first run's files are left as they were."""
+    fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path, max_steps=1))
+    before = snapshot(tmp_path)
+    other = config(checkpoint_dir=tmp_path, lr=1e-3, num_workers=1, max_steps=None)
+    with pytest.raises(ValueError) as error:
+        fit(model(dim=64), OtherBlobs(), None, other)
+    message = str(error.value)
+    assert "\n" not in message and f"'{tmp_path / 'last.pt'}' is another run" in message
+    for part in (
+        "model config dim=32 (checkpoint) vs 64 (model)",
+        "training setting lr=0.003 (checkpoint) vs 0.001 (now)",
+        "classes only in the checkpoint: 'dark', 'mid', 'bright'",
+        "classes only now: 'black', 'grey', 'white'",
+        "training samples 12 (checkpoint) vs 24 (now)",
+        "data fingerprint ",
+        "restart=True (rvit train --restart)",
+        f"'{tmp_path / 'replaced-1'}'",
+    ):
+        assert part in message, (part, message)
+    assert "num_workers" not in message and "max_steps" not in message  # free to change
+    assert snapshot(tmp_path) == before
+
+
+def test_resume_tells_data_sets_apart_by_their_fingerprint(tmp_path):
+    """Two synthetic worlds of one size and one class list differ only in their seed, which the
+    data fingerprint (a hash of the set's description and labels) tells apart."""
+    first, second = (
+        SyntheticActions("train", "image", num_samples=6, image_size=SIZE, seed=s) for s in (0, 1)
+    )
+    k = len(first.classes)
+    train = config(modality="image", frames=None, checkpoint_dir=tmp_path, max_steps=1)
+    fit(model(num_classes=k), first, None, train)
+    with pytest.raises(
+        ValueError, match=r"another run, not resumed: data fingerprint \w+ .checkpoint. vs"
+    ):
+        fit(model(num_classes=k), second, None, train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same world resumes, silently
+        fit(model(num_classes=k), first, None, train.replace(max_steps=2))
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 2
+
+
+def test_restart_sets_the_old_run_aside_and_trains_afresh(tmp_path):
+    """restart=True moves the earlier run's files into replaced-N (nothing is deleted) and the
+    new run is exactly a run in an empty folder."""
+    fit(model(), Blobs(), Blobs(), config(checkpoint_dir=tmp_path))
+    first = snapshot(tmp_path)
+    fresh = config(checkpoint_dir=tmp_path, lr=1e-3, restart=True)
+    restarted = fit(model(dim=64), OtherBlobs(), None, fresh)
+    alone = fit(model(dim=64), OtherBlobs(), None, config(lr=1e-3))
+    assert_same_weights(alone.model, restarted.model)
+    assert snapshot(tmp_path / "replaced-1") == first
+    assert load_checkpoint(tmp_path / "last.pt")["classes"] == OtherBlobs.classes
+    fit(model(dim=64), OtherBlobs(), None, fresh.replace(epochs=1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.pt",
+        "history.csv",
+        "last.pt",
+        "replaced-1",
+        "replaced-2",
+    ]
+    assert load_checkpoint(tmp_path / "replaced-2" / "last.pt")["step"] == 12  # the first restart
+
+
 # --- faults ------------------------------------------------------------------------------------
 
 
@@ -184,6 +267,19 @@ def test_a_damaged_training_state_is_refused_naming_the_file_and_entry(tmp_path,
         load_checkpoint(tmp_path / "last.pt")
     with pytest.raises(ValueError, match=re.escape(message)):  # and resuming never starts
         fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path))
+
+
+def test_a_checkpoint_without_checksums_still_resumes_exactly_with_a_warning(tmp_path):
+    """Files written before the training state had a checksum load as they are; a resume from
+    one says that its state was not checked, and is as exact as before."""
+    fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path, max_steps=4))
+    payload = torch.load(tmp_path / "last.pt", weights_only=True)
+    del payload["checksums"]
+    torch.save(payload, tmp_path / "last.pt")
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 4
+    with pytest.warns(UserWarning, match="no checksum of its training state"):
+        resumed = fit(model(seed=1), Blobs(), None, config(checkpoint_dir=tmp_path))
+    assert_same_weights(fit(model(), Blobs(), None, config()).model, resumed.model)
 
 
 def test_training_leaves_only_finished_files(tmp_path):

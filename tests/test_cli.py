@@ -85,6 +85,45 @@ def test_train_resumes_from_last_checkpoint(tmp_path, capsys):
     )
 
 
+def out_files(folder):
+    """Every file under ``folder`` and its bytes."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_run_with_other_data_is_refused_then_restarted(tmp_path, capsys):
+    """A second rvit train with other data into the same --out would have resumed the first
+    run's checkpoint without a word; it is refused in one line naming what differs, leaves the
+    first run's files as they were, and --restart trains afresh with them moved aside."""
+    out = str(tmp_path)
+    base = ["train", *TINY, *QUICK, "--epochs", "2", "--out", out]
+    assert main([*base, "--num-samples", "24", "--max-steps", "2"]) == 0
+    capsys.readouterr()
+    first = out_files(tmp_path)
+    err = fails_with(capsys, [*base, "--num-samples", "32"], f"'{tmp_path / 'last.pt'}' is another")
+    assert "training samples 24 (checkpoint) vs 32 (now)" in err and "data fingerprint" in err
+    assert "rvit train --restart" in err
+    err = fails_with(capsys, [*base, "--num-samples", "24", "--data-seed", "1"], "another run")
+    assert "data fingerprint" in err and "samples" not in err  # the same size, another world
+    err = fails_with(capsys, [*base, "--num-samples", "24", "--lr", "0.01"], "another run")
+    assert "training setting lr=0.001 (checkpoint) vs 0.01 (now)" in err
+    assert out_files(tmp_path) == first
+    assert main([*base, "--num-samples", "32", "--restart"]) == 0
+    assert f"moved the previous run's files to {tmp_path / 'replaced-1'}" in capsys.readouterr().out
+    assert out_files(tmp_path / "replaced-1") == first
+    history = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    assert [r["step"] for r in history] == [4, 8]  # afresh: 32 samples, 4 steps an epoch
+
+
+def test_a_damaged_optimiser_state_is_refused_in_one_line(tmp_path, capsys):
+    argv = ["train", "--num-samples", "24", *TINY, *QUICK, "--epochs", "2", "--out", str(tmp_path)]
+    assert main([*argv, "--max-steps", "2"]) == 0
+    payload = torch.load(tmp_path / "last.pt", weights_only=True)
+    payload["optimizer"]["state"][0]["exp_avg_sq"].view(-1)[:1].mul_(2)  # one damaged number
+    torch.save(payload, tmp_path / "last.pt")
+    message = f"'{tmp_path / 'last.pt'}' is damaged: its entry 'optimizer' does not match"
+    fails_with(capsys, argv, message)
+
+
 # --- leakage and class spaces ------------------------------------------------------------------
 
 
