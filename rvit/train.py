@@ -282,10 +282,21 @@ class StepInfo:
 
 
 class _DeferredInterrupt:
-    """Turns the first Ctrl-C into a request honoured between steps; a second one stops at once."""
+    """Turns the first Ctrl-C into a request honoured between steps; a second one stops at once,
+    except while the weights and the recorded position are out of step.
+
+    From the optimiser step until the position (step, batch, totals, random state) records it, and
+    while an epoch's end is recorded, the state is :meth:`hold`-ed: a second Ctrl-C then waits for
+    :meth:`release` (a few milliseconds), so the checkpoint written on the way out always pairs
+    the weights and optimiser with the position they belong to. ``held`` also tells the way out
+    that an interruption came from inside such a moment by another route (a ``KeyboardInterrupt``
+    raised directly), when no consistent state can be written.
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self.held = False
+        self._pending = False
         self._previous: Any = None
 
     def __enter__(self) -> _DeferredInterrupt:
@@ -296,8 +307,22 @@ class _DeferredInterrupt:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
+            if self.held:
+                self._pending = True
+                return
             raise KeyboardInterrupt
         self.requested = True
+
+    def hold(self) -> None:
+        """From here on the weights may be ahead of the recorded position: a Ctrl-C waits."""
+        self.held = True
+
+    def release(self) -> None:
+        """The position records the weights again; a Ctrl-C that waited stops now."""
+        self.held = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
@@ -342,6 +367,7 @@ class _Trainer:
         self.classes = classes if classes is not None else _class_names(train_set)
         self.data = _data_identity(train_set)
         self.checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+        self.interrupt = _DeferredInterrupt()
         seed_everything(config.seed)
 
         clips = as_training_set(train_set, config.modality, config.frames, config.camera)
@@ -473,6 +499,7 @@ class _Trainer:
         """Write ``name`` (``last.pt`` / ``best.pt``) on the main process; returns its path."""
         if self.checkpoint_dir is None or not self.ctx.is_main:
             return None
+        self._check_finite()
         rng = dict(rng if rng is not None else capture_rng_state(self.generator))
         if self.position.batch > 0:  # mid-epoch: replaying the epoch needs its starting state
             rng["generator"] = self.epoch_start_generator
@@ -518,26 +545,73 @@ class _Trainer:
         local_loss = loss.item()
         loss_value = self.ctx.all_sum([local_loss], self.device)[0] / self.ctx.world_size
         if not math.isfinite(loss_value):
-            where = (
-                f"epoch {self.position.epoch + 1}, batch {self.position.batch + 1} "
-                f"(step {self.position.step + 1})"
+            raise FloatingPointError(
+                f"training loss is {loss_value} at {self._next_step()}{self._kept()}"
             )
-            kept = (
-                f"; the last good checkpoint is kept in '{self.checkpoint_dir}'"
-                if self.checkpoint_dir is not None
-                else ""
-            )
-            raise FloatingPointError(f"training loss is {loss_value} at {where}{kept}")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        norm = None
         if self.config.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        if not self.scaler.is_enabled():  # a scaler skips the steps whose gradients overflowed
+            self._check_gradients(norm, loss_value)
+        # The weights change here and the position records it in run_epoch: a Ctrl-C waits.
+        self.interrupt.hold()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         correct = int((logits.argmax(dim=-1) == labels).sum())
         return local_loss, loss_value, correct
+
+    def _check_gradients(self, norm: torch.Tensor | None, loss_value: float) -> None:
+        """Refuse a step with non-finite gradients, which a finite loss can still give: it
+        would make every weight NaN, and the end of the epoch would save them."""
+        if norm is None:
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            if not grads:
+                return
+            norm = nn.utils.get_total_norm(grads)
+        if not torch.isfinite(norm):
+            raise FloatingPointError(
+                f"gradient norm is {float(norm)} (loss {loss_value:.4g}) at {self._next_step()}"
+                f"{self._kept()}"
+            )
+
+    def _next_step(self) -> str:
+        position = self.position
+        return f"epoch {position.epoch + 1}, batch {position.batch + 1} (step {position.step + 1})"
+
+    def _kept(self) -> str:
+        if self.checkpoint_dir is None:
+            return ""
+        return f"; the last good checkpoint is kept in '{self.checkpoint_dir}'"
+
+    def _not_finite(self) -> list[str]:
+        """The weights and optimiser states holding a NaN or an infinity (names)."""
+        found = [
+            name
+            for name, tensor in self.model.state_dict().items()
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all()
+        ]
+        for index, state in enumerate(self.optimizer.state.values()):
+            found += [
+                f"optimizer state {index} {key}"
+                for key, tensor in state.items()
+                if torch.is_tensor(tensor)
+                and tensor.is_floating_point()
+                and not torch.isfinite(tensor).all()
+            ]
+        return found
+
+    def _check_finite(self) -> None:
+        """Raise ``FloatingPointError`` before any file is written of a state that is not finite."""
+        found = self._not_finite()
+        if found:
+            raise FloatingPointError(
+                f"{_some(found)} {'are' if len(found) > 1 else 'is'} not finite after step "
+                f"{self.position.step}: nothing written{self._kept()}"
+            )
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -604,11 +678,11 @@ class _Trainer:
         )
         stopped_early = config.max_steps is not None and self.position.step >= config.max_steps
         try:
-            with _DeferredInterrupt() as interrupt:
+            with self.interrupt as interrupt:
                 while self.position.epoch < config.epochs and not stopped_early:
                     stopped_early = self.run_epoch(bar, interrupt)
         except KeyboardInterrupt:
-            self.save("last.pt", rng=self.boundary_rng)
+            self._save_on_interrupt()
             raise
         finally:
             if bar is not None:
@@ -620,6 +694,25 @@ class _Trainer:
         self.model.eval()
         self.ctx.close()
         return History(records, unwrap_model(self.model), self.checkpoint_dir)
+
+    def _save_on_interrupt(self) -> None:
+        """``last.pt`` on Ctrl-C, when weights, optimiser and position are one consistent state.
+
+        A second Ctrl-C waits while they are out of step (``_DeferredInterrupt.hold``); an
+        interruption that still arrives then (raised by other means), or one after the weights
+        became non-finite, leaves the last checkpoint on disk as it is."""
+        if self.checkpoint_dir is None or not self.ctx.is_main:
+            return
+        reason = ""
+        if self.interrupt.held:
+            reason = "inside an optimisation step (the weights may be ahead of the position)"
+        elif self._not_finite():
+            reason = "after the weights became non-finite"
+        if reason:
+            kept = self._kept().removeprefix("; ")
+            warnings.warn(f"interrupted {reason}: last.pt not written; {kept}", stacklevel=3)
+            return
+        self.save("last.pt", rng=self.boundary_rng)
 
     def run_epoch(self, bar: Any, interrupt: _DeferredInterrupt) -> bool:
         """Train the epoch in progress from where it stands; returns True when stopped early."""
@@ -643,6 +736,7 @@ class _Trainer:
             position.batch += 1
             position.step += 1
             self.boundary_rng = capture_rng_state(self.generator)
+            interrupt.release()  # the position records the step: a Ctrl-C that waited stops here
             lr = self.optimizer.param_groups[0]["lr"]
             if bar is not None:
                 bar.update(1)
@@ -669,13 +763,16 @@ class _Trainer:
         return config.max_steps is not None and position.step >= config.max_steps
 
     def end_epoch(self, bar: Any) -> None:
+        self._check_finite()  # before history.csv, last.pt or best.pt is written
         record = self.epoch_record()
         position = self.position
+        self.interrupt.hold()
         position.history.append(record)
         position.epoch += 1
         position.batch = 0
         position.totals = _zero_totals()
         self.boundary_rng = capture_rng_state(self.generator)
+        self.interrupt.release()
         if bar is not None:
             shown = {k: v for k, v in record.items() if k not in ("lr", "step")}
             bar.write(" ".join(f"{k}={_short(v)}" for k, v in shown.items()))
@@ -826,8 +923,12 @@ def fit(
     With ``config.checkpoint_dir``, ``last.pt`` is written every ``checkpoint_every`` epochs, at
     the end, when ``max_steps`` stops the run and on Ctrl-C (``KeyboardInterrupt`` is re-raised
     after saving); ``best.pt`` when the validation accuracy improves; ``history.csv`` after each
-    epoch. If ``last.pt`` already exists, training resumes from it. A non-finite loss raises
-    ``FloatingPointError`` before the bad step touches the weights or any checkpoint.
+    epoch. If ``last.pt`` already exists, training resumes from it when it is a checkpoint of
+    this run (the same model config, settings and data; ``ValueError`` otherwise, naming each
+    difference; ``config.restart`` moves such files aside and trains afresh). A non-finite loss
+    or gradient raises ``FloatingPointError`` before the bad step touches the weights, and no
+    file is written of weights or optimiser states that are not finite, so the last good
+    checkpoint is kept as it was.
     """
     config = config if config is not None else TrainConfig()
     if not isinstance(config, TrainConfig):

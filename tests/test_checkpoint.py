@@ -1,8 +1,10 @@
 """Checkpoints: exact resumption, faults (NaN, Ctrl-C), atomic files, rebuilding the right model."""
 
 import json
+import math
 import random
 import re
+import signal
 import warnings
 
 import numpy as np
@@ -280,6 +282,119 @@ def test_a_checkpoint_without_checksums_still_resumes_exactly_with_a_warning(tmp
     with pytest.warns(UserWarning, match="no checksum of its training state"):
         resumed = fit(model(seed=1), Blobs(), None, config(checkpoint_dir=tmp_path))
     assert_same_weights(fit(model(), Blobs(), None, config()).model, resumed.model)
+
+
+def step_then(monkeypatch, at_step, action):
+    """Make AdamW's step ``at_step`` (1-based) call ``action`` once it has updated the weights:
+    the moment at which the weights are one step ahead of the recorded position."""
+    original = torch.optim.AdamW.step
+    calls = []
+
+    def step(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == at_step:
+            action()
+        return result
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+
+
+def test_a_second_ctrl_c_inside_the_optimiser_step_waits_for_the_position(tmp_path, monkeypatch):
+    """Ctrl-C twice while the optimiser updates the weights: the second one waits the few
+    milliseconds until the position records the step, so last.pt pairs those weights with their
+    position and the resumed run equals one never stopped."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # fit installs its own
+
+    def ctrl_c_twice():
+        signal.raise_signal(signal.SIGINT)  # the first asks to stop between steps
+        signal.raise_signal(signal.SIGINT)  # the second one would stop at once
+
+    step_then(monkeypatch, 5, ctrl_c_twice)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path))
+    monkeypatch.undo()
+    saved = load_checkpoint(tmp_path / "last.pt")
+    assert (saved["epoch"], saved["batch"], saved["step"]) == (1, 2, 5)
+    resumed = fit(model(seed=1), Blobs(), None, config(checkpoint_dir=tmp_path))
+    straight = fit(model(), Blobs(), None, config())
+    assert_same_weights(straight.model, resumed.model)
+    assert without_timing(resumed.records) == without_timing(straight.records)
+
+
+def test_an_interruption_inside_the_optimiser_step_writes_no_checkpoint(tmp_path, monkeypatch):
+    """A KeyboardInterrupt that reaches the optimiser step by another route than fit's handler
+    cannot be held back: nothing is written then (the weights may be ahead of the position), the
+    files of the last good checkpoint stay as they were, and resuming them is exact."""
+    before = {}
+
+    def remember(info):
+        if info.step == 4:
+            before.update(snapshot(tmp_path))
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    step_then(monkeypatch, 5, interrupt)
+    with (
+        pytest.raises(KeyboardInterrupt),
+        pytest.warns(UserWarning, match="inside an optimisation step.*last.pt not written"),
+    ):
+        fit(model(), Blobs(), None, config(checkpoint_dir=tmp_path), callbacks=[remember])
+    monkeypatch.undo()
+    assert before and snapshot(tmp_path) == before
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 3
+    resumed = fit(model(seed=1), Blobs(), None, config(checkpoint_dir=tmp_path))
+    assert_same_weights(fit(model(), Blobs(), None, config()).model, resumed.model)
+
+
+class PoisonedBlobs(Blobs):
+    """Blobs whose items are all ``poison`` once it is set (NaN, or a number that overflows)."""
+
+    poison = None
+
+    def __getitem__(self, index):
+        image, label = super().__getitem__(index)
+        return (image if self.poison is None else torch.full_like(image, self.poison)), label
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "message"),
+    [
+        ("nan_item", ValueError, r"video contains NaN or inf values"),  # the model's own check
+        ("huge_item", FloatingPointError, r"training loss is nan at epoch 2, batch 3 \(step 6\)"),
+        ("nan_gradient", FloatingPointError, r"gradient norm is nan \(loss [\d.]+\) at epoch 2"),
+        ("nan_weights", FloatingPointError, r"head.weight.* not finite after step 6: nothing"),
+        ("nan_weights_then_ctrl_c", KeyboardInterrupt, None),
+    ],
+)
+def test_a_nan_never_overwrites_the_last_good_checkpoint(tmp_path, fault, error, message):
+    """Whatever turns the state non-finite at the last step of an epoch (a NaN sample, NaN
+    gradients under a finite loss, NaN weights, then Ctrl-C), no save path writes it: the files
+    on disk afterwards are byte for byte those from before the bad step."""
+    data = PoisonedBlobs()
+    before = {}
+
+    def inject(info):
+        if info.step == 5:  # the next step (6) ends epoch 2, which writes history, last and best
+            before.update(snapshot(tmp_path))
+            if fault.endswith("_item"):
+                data.poison = math.nan if fault == "nan_item" else 3e38
+            elif fault == "nan_gradient":  # the loss stays finite; the gradients do not
+                info.model.head.weight.register_hook(lambda grad: torch.full_like(grad, math.nan))
+        if info.step == 6 and fault.startswith("nan_weights"):
+            with torch.no_grad():
+                info.model.head.weight.fill_(math.nan)
+            if fault == "nan_weights_then_ctrl_c":
+                raise KeyboardInterrupt
+
+    if error is FloatingPointError:
+        message += f".*; the last good checkpoint is kept in '{re.escape(str(tmp_path))}'$"
+    with pytest.raises(error, match=message), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the interrupt path warns that it writes nothing
+        fit(model(), data, Blobs(), config(checkpoint_dir=tmp_path), callbacks=[inject])
+    assert sorted(str(name) for name in before) == ["best.pt", "history.csv", "last.pt"]
+    assert snapshot(tmp_path) == before
 
 
 def test_training_leaves_only_finished_files(tmp_path):
