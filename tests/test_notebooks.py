@@ -391,3 +391,19 @@ def test_notebook_opens_with_a_colab_badge_and_its_running_time(path: Path):
     assert re.search(r"\*Running time: about \d+ (seconds|minutes?)\b.*CPU", first), (
         f"{path.name}: no running time under the title"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_come_with_folded_hints_and_solutions(path: Path):
+    """Each chapter's exercises are followed by a folded list of hints and a folded solution each."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or "## Exercises" not in cell.source:
+            continue
+        exercises = cell.source.split("## Exercises", 1)[1].split("{dropdown}", 1)[0]
+        count = len(re.findall(r"^\d+\. ", exercises, re.M))
+        assert count and "::::{dropdown} Hints" in cell.source, f"{path.name}: no folded hints"
+        for n in range(1, count + 1):
+            assert f":::{{dropdown}} A solution to exercise {n}\n" in cell.source, (
+                f"{path.name}: no folded solution to exercise {n}"
+            )
