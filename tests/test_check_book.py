@@ -518,3 +518,25 @@ def test_browser_typesets_math_offline_and_measures_its_width(tmp_path):
     # without the local copy the CDN is out of reach offline: the math stays raw TeX
     (raw,) = cb.check_pages(BROWSER, html, ["math"], cb.Options(offline=True, budget_ms=3000))
     assert raw.unrendered_math
+
+
+def test_image_info_reads_the_smallest_font_a_figure_records(tmp_path):
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text(cb.FONT_KEY, "7")
+    path = tmp_path / "widget.png"
+    Image.new("RGB", (662, 300), "white").save(path, dpi=(72, 72), pnginfo=text)
+    assert cb.image_info(path, 100, 10) == (72, 7)
+    assert cb.image_info(png(tmp_path / "plain.png", 10, 10, None), 100, 10) == (100, 10)
+    # evaluate reads both: 7 pt at 72 dpi, 662 px shown at 612 px, is 6.5 px high
+    page = measured(
+        images=[
+            {"where": "image 1", "src": path.as_uri(), "natural": 662, "shown": 612, "loaded": True}
+        ]
+    )
+    result = cb.evaluate("notebooks/10_explorer", page, cb.Options())
+    assert result.failed_checks() == ["figure"]
+    assert (
+        "7 pt text at 72 dpi, 662 px shown at 612 px, renders 6.5 px high" in result.failures[0][1]
+    )

@@ -14,9 +14,10 @@
   (``scrollWidth > clientWidth``, of the block or a ``<pre>`` in it), its box is wider than the column, or
   (math) the rendered MathJax box in it is wider than the column (by more than ``--block-slack`` px);
 * an image or canvas whose text renders smaller than ``--min-font-px`` (figures, animations and widget
-  snapshots alike): drawn with ``--font-pt`` point text at the resolution its PNG records (its pHYs chunk;
-  ``--dpi`` when it has none, as for a canvas) and shown at ``displayed width / natural width`` of its size,
-  it has text of ``font_pt * dpi / 72 * displayed / natural`` CSS px; an image that does not load fails too
+  snapshots alike): drawn with ``--font-pt`` point text (or the size its PNG records as its smallest,
+  in a ``min_font_pt`` text chunk) at the resolution its PNG records (its pHYs chunk; ``--dpi`` when it
+  has none, as for a canvas) and shown at ``displayed width / natural width`` of its size, it has text of
+  ``font_pt * dpi / 72 * displayed / natural`` CSS px; an image that does not load fails too
   (a remote one, such as a badge, does not count without a network).
 
 What a reader can open counts as shown: the checks open every dropdown (``<details>``) and toggled cell first;
@@ -484,46 +485,72 @@ def rendered_font_px(font_pt: float, dpi: float, natural: float, shown: float) -
     return font_pt * dpi / 72.0 * (shown / natural)
 
 
-def image_dpi(source: str | Path | bytes, default: float) -> float:
-    """The horizontal resolution an image records (a PNG's pHYs chunk), ``default`` when it records none.
+FONT_KEY = "min_font_pt"
+"""A PNG text chunk a figure may carry: the size in points of its smallest text (rvit.widgets writes it)."""
 
-    ``source`` is a file path, a ``file://`` or ``data:`` URL, or the image's bytes; an SVG counts as 96
-    dpi (its sizes are CSS units). Anything unreadable gives ``default``.
+
+def _image_source(source: str | Path | bytes) -> bytes | Path | None:
+    """The bytes or the path of an image given as a path, ``file:``/``data:`` URL or bytes; None for SVG."""
+    if isinstance(source, bytes):
+        return source
+    text = str(source)
+    if text.startswith("data:"):
+        head, _, payload = text.partition(",")
+        if "svg" in head:
+            return None
+        if head.endswith(";base64"):
+            return base64.b64decode(payload)
+        return urllib.parse.unquote_to_bytes(payload)
+    if text.startswith("file:"):
+        text = urllib.request.url2pathname(urllib.parse.urlparse(text).path)
+    path = Path(text)
+    return None if path.suffix.lower() in (".svg", ".svgz") else path
+
+
+def image_info(source: str | Path | bytes, dpi: float, font_pt: float) -> tuple[float, float]:
+    """The resolution an image records (a PNG's pHYs chunk) and the size of its smallest text.
+
+    ``source`` is a file path, a ``file://`` or ``data:`` URL, or the image's bytes. The text size is the
+    image's ``min_font_pt`` text chunk where it has one (a figure that knows its smallest font says so),
+    else ``font_pt``; the resolution is ``dpi`` where it records none. An SVG counts as 96 dpi (its sizes
+    are CSS units). Anything unreadable gives the defaults.
     """
     try:
-        if isinstance(source, bytes):
-            data: bytes | Path = source
-        else:
-            text = str(source)
-            if text.startswith("data:"):
-                head, _, payload = text.partition(",")
-                if "svg" in head:
-                    return 96.0
-                data = (
-                    base64.b64decode(payload)
-                    if head.endswith(";base64")
-                    else urllib.parse.unquote_to_bytes(payload)
-                )
-            else:
-                if text.startswith("file:"):
-                    text = urllib.request.url2pathname(urllib.parse.urlparse(text).path)
-                data = Path(text)
-                if data.suffix.lower() in (".svg", ".svgz"):
-                    return 96.0
+        data = _image_source(source)
+        if data is None:
+            return 96.0, font_pt
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-            dpi = image.info.get("dpi")
-        if isinstance(dpi, tuple | list) and dpi and float(dpi[0]) > 1:
-            return round(float(dpi[0]), 1)
-        if isinstance(dpi, int | float) and dpi > 1:
-            return round(float(dpi), 1)
+            recorded, text = image.info.get("dpi"), image.info.get(FONT_KEY)
+        if isinstance(recorded, tuple | list) and recorded and float(recorded[0]) > 1:
+            dpi = round(float(recorded[0]), 1)
+        elif isinstance(recorded, int | float) and recorded > 1:
+            dpi = round(float(recorded), 1)
+        if text is not None and float(text) > 0:
+            font_pt = float(text)
     except (OSError, ValueError):
         pass
-    return default
+    return dpi, font_pt
 
 
-def evaluate(page: str, measured: dict, options: Options, dpi_of=None) -> PageResult:
-    """Apply the thresholds to one page's measurements (``dpi_of(src)`` reads an image's resolution)."""
+def image_dpi(source: str | Path | bytes, default: float) -> float:
+    """The horizontal resolution an image records (a PNG's pHYs chunk), ``default`` when it records none."""
+    return image_info(source, default, 0.0)[0]
+
+
+def evaluate(page: str, measured: dict, options: Options, dpi_of=None, font_of=None) -> PageResult:
+    """Apply the thresholds to one page's measurements (``dpi_of(src)`` reads an image's resolution,
+    ``font_of(src)`` the size of its smallest text in points)."""
+    if dpi_of is None and font_of is None:
+        infos: dict[str, tuple[float, float]] = {}
+
+        def info(src: str) -> tuple[float, float]:
+            if src not in infos:
+                infos[src] = image_info(src, options.dpi, options.font_pt)
+            return infos[src]
+
+        dpi_of, font_of = (lambda src: info(src)[0]), (lambda src: info(src)[1])
     dpi_of = dpi_of or (lambda src: image_dpi(src, options.dpi))
+    font_of = font_of or (lambda src: options.font_pt)
     result = PageResult(page=page, height=measured.get("height"))
     result.unrendered_math = bool(measured.get("math")) and measured.get("mathjax") != "rendered"
     if "error" in measured:
@@ -591,14 +618,14 @@ def evaluate(page: str, measured: dict, options: Options, dpi_of=None) -> PageRe
             result.failures.append(("figure", f"{item['where']} ({name}) did not load"))
             small += 1
             continue
-        dpi = dpi_of(item["src"])
-        px = rendered_font_px(options.font_pt, dpi, item["natural"], item["shown"])
+        dpi, font_pt = dpi_of(item["src"]), font_of(item["src"])
+        px = rendered_font_px(font_pt, dpi, item["natural"], item["shown"])
         if px < options.min_font_px:
             small += 1
             result.failures.append(
                 (
                     "figure",
-                    f"{item['where']} ({name}): {options.font_pt:g} pt text at {dpi:g} dpi, "
+                    f"{item['where']} ({name}): {font_pt:g} pt text at {dpi:g} dpi, "
                     f"{item['natural']} px shown at {item['shown']:.0f} px, renders "
                     f"{px:.1f} px high (< {options.min_font_px:g} px)",
                 )
