@@ -197,10 +197,15 @@ def table(frame: Any, formatter: Any = None, *, index: bool = False, **options: 
         styler = styler.format(formatter, escape="html", **options)
     if not index:
         styler = styler.hide(axis="index")
-    cell = {"padding": CELL_PADDING, "text-align": "left"}
-    return styler.set_properties(
-        **{"white-space": "normal", "overflow-wrap": "anywhere", **cell}
-    ).set_table_styles([{"selector": "th", "props": list(cell.items())}], overwrite=False)
+    cell = {
+        "white-space": "normal",
+        "overflow-wrap": "anywhere",
+        "padding": CELL_PADDING,
+        "text-align": "left",
+    }
+    return styler.set_properties(**cell).set_table_styles(
+        [{"selector": "th", "props": list(cell.items())}], overwrite=False
+    )
 
 
 CELL_PADDING = "0.25em 0.6em"

@@ -37,6 +37,7 @@ def test_table_shows_floats_to_their_precision_and_pads_its_cells():
     assert "0.820000" not in html and ">0.82<" in html and ">0.8235<" in html
     assert ">12346<" in html and ">0.000123<" in html and ">12<" in html
     assert html.count("padding: 0.25em 0.6em") == 2  # the cells and the column names
+    assert html.count("overflow-wrap: anywhere") == 2  # column names wrap too
     # an explicit precision still wins
     assert ">0.82<" in table(frame, precision=2).to_html()
     assert ">0.823<" in table(frame, precision=3).to_html()
