@@ -9,7 +9,7 @@ STAMP := $(VENV)/.rvit-installed
 PROFILE ?= book
 JOBS ?= 1
 
-.PHONY: setup lab check-lab check-colab test lint format book check-book book-clean bench study clean
+.PHONY: setup lab check-lab check-colab test lint format book mathjax check-book book-clean bench study clean
 
 setup: $(STAMP)
 
@@ -66,13 +66,26 @@ test: lint
 book: setup
 	$(BIN)/jupyter-book build book/ -W --keep-going
 
+# MathJax 3 from the npm registry into .cache/mathjax (ignored by git), for check-book: the pages load it
+# from there instead of its CDN, so the math is typeset (and the page heights are real) without a network.
+# Without npm the check goes on with the CDN's (raw TeX when offline).
+MATHJAX := .cache/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js
+
+mathjax: $(MATHJAX)
+
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "npm not found: check-book loads MathJax from its CDN"; exit 0; }
+	npm install --prefix .cache/mathjax --no-audit --no-fund --silent mathjax@3
+
 # The built book as its readers meet it: headless Chromium (`apt install chromium`; skipped with a message
-# when it is missing) loads every page of book/_toc.yml at a 1,200 px wide window, prints each page's height
-# and fails on a visible traceback, an unrendered role, a table wider than the text column or a figure whose
-# text renders below 9 px. Options go through CHECK_BOOK_ARGS (`python tools/check_book.py --help`).
+# when it is missing) loads every page of book/_toc.yml at a 1,200 px wide window with MathJax typeset,
+# prints each page's height and what it measured, and fails on a visible traceback, an unrendered role,
+# a table wider than the text column or with colliding cells, display math, code or an output wider than
+# the text column, or an image or canvas whose text renders below 9 px.
+# Options go through CHECK_BOOK_ARGS (`python tools/check_book.py --help`).
 CHECK_BOOK_ARGS ?=
 
-check-book: setup
+check-book: setup mathjax
 	@test -d book/_build/html || { echo "book/_build/html not found: run 'make book' first"; exit 2; }
 	$(BIN)/python tools/check_book.py $(CHECK_BOOK_ARGS)
 

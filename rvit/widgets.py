@@ -28,9 +28,11 @@ gate reading keys the explorer cannot show raises instead of being drawn wrongly
 from __future__ import annotations
 
 import io
+import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -38,9 +40,11 @@ import numpy as np
 import torch
 from IPython.display import HTML
 from matplotlib import rc_context
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import FuncAnimation, HTMLWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
@@ -55,6 +59,9 @@ __all__ = [
 ]
 
 HEAT_KEYS: tuple[str, ...] = ("frame", "memory")
+MIN_FONT_KEY = "min_font_pt"
+"""The PNG text chunk in which the explorer's figures record their smallest font size (``make check-book``
+reads it to tell how high their text renders on the page)."""
 """Which keys of the gate the heat map shows: the frame's tokens or the memory's tokens."""
 
 TOP_K = 5
@@ -334,7 +341,9 @@ class _ModelPanels:
     """The four panels of one model inside an :class:`ExplorerFigure` (a matplotlib subfigure)."""
 
     BAR_COLOR, TRUE_COLOR, RIVAL_COLOR = "#9aa5b1", "#e8710a", "#3b6ea5"
-    TITLE, LABEL, TICK = 9, 8, 7  # font sizes in points
+    # font sizes in points: at the default sizes (3.3 inches per model, 90 dpi) a two-model figure fits a
+    # 612 px text column with its smallest text 10 px high (make check-book reads MIN_FONT_KEY)
+    TITLE, LABEL, TICK = 8.5, 8, 8
 
     def __init__(
         self,
@@ -348,9 +357,9 @@ class _ModelPanels:
         self.name, self.trace, self.class_names = name, trace, class_names
         self.subfig = subfig
         ax = subfig.subplots(
-            2, 2, gridspec_kw={"left": 0.11, "right": 0.95, "bottom": 0.11, "top": 0.8}
+            2, 2, gridspec_kw={"left": 0.15, "right": 0.93, "bottom": 0.12, "top": 0.8}
         )
-        subfig.subplots_adjust(wspace=0.38, hspace=0.7)
+        subfig.subplots_adjust(wspace=0.55, hspace=0.75)
         self.ax_frame, self.ax_top, self.ax_conf, self.ax_norm = ax.ravel()
         self.steps = np.arange(1, trace.num_frames + 1)
         self._frame_panel(layer, keys)
@@ -359,8 +368,11 @@ class _ModelPanels:
         self._norm_panel()
         for axis in (self.ax_top, self.ax_conf, self.ax_norm):
             axis.tick_params(labelsize=self.TICK)
+            axis.xaxis.set_major_locator(MaxNLocator(3, integer=axis is not self.ax_top))
+        for axis in (self.ax_conf, self.ax_norm):
+            axis.yaxis.set_major_locator(MaxNLocator(3))
         self.ax_conf.set_xlim(0.5, trace.num_frames + 0.5)
-        self.ax_norm.set_xlim(0.5, trace.num_frames + 1.2)  # room for the layer labels
+        self.ax_norm.set_xlim(0.5, trace.num_frames + 2)  # room for the layer labels
         for axis in (self.ax_conf, self.ax_norm):
             axis.set_xlabel("frames seen", fontsize=self.LABEL)
 
@@ -386,8 +398,8 @@ class _ModelPanels:
         ]
         self.ax_top.set_xlim(0, 1)
         self.ax_top.set_yticks([])
-        self.ax_top.set_xlabel("probability after this frame", fontsize=self.LABEL)
-        self.ax_top.set_title("top-5 classes (orange: true)", fontsize=self.TITLE)
+        self.ax_top.set_xlabel("probability", fontsize=self.LABEL)
+        self.ax_top.set_title("top 5 (orange: true)", fontsize=self.TITLE)
 
     def _confidence_panel(self) -> None:
         """The probability of the true class (or of the top class) and of its best rival so far."""
@@ -395,12 +407,12 @@ class _ModelPanels:
         self.curve_rival = None
         if trace.label is None:
             self.curve_true = trace.probs.max(dim=-1).values.numpy()
-            ax.set_title("probability of the top class", fontsize=self.TITLE)
+            ax.set_title("p(top class)", fontsize=self.TITLE)
         else:
             self.curve_true = trace.confidence().numpy()
             self.curve_rival = trace.rival().numpy()
             true_name = _class_name(self.class_names, trace.label)
-            ax.set_title(f"p({true_name}) orange,\nbest other class blue", fontsize=self.TITLE)
+            ax.set_title(f"p({true_name}) orange,\nbest other blue", fontsize=self.TITLE)
         (self.line_true,) = ax.plot([], [], color=self.TRUE_COLOR, marker="o", ms=3)
         (self.line_rival,) = ax.plot([], [], color=self.RIVAL_COLOR, ls="--", marker=".", ms=3)
         self.cursor_conf = ax.axvline(1, color="0.6", lw=0.8)
@@ -411,8 +423,8 @@ class _ModelPanels:
         """The hidden-state norm of each layer so far, each line labelled at its newest point."""
         ax = self.ax_norm
         self.norm_lines, self.norm_labels = [], []
-        ax.set_title("hidden-state norm per layer", fontsize=self.TITLE)
-        ax.set_ylabel("mean norm of h per token", fontsize=self.LABEL)
+        ax.set_title("state norm per layer", fontsize=self.TITLE)
+        ax.set_ylabel("norm of h", fontsize=self.LABEL)
         self.cursor_norm = ax.axvline(1, color="0.6", lw=0.8)
         if self.trace.hidden_norm is None:
             ax.text(
@@ -462,12 +474,11 @@ class _ModelPanels:
             self.heat.set_data(self.heat_maps[t])
             layer_share = float(trace.memory_share[t, self.layer])
             self.ax_frame.set_title(
-                f"gate attention on {self.keys}, layer {self.layer + 1}\n"
-                f"memory share {layer_share:.0%}",
+                f"gate on {self.keys}, layer {self.layer + 1}\nmemory share {layer_share:.0%}",
                 fontsize=self.TITLE,
             )
         else:
-            self.ax_frame.set_title("frame (no attention gate)", fontsize=self.TITLE)
+            self.ax_frame.set_title("frame (no gate)", fontsize=self.TITLE)
         for bar, text, (k, p) in zip(self.bars, self.bar_names, trace.top(t), strict=True):
             bar.set_width(p)
             bar.set_color(self.TRUE_COLOR if k == trace.label else self.BAR_COLOR)
@@ -482,7 +493,7 @@ class _ModelPanels:
         self.cursor_conf.set_xdata([t + 1, t + 1])
         self.cursor_norm.set_xdata([t + 1, t + 1])
         predicted = _class_name(names, int(trace.predictions[t]))
-        self.subfig.suptitle(f"{self.name} predicts {predicted}", fontsize=10, y=0.93)
+        self.subfig.suptitle(f"{self.name} predicts {predicted}", fontsize=9, y=0.93)
 
 
 class _SavingCanvas(FigureCanvasAgg):
@@ -518,7 +529,7 @@ class ExplorerFigure:
         layer: int = -1,
         keys: str = "frame",
         title: str | None = None,
-        width: float = 5.0,
+        width: float = 3.3,
     ) -> None:
         if not isinstance(traces, Mapping) or not traces:
             raise ValueError("traces must be a non-empty dict: model name -> VideoTrace")
@@ -539,7 +550,7 @@ class ExplorerFigure:
         self.num_frames = next(iter(lengths.values()))
         self.title = title
         self.t = 0
-        self.figure = Figure(figsize=(width * len(traces), 0.95 * width + 0.3))
+        self.figure = Figure(figsize=(width * len(traces), 1.2 * width + 0.4))
         _SavingCanvas(self.figure)
         subfigs = self.figure.subfigures(1, len(traces), squeeze=False)[0]
         self.panels = [
@@ -561,8 +572,23 @@ class ExplorerFigure:
             title = f"{what}frame {t + 1} of {self.num_frames}"
         else:
             title = f"{title} (frame {t + 1} of {self.num_frames})"
-        self.figure.suptitle(title, fontsize=10, y=0.995)
+        self.figure.suptitle(title, fontsize=9, y=0.995)
         return list(self.figure.get_children())
+
+    @property
+    def min_font_pt(self) -> float:
+        """The size in points of the figure's smallest visible text."""
+        sizes = [
+            text.get_fontsize()
+            for text in self.figure.findobj(Text)
+            if text.get_visible() and text.get_text().strip()
+        ]
+        return float(min(sizes)) if sizes else 0.0
+
+    def png_metadata(self) -> dict[str, str]:
+        """PNG text chunks for :meth:`to_png` and :func:`animate`: the smallest font, which ``make
+        check-book`` reads to tell how high the figure's text renders on the page."""
+        return {MIN_FONT_KEY: f"{self.min_font_pt:g}"}
 
     def set_heat(self, layer: int = -1, keys: str = "frame") -> None:
         """Show the gate attention of another ``layer`` or ``keys`` (redraws the current frame)."""
@@ -577,7 +603,7 @@ class ExplorerFigure:
     def to_png(self, dpi: float = 72) -> bytes:
         """The figure as PNG bytes."""
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=dpi)
+        self.figure.savefig(buffer, format="png", dpi=dpi, metadata=self.png_metadata())
         return buffer.getvalue()
 
 
@@ -616,8 +642,8 @@ def animate(
     keys: str = "frame",
     title: str | None = None,
     fps: float = 3.0,
-    dpi: float = 60,
-    width: float = 5.0,
+    dpi: float = 90,
+    width: float = 3.3,
     embed_limit_mb: float = 4.0,
 ) -> HTML:
     """A self-contained HTML/JavaScript animation of models reading ``video`` frame by frame.
@@ -653,8 +679,16 @@ def animate(
         view.figure, view.update, frames=view.num_frames, interval=1000 / fps, blit=False
     )
     # matplotlib would silently drop the frames beyond its own limit: render them all, then check.
-    with rc_context({"animation.embed_limit": 10 * embed_limit_mb + 10, "savefig.dpi": dpi}):
-        html = animation.to_jshtml(fps=fps, default_mode="loop")
+    # As FuncAnimation.to_jshtml, with each frame's PNG carrying the figure's smallest font size.
+    with (
+        rc_context({"animation.embed_limit": 10 * embed_limit_mb + 10, "savefig.dpi": dpi}),
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        path = Path(folder, "animation.html")
+        writer = HTMLWriter(fps=fps, embed_frames=True, default_mode="loop")
+        savefig = {"metadata": view.png_metadata()}
+        animation.save(str(path), writer=writer, dpi=dpi, savefig_kwargs=savefig)
+        html = path.read_text(encoding="utf-8")
     size_mb = len(html.encode()) / 2**20
     if size_mb > embed_limit_mb:
         raise ValueError(
@@ -722,8 +756,8 @@ class VideoExplorer:
         models: Mapping[str, nn.Module],
         video_set: Dataset,
         class_names: Sequence[str] | None = None,
-        dpi: float = 72,
-        width: float = 5.0,
+        dpi: float = 90,
+        width: float = 3.3,
         cache_size: int = 16,
     ) -> None:
         self.models = _check_models(models)
@@ -767,8 +801,9 @@ class VideoExplorer:
         self.sample_slider = widgets.IntSlider(
             value=0, min=0, max=len(self.indices[first]) - 1, description="video"
         )
-        self.frame_slider = widgets.IntSlider(value=0, min=0, max=0, description="frame")
-        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=500, description="play")
+        # The slider counts frames from 1, as the figure's title does ("frame 8 of 8")
+        self.frame_slider = widgets.IntSlider(value=1, min=1, max=1, description="frame")
+        self.play = widgets.Play(value=1, min=1, max=1, step=1, interval=500, description="play")
         self.play_link = widgets.jslink((self.play, "value"), (self.frame_slider, "value"))
         self.layer_dropdown = widgets.Dropdown(
             options=[(f"layer {i + 1}", i) for i in range(depth)],
@@ -829,7 +864,7 @@ class VideoExplorer:
     @property
     def current(self) -> ExplorerView:
         """An :class:`ExplorerView` of what is shown now."""
-        t = self.frame_slider.value
+        t = self.frame_slider.value - 1
         label = self.class_dropdown.value
         top5: dict[str, list[tuple[str, float]]] = {}
         confidence: dict[str, list[float]] = {}
@@ -884,10 +919,10 @@ class VideoExplorer:
         frames = next(iter(traces.values())).num_frames
         self._busy = True
         try:
-            self.frame_slider.value = 0
-            self.play.value = 0
-            self.frame_slider.max = frames - 1
-            self.play.max = frames - 1
+            self.frame_slider.value = 1
+            self.play.value = 1
+            self.frame_slider.max = frames
+            self.play.max = frames
         finally:
             self._busy = False
         self._build()
@@ -903,7 +938,7 @@ class VideoExplorer:
         )
 
     def _draw(self) -> None:
-        self._view.update(self.frame_slider.value)
+        self._view.update(self.frame_slider.value - 1)
         self.image.value = self._view.to_png(self.dpi)
         view = self.current
         rows = "".join(

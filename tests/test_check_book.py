@@ -148,6 +148,8 @@ def measured(**overrides):
         "roles": [],
         "tables": [],
         "images": [],
+        "cells": [],
+        "blocks": {"math": [], "code": [], "output": []},
     }
     return {**base, **overrides}
 
@@ -159,6 +161,100 @@ def test_evaluate_clean_page():
     )
     result = cb.evaluate("intro", page, cb.Options(), dpi_of=lambda src: 100)
     assert result.ok and result.height == 2000 and result.failed_checks() == []
+    assert result.counts["table"] == (0, 1) and result.counts["figure"] == (0, 1)
+    assert result.counts["math"] == (0, 0)
+
+
+def test_evaluate_blocks_cells_and_canvases():
+    page = measured(
+        blocks={
+            "math": [
+                {"where": "display math 1", "over": 0, "box": 300, "text": "x^2"},
+                {"where": "display math 2", "over": 343, "box": 1043, "text": "a_1 + a_2"},
+            ],
+            "code": [{"where": "code block 1", "over": 0.5, "text": "x = 1"}],
+            "output": [
+                {"where": "output 1 in cell 2", "over": 398, "text": "usage: rvit [-h]"},
+                {"where": "output 2 in cell 3", "over": 0, "text": "ok"},
+            ],
+        },
+        cells=[
+            {
+                "where": "table 1",
+                "cells": 4,
+                "collisions": 1,
+                "overflows": 0,
+                "gap": 2.0,
+                "example": "0.820000 | 0.910000",
+            },
+            {
+                "where": "table 2",
+                "cells": 2,
+                "collisions": 0,
+                "overflows": 1,
+                "gap": 12.0,
+                "example": "a very long name (overflows its cell)",
+            },
+            {
+                "where": "table 3",
+                "cells": 6,
+                "collisions": 0,
+                "overflows": 0,
+                "gap": 16.0,
+                "example": "",
+            },
+        ],
+        images=[
+            {"where": "canvas 1", "src": "canvas", "natural": 1600, "shown": 700, "loaded": True},
+            {
+                "where": "image 2",
+                "src": "https://example.org/badge.svg",
+                "natural": 0,
+                "shown": 0,
+                "loaded": False,
+                "remote": True,
+            },
+        ],
+    )
+    result = cb.evaluate("notebooks/10_explorer", page, cb.Options(), dpi_of=lambda src: 100)
+    assert result.failed_checks() == ["cells", "math", "output", "figure"]
+    assert result.counts == {
+        "table": (0, 0),
+        "cells": (2, 3),
+        "math": (1, 2),
+        "code": (0, 1),
+        "output": (1, 2),
+        "figure": (1, 2),
+    }
+    text = "\n".join(m for _, m in result.failures)
+    assert "display math 2: the display math overflows by 343 px" in text
+    assert "(MathJax box 1043 px)" in text
+    assert "output 1 in cell 2: the output overflows by 398 px" in text
+    assert "closer than 4 px (closest 2.0 px): '0.820000 | 0.910000'" in text
+    assert "table 2 has 1 cell(s) whose text overflows the cell" in text
+    assert (
+        "canvas 1 (canvas): 10 pt text at 100 dpi, 1600 px shown at 700 px, renders 6.1 px" in text
+    )
+    assert "badge" not in text  # a remote image that did not load offline is not the book's
+    lenient = cb.Options(block_slack=400, cell_gap=1, min_font_px=6)
+    assert cb.evaluate("p", page, lenient, dpi_of=lambda src: 100).failed_checks() == ["cells"]
+
+
+def test_local_mathjax(tmp_path):
+    es5 = tmp_path / "mathjax" / "es5"
+    es5.mkdir(parents=True)
+    (es5 / "tex-mml-chtml.js").write_text("")
+    page = (
+        '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+        "<script async src='//cdn.example.org/mathjax/es5/tex-svg.js?config=x'></script>"
+        '<script src="https://example.org/other.js"></script>'
+    )
+    local = cb.local_mathjax(page, es5)
+    assert f'src="{(es5 / "tex-mml-chtml.js").as_uri()}"' in local
+    assert "tex-svg.js?config=x" in local  # no local file of that name: unchanged
+    assert 'src="https://example.org/other.js"' in local
+    assert cb.local_mathjax(page, None) == page
+    assert cb.local_mathjax(page, tmp_path / "missing") == page
 
 
 def test_evaluate_reports_each_check():
@@ -216,10 +312,14 @@ def test_format_report():
     missing = cb.PageResult("references", None, failures=[("page", "missing")])
     report = cb.format_report([ok, bad, missing], cb.Options())
     lines = report.splitlines()
-    assert lines[0].split() == ["page", "height", "px", "@1200", "checks", "failed"]
-    assert lines[2].split() == ["intro", "1500", "ok"]
-    assert lines[3].split() == ["notebooks/08_study", "23456", "role,", "table"]
-    assert lines[4].split() == ["references", "-", "page"]
+    heads = ["math", "code", "output", "tables", "cells", "figures"]
+    assert lines[0].split() == ["page", "height", "px", "@1200", *heads, "checks", "failed"]
+    assert lines[2].split() == ["intro", "1500", *["-"] * 6, "ok"]
+    assert lines[3].split() == ["notebooks/08_study", "23456", *["-"] * 6, "role,", "table"]
+    assert lines[4].split() == ["references", "-", *["-"] * 6, "page"]
+    ok.counts = {"math": (1, 3), "code": (0, 5), "figure": (0, 2)}
+    lines = cb.format_report([ok], cb.Options()).splitlines()
+    assert lines[2].split() == ["intro", "1500", "1/3", "0/5", "-", "-", "-", "0/2", "ok"]
     assert "notebooks/08_study: [table] table 1 is wide" in report
 
 
@@ -244,7 +344,10 @@ LAYOUT = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
 body {{ margin: 0; font: 16px sans-serif; }}
 article.bd-article {{ width: 700px; margin: 0 auto; }}
 img {{ max-width: 100%; }}
-</style></head><body><main><article class="bd-article"><section id="page">
+pre {{ overflow-x: auto; }}
+td {{ padding: 4px; }}
+table.tight td {{ padding: 0; }}
+</style>{head}</head><body><main><article class="bd-article"><section id="page">
 <h1>Page</h1>
 {body}
 </section></article></main></body></html>"""
@@ -263,6 +366,9 @@ ZeroDivisionError                         Traceback (most recent call last)
 ----&gt; 1 1/0
 ZeroDivisionError: division by zero</pre></div></div>
 </div></div>
+<div class="highlight"><pre>{long_line}</pre></div>
+<table class="tight"><tr><td>0.820000</td><td>0.910000</td></tr></table>
+<canvas width="1600" height="100" style="width: 700px"></canvas>
 """
 
 CLEAN = """
@@ -284,9 +390,11 @@ def write_pages(root: Path) -> Path:
     png(root / "_images" / "fits.png", 600, 400, 100)
     (root / "notebooks").mkdir()
     cells = "".join(f"<td>column_value_{i}</td>" for i in range(30))
-    (root / "broken.html").write_text(LAYOUT.format(body=BROKEN.format(wide_cells=cells)))
+    long_line = "x = 1  # " + "a long comment " * 20
+    broken = BROKEN.format(wide_cells=cells, long_line=long_line)
+    (root / "broken.html").write_text(LAYOUT.format(head="", body=broken))
     (root / "clean.html").write_text(
-        LAYOUT.format(body=CLEAN.replace("{{", "{").replace("}}", "}"))
+        LAYOUT.format(head="", body=CLEAN.replace("{{", "{").replace("}}", "}"))
     )
     (root / "_toc.yml").write_text("format: jb-book\nroot: clean\nchapters:\n  - file: broken\n")
     return root
@@ -302,8 +410,16 @@ def test_browser_reports_each_problem_and_passes_a_clean_page(tmp_path, capsys):
     assert clean.height and clean.height > 0
 
     checks = broken.failed_checks()
-    assert checks == ["traceback", "role", "table", "figure"], broken.failures
+    assert checks == ["traceback", "role", "table", "cells", "code", "output", "figure"], (
+        broken.failures
+    )
+    assert broken.counts["code"] == (1, 1)  # the traceback's <pre> is an output, not code
+    assert broken.counts["cells"] == (1, 2) and broken.counts["figure"] == (2, 2)
     text = "\n".join(m for _, m in broken.failures)
+    assert re.search(r"code block 1 under #page: the code block overflows by \d+ px", text)
+    assert "closer than 4 px (closest 2.0 px): '0.820000 | 0.910000'" in text
+    assert "canvas 2 under #page (canvas)" in text and "renders 6.1 px" in text
+    assert re.search(r"output 1 in cell 1 under #page: the output overflows", text)  # its table
     assert "error output 1 in cell 3 under #page shows a traceback" in text
     assert "unrendered role {glue:text}" in text
     assert re.search(r"table 1 in cell 1 under #page is \d+ px wide, wider than the 700 px", text)
@@ -327,8 +443,12 @@ def test_browser_reports_each_problem_and_passes_a_clean_page(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert code == 1
-    assert re.search(r"^clean\s+\d+\s+ok$", out, re.M)
-    assert re.search(r"^broken\s+\d+\s+traceback, role, table, figure$", out, re.M)
+    assert re.search(r"^clean\s+\d+(\s+0/\d+){6}\s+ok$", out, re.M)
+    assert re.search(
+        r"^broken\s+\d+(\s+\d+/\d+){6}\s+traceback, role, table, cells, code, output, figure$",
+        out,
+        re.M,
+    )
     assert cb.main(["--html", str(html), "--page", "clean", "--browser", BROWSER, "--offline"]) == 0
 
 
@@ -356,10 +476,67 @@ def test_browser_on_a_tiny_built_book(tmp_path, capsys):
         timeout=120,
     )
     html = book / "_build" / "html"
-    code = cb.main(
-        ["--html", str(html), "--toc", str(book / "_toc.yml"), "--browser", BROWSER, "--offline"]
-    )
+    args = ["--html", str(html), "--toc", str(book / "_toc.yml"), "--browser", BROWSER, "--offline"]
+    code = cb.main(args)
     out = capsys.readouterr().out
     assert code == 0, out
-    assert re.search(r"^intro\s+\d+\s+ok$", out, re.M)
-    assert "MathJax did not render on intro" in out  # offline, MathJax's CDN is blocked
+    assert re.search(r"^intro\s+\d+(\s+0/\d+){6}\s+ok$", out, re.M)
+    # offline, the CDN is blocked: MathJax renders from the local copy (make mathjax), else stays raw
+    local = (cb.MATHJAX_DIR / "tex-mml-chtml.js").is_file()
+    assert ("MathJax did not render on intro" in out) is not local
+    assert cb.main([*args, "--mathjax", "cdn"]) == 0
+    assert "MathJax did not render on intro" in capsys.readouterr().out
+
+
+MATH_HEAD = """<script>window.MathJax = {{tex: {{inlineMath: [["\\\\(", "\\\\)"]]}}}};</script>
+<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>"""
+MATH = """
+<div class="math notranslate nohighlight">\\[ x^2 + y^2 = z^2 \\]</div>
+<div class="math notranslate nohighlight">\\[ {wide} \\]</div>
+"""
+
+
+@needs_browser
+@pytest.mark.skipif(
+    not (cb.MATHJAX_DIR / "tex-mml-chtml.js").is_file(), reason="no local MathJax: make mathjax"
+)
+def test_browser_typesets_math_offline_and_measures_its_width(tmp_path):
+    html = tmp_path / "html"
+    html.mkdir()
+    wide = " + ".join(f"a_{{{i}}}" for i in range(40))
+    (html / "math.html").write_text(
+        LAYOUT.format(head=MATH_HEAD.format(), body=MATH.format(wide=wide))
+    )
+    options = cb.Options(offline=True, budget_ms=5000, timeout_s=60, mathjax=cb.MATHJAX_DIR)
+    (typeset,) = cb.check_pages(BROWSER, html, ["math"], options)
+    assert not typeset.unrendered_math
+    assert typeset.counts["math"] == (1, 2), typeset.failures
+    assert typeset.failed_checks() == ["math"]
+    assert re.search(
+        r"display math 2 under #page: .* \(MathJax box \d+ px\)", typeset.failures[0][1]
+    )
+    # without the local copy the CDN is out of reach offline: the math stays raw TeX
+    (raw,) = cb.check_pages(BROWSER, html, ["math"], cb.Options(offline=True, budget_ms=3000))
+    assert raw.unrendered_math
+
+
+def test_image_info_reads_the_smallest_font_a_figure_records(tmp_path):
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text(cb.FONT_KEY, "7")
+    path = tmp_path / "widget.png"
+    Image.new("RGB", (662, 300), "white").save(path, dpi=(72, 72), pnginfo=text)
+    assert cb.image_info(path, 100, 10) == (72, 7)
+    assert cb.image_info(png(tmp_path / "plain.png", 10, 10, None), 100, 10) == (100, 10)
+    # evaluate reads both: 7 pt at 72 dpi, 662 px shown at 612 px, is 6.5 px high
+    page = measured(
+        images=[
+            {"where": "image 1", "src": path.as_uri(), "natural": 662, "shown": 612, "loaded": True}
+        ]
+    )
+    result = cb.evaluate("notebooks/10_explorer", page, cb.Options())
+    assert result.failed_checks() == ["figure"]
+    assert (
+        "7 pt text at 72 dpi, 662 px shown at 612 px, renders 6.5 px high" in result.failures[0][1]
+    )

@@ -29,3 +29,15 @@ def test_table_shows_cells_and_column_names_as_text():
 def test_table_formats_values_like_styler_format():
     html = table(pd.DataFrame({"a": [0.123456], "b": [None]}), precision=2, na_rep="-").to_html()
     assert ">0.12<" in html and ">-<" in html
+
+
+def test_table_shows_floats_to_their_precision_and_pads_its_cells():
+    frame = pd.DataFrame({"acc": [0.82, 0.8234567], "n": [3, 12], "flops": [12345.6, 0.000123]})
+    html = table(frame).to_html()
+    assert "0.820000" not in html and ">0.82<" in html and ">0.8235<" in html
+    assert ">12346<" in html and ">0.000123<" in html and ">12<" in html
+    assert html.count("padding: 0.25em 0.6em") == 2  # the cells and the column names
+    assert html.count("overflow-wrap: anywhere") == 2  # column names wrap too
+    # an explicit precision still wins
+    assert ">0.82<" in table(frame, precision=2).to_html()
+    assert ">0.823<" in table(frame, precision=3).to_html()

@@ -377,3 +377,33 @@ def test_table_hides_the_index_and_wraps_text():
     html = table(pd.DataFrame({"claim": ["a long sentence"], "seeds": [3]}, index=[7])).to_html()
     assert "a long sentence" in html and "white-space: normal" in html
     assert ">7<" not in html  # the index is not shown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_opens_with_a_colab_badge_and_its_running_time(path: Path):
+    """The first markdown cell links the chapter to Colab (this file in repository.url of _config.yml)
+    and says how long the chapter runs, on which machine."""
+    nb = nbformat.read(path, as_version=4)
+    first = next(cell for cell in nb.cells if cell.cell_type == "markdown").source
+    repository = _configured_repository().removeprefix("https://github.com/")
+    link = f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{path.name}"
+    assert f"({link})" in first and "colab-badge.svg" in first, f"{path.name}: no Colab badge"
+    assert re.search(r"\*Running time: about \d+ (seconds|minutes?)\b.*CPU", first), (
+        f"{path.name}: no running time under the title"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_come_with_folded_hints_and_solutions(path: Path):
+    """Each chapter's exercises are followed by a folded list of hints and a folded solution each."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or "## Exercises" not in cell.source:
+            continue
+        exercises = cell.source.split("## Exercises", 1)[1].split("{dropdown}", 1)[0]
+        count = len(re.findall(r"^\d+\. ", exercises, re.M))
+        assert count and "::::{dropdown} Hints" in cell.source, f"{path.name}: no folded hints"
+        for n in range(1, count + 1):
+            assert f":::{{dropdown}} A solution to exercise {n}\n" in cell.source, (
+                f"{path.name}: no folded solution to exercise {n}"
+            )

@@ -1,5 +1,6 @@
 """The explorer: traces come from the real streaming pass, the widget shows what the traces hold."""
 
+import io
 import re
 
 import pytest
@@ -254,7 +255,7 @@ def expected_view(explorer: VideoExplorer, name: str) -> tuple[list, list]:
     """The top-5 and the true-class confidence so far, straight from a fresh trace."""
     video, label = explorer.video_set[explorer.index]
     trace = trace_video(explorer.models[name], video, label)
-    t = explorer.frame_slider.value
+    t = explorer.frame_slider.value - 1  # the slider counts frames from 1
     top = [(CLASSES[k], p) for k, p in trace.top(t)]
     return top, trace.probs[: t + 1, label].tolist()
 
@@ -267,13 +268,14 @@ def explorer(models, video_set) -> VideoExplorer:
 def test_explorer_shows_the_trace_at_the_chosen_frame(explorer, models, video_set):
     explorer.class_dropdown.value = 0
     explorer.sample_slider.value = 0
-    assert explorer.current.frame == 0
-    assert explorer.frame_slider.max == video_set.lengths[explorer.index] - 1
+    assert explorer.current.frame == 0 and explorer.frame_slider.value == 1
+    assert explorer.frame_slider.max == video_set.lengths[explorer.index]
     assert explorer.play.max == explorer.frame_slider.max
     before = explorer.image.value
-    explorer.frame_slider.value = 2
+    explorer.frame_slider.value = 3  # the third frame, as the figure's title counts
     view = explorer.current
     assert view.frame == 2 and view.num_frames == video_set.lengths[view.index]
+    assert f"frame 3 of {view.num_frames}" in explorer.caption.value
     assert explorer.image.value != before and explorer.image.value[:4] == b"\x89PNG"
     for name in models:
         top, confidence = expected_view(explorer, name)
@@ -285,7 +287,7 @@ def test_explorer_shows_the_trace_at_the_chosen_frame(explorer, models, video_se
 
 def test_explorer_follows_the_chosen_class_and_video(explorer, models, video_set):
     explorer.class_dropdown.value = 0
-    explorer.frame_slider.value = 3
+    explorer.frame_slider.value = 4
     explorer.class_dropdown.value = 2
     view = explorer.current
     assert (view.class_name, view.label, view.sample, view.frame) == ("lower_arms", 2, 0, 0)
@@ -326,7 +328,7 @@ def test_explorer_layer_and_keys(explorer, models, video_set):
     explorer.layer_dropdown.value = 2
     explorer.keys_buttons.value = "frame"
     assert explorer.layer_dropdown.options[-1][1] == 2  # the deepest model's last layer
-    explorer.frame_slider.value = 1
+    explorer.frame_slider.value = 2
     explorer.layer_dropdown.value = 0
     view = explorer.current
     video, label = video_set[view.index]
@@ -386,5 +388,18 @@ def test_animation_embeds_one_image_per_frame(models):
     assert len(frames) == 3
     assert len(set(frames)) == 3  # each frame is drawn after its own update
     assert "<script" in html
+    import base64
+
+    from PIL import Image
+
+    first = base64.b64decode(frames[0].replace("\\n", "").replace("\n", ""))
+    assert float(Image.open(io.BytesIO(first)).info[widgets_module.MIN_FONT_KEY]) >= 8
     with pytest.raises(ValueError, match="embed_limit_mb"):
         animate(one, clip(3), label=1, class_names=CLASSES, dpi=30, embed_limit_mb=0.001)
+
+
+def test_explorer_figures_record_their_smallest_font(explorer):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(explorer.image.value))
+    assert float(image.info[widgets_module.MIN_FONT_KEY]) == explorer._view.min_font_pt >= 8

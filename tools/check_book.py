@@ -8,18 +8,28 @@
 * an unrendered role: visible prose such as ``{eval}`` or ``{cite:p}`` (or any ``{name}`` followed by
   a backtick or an inline literal), outside code;
 * a table wider than the article's text column (by more than ``--table-slack`` px);
-* a figure whose text renders smaller than ``--min-font-px``: an image in a cell output, drawn with
-  ``--font-pt`` point text at the resolution its PNG records (its pHYs chunk; ``--dpi`` when it has none)
-  and shown at ``displayed width / natural width`` of its size, has text of
-  ``font_pt * dpi / 72 * displayed / natural`` CSS px; an image that does not load fails too.
+* colliding table cells: the text of two adjacent cells of a row closer than ``--cell-gap`` px (cell
+  padding of under 2 px a side), or text that overflows its cell;
+* display math, a code block or a cell output wider than the text column: the block scrolls
+  (``scrollWidth > clientWidth``, of the block or a ``<pre>`` in it), its box is wider than the column, or
+  (math) the rendered MathJax box in it is wider than the column (by more than ``--block-slack`` px);
+* an image or canvas whose text renders smaller than ``--min-font-px`` (figures, animations and widget
+  snapshots alike): drawn with ``--font-pt`` point text (or the size its PNG records as its smallest,
+  in a ``min_font_pt`` text chunk) at the resolution its PNG records (its pHYs chunk; ``--dpi`` when it
+  has none, as for a canvas) and shown at ``displayed width / natural width`` of its size, it has text of
+  ``font_pt * dpi / 72 * displayed / natural`` CSS px; an image that does not load fails too
+  (a remote one, such as a badge, does not count without a network).
 
 What a reader can open counts as shown: the checks open every dropdown (``<details>``) and toggled cell first;
-the height is measured before that. The page loads MathJax from its CDN: without a network (or with
-``--offline``) the math stays raw TeX, and the report says so, since the heights then differ a little.
+the height is measured before that. MathJax is typeset as a reader sees it: the pages load it from a local
+copy (``make mathjax`` installs MathJax 3 from the npm registry into ``.cache/mathjax``; ``--mathjax``), so
+that the heights and the math's widths are real without a network. Without that copy the page loads MathJax
+from its CDN, and without a network (or with ``--offline``) the math stays raw TeX; the report says so.
 
-It prints one row per page: the page's height in px at that width and the checks it failed, and exits 1 when
-any page failed. Without Chromium (``apt install chromium``) it prints that the check was skipped and exits 0,
-or 2 with ``--require-browser``.
+It prints one row per page: the page's height in px at that width, what it measured (``failed/total`` of
+each kind: display math, code blocks, outputs, tables, tables' cells, figures) and the checks it failed,
+then each failure, and exits 1 when any page failed. Without Chromium (``apt install chromium``) it prints
+that the check was skipped and exits 0, or 2 with ``--require-browser``.
 
 How it works, with the standard library and what the project installs: each page is copied beside itself
 (so its relative links resolve) with a script at the end of ``<body>`` that waits for the page to load (and
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import html
 import io
 import json
@@ -55,7 +66,14 @@ ROOT = Path(__file__).resolve().parent.parent
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 SKIP_MESSAGE = "skipped: chromium not found (apt install chromium)"
 RESULT_ID = "rvit-check"
-CHECKS = ("traceback", "role", "table", "figure")
+CHECKS = ("traceback", "role", "table", "cells", "math", "code", "output", "figure")
+BLOCKS = ("math", "code", "output")
+MATHJAX_DIR = ROOT / ".cache" / "mathjax" / "node_modules" / "mathjax" / "es5"
+"""Where ``make mathjax`` installs MathJax 3 from the npm registry (``npm install mathjax@3``)."""
+# The MathJax a built page loads from a CDN: .../mathjax@3/es5/tex-mml-chtml.js (any host and version tag).
+MATHJAX_SRC = re.compile(
+    r"""(?P<attr>\bsrc\s*=\s*["'])(?:https?:)?//[^"']*?/mathjax(?:@[^/"']*)?/es5/(?P<file>[^"'?#]+)[^"']*"""
+)
 
 # Roles that are never prose, and the shape of any role left unparsed: {name} or {domain:name} followed by
 # a backtick. The page script uses the same patterns (JavaScript reads these Python regexes unchanged).
@@ -78,7 +96,10 @@ class Options:
     budget_ms: int = 15000
     timeout_s: float = 120.0
     offline: bool = False
-    figures: str = ".cell_output img, .output img"
+    figures: str = "img, canvas"
+    block_slack: float = 1.0
+    cell_gap: float = 4.0
+    mathjax: Path | None = None
 
 
 @dataclass
@@ -89,6 +110,9 @@ class PageResult:
     height: int | None = None
     unrendered_math: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """What was measured, per kind: (how many failed, how many there are): math, code and output blocks
+    wider than the column, tables with colliding cells, images and canvases with text under the minimum."""
 
     @property
     def ok(self) -> bool:
@@ -275,12 +299,96 @@ PAGE_SCRIPT = r"""
         const width = Math.max(t.scrollWidth, t.getBoundingClientRect().width);
         out.tables.push({where: where(t, "table", i + 1), width: width});
       });
-    // (4) figures: natural and displayed width of each image in a cell output
+    // (4) figures: natural and displayed width of each image and canvas (a canvas's bitmap is its natural size)
     scope.querySelectorAll(P.figures).forEach((img, i) => {
       if (!visible(img)) return;
-      out.images.push({where: where(img, "image", i + 1), src: img.currentSrc || img.src,
-                       natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
-                       loaded: img.complete && img.naturalWidth > 0});
+      const shown = img.getBoundingClientRect().width;
+      if (img.tagName === "CANVAS") {
+        out.images.push({where: where(img, "canvas", i + 1), src: "canvas", natural: img.width,
+                         shown: shown, loaded: img.width > 0, remote: false});
+        return;
+      }
+      const src = img.currentSrc || img.src;
+      out.images.push({where: where(img, "image", i + 1), src: src,
+                       natural: img.naturalWidth, shown: shown,
+                       loaded: img.complete && img.naturalWidth > 0,
+                       remote: /^https?:/i.test(src)});
+    });
+    // (5) blocks wider than the text column: display math, code and cell outputs. A block overflows when
+    // it scrolls (scrollWidth > clientWidth), when its box is wider than the column, or (math) when the
+    // rendered MathJax box inside it is wider than the column.
+    out.blocks = {math: [], code: [], output: []};
+    function overflow(el) {
+      let over = Math.max(el.scrollWidth - el.clientWidth, el.getBoundingClientRect().width - col.width);
+      el.querySelectorAll("pre").forEach(pre => {
+        if (visible(pre)) over = Math.max(over, pre.scrollWidth - pre.clientWidth,
+                                          pre.getBoundingClientRect().width - col.width);
+      });
+      return over;
+    }
+    scope.querySelectorAll("div.math, mjx-container[display='true']").forEach((el, i) => {
+      if (!visible(el) || (el.tagName !== "DIV" && el.closest("div.math"))) return;
+      let over = overflow(el), box = 0;
+      el.querySelectorAll("mjx-math, svg").forEach(m => {
+        box = Math.max(box, m.getBoundingClientRect().width);
+      });
+      over = Math.max(over, box - col.width);
+      out.blocks.math.push({where: where(el, "display math", out.blocks.math.length + 1),
+                            over: over, box: box,
+                            text: (el.textContent || "").replace(/\s+/g, " ").trim().slice(0, 60)});
+    });
+    scope.querySelectorAll("pre").forEach(pre => {
+      if (!visible(pre) || pre.id === P.result_id || pre.closest(".cell_output, .output, div.math")) return;
+      out.blocks.code.push({where: where(pre, "code block", out.blocks.code.length + 1),
+                            over: overflow(pre),
+                            text: (pre.textContent || "").split("\n").reduce(
+                              (a, b) => (b.length > a.length ? b : a), "").trim().slice(0, 60)});
+    });
+    scope.querySelectorAll(".cell_output > *").forEach(el => {
+      if (!visible(el)) return;
+      out.blocks.output.push({where: where(el, "output", out.blocks.output.length + 1),
+                              over: overflow(el),
+                              text: (el.innerText || "").split("\n").reduce(
+                                (a, b) => (b.length > a.length ? b : a), "").trim().slice(0, 60)});
+    });
+    // (6) colliding table cells: the gap between the text of horizontally adjacent cells of a row, and
+    // text that overflows its own cell
+    out.cells = [];
+    function textBox(cell) {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      const r = range.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && (cell.innerText || "").trim() ? r : null;
+    }
+    Array.from(scope.querySelectorAll("table")).forEach((t, i) => {
+      if (!visible(t)) return;
+      const found = {where: where(t, "table", i + 1), cells: 0, collisions: 0, overflows: 0,
+                     gap: null, example: ""};
+      Array.from(t.rows).forEach(row => {
+        let prev = null;
+        Array.from(row.cells).forEach(cell => {
+          if (!visible(cell)) return;
+          found.cells += 1;
+          const box = textBox(cell);
+          if (!box) { prev = null; return; }
+          const cr = cell.getBoundingClientRect();
+          if (box.left < cr.left - 0.5 || box.right > cr.right + 0.5) {
+            found.overflows += 1;
+            if (!found.example) found.example = (cell.innerText || "").trim().slice(0, 40) + " (overflows its cell)";
+          }
+          if (prev && Math.min(box.bottom, prev.box.bottom) > Math.max(box.top, prev.box.top)) {
+            const gap = box.left - prev.box.right;
+            if (found.gap === null || gap < found.gap) found.gap = gap;
+            if (gap < P.cell_gap) {
+              found.collisions += 1;
+              if (!found.example) found.example = (prev.cell.innerText || "").trim().slice(0, 30) +
+                " | " + (cell.innerText || "").trim().slice(0, 30);
+            }
+          }
+          prev = {cell: cell, box: box};
+        });
+      });
+      out.cells.push(found);
     });
     return out;
   }
@@ -327,6 +435,7 @@ def page_script(options: Options) -> str:
         "traceback_text": TRACEBACK_TEXT,
         "result_id": RESULT_ID,
         "figures": options.figures,
+        "cell_gap": options.cell_gap,
         "mathjax_ms": max(1000, options.budget_ms * 2 // 3),
     }
     return PAGE_SCRIPT.replace("__PATTERNS__", json.dumps(patterns))
@@ -339,6 +448,22 @@ def inject(page_html: str, script: str) -> str:
     if at < 0:
         return page_html + tag
     return page_html[:at] + tag + page_html[at:]
+
+
+def local_mathjax(page_html: str, mathjax_dir: Path | None) -> str:
+    """``page_html`` loading MathJax from ``mathjax_dir`` (an installed ``mathjax/es5``) instead of its CDN.
+
+    Every ``src`` that names a file of ``.../mathjax@3/es5/`` on any host points at the same file in
+    ``mathjax_dir``; without ``mathjax_dir`` (or when it lacks the file) the page is unchanged.
+    """
+    if mathjax_dir is None or not Path(mathjax_dir).is_dir():
+        return page_html
+
+    def swap(m: re.Match) -> str:
+        local = Path(mathjax_dir) / m.group("file")
+        return m.group("attr") + local.resolve().as_uri() if local.is_file() else m.group(0)
+
+    return MATHJAX_SRC.sub(swap, page_html)
 
 
 def parse_dom(dom: str) -> dict:
@@ -360,46 +485,72 @@ def rendered_font_px(font_pt: float, dpi: float, natural: float, shown: float) -
     return font_pt * dpi / 72.0 * (shown / natural)
 
 
-def image_dpi(source: str | Path | bytes, default: float) -> float:
-    """The horizontal resolution an image records (a PNG's pHYs chunk), ``default`` when it records none.
+FONT_KEY = "min_font_pt"
+"""A PNG text chunk a figure may carry: the size in points of its smallest text (rvit.widgets writes it)."""
 
-    ``source`` is a file path, a ``file://`` or ``data:`` URL, or the image's bytes; an SVG counts as 96
-    dpi (its sizes are CSS units). Anything unreadable gives ``default``.
+
+def _image_source(source: str | Path | bytes) -> bytes | Path | None:
+    """The bytes or the path of an image given as a path, ``file:``/``data:`` URL or bytes; None for SVG."""
+    if isinstance(source, bytes):
+        return source
+    text = str(source)
+    if text.startswith("data:"):
+        head, _, payload = text.partition(",")
+        if "svg" in head:
+            return None
+        if head.endswith(";base64"):
+            return base64.b64decode(payload)
+        return urllib.parse.unquote_to_bytes(payload)
+    if text.startswith("file:"):
+        text = urllib.request.url2pathname(urllib.parse.urlparse(text).path)
+    path = Path(text)
+    return None if path.suffix.lower() in (".svg", ".svgz") else path
+
+
+def image_info(source: str | Path | bytes, dpi: float, font_pt: float) -> tuple[float, float]:
+    """The resolution an image records (a PNG's pHYs chunk) and the size of its smallest text.
+
+    ``source`` is a file path, a ``file://`` or ``data:`` URL, or the image's bytes. The text size is the
+    image's ``min_font_pt`` text chunk where it has one (a figure that knows its smallest font says so),
+    else ``font_pt``; the resolution is ``dpi`` where it records none. An SVG counts as 96 dpi (its sizes
+    are CSS units). Anything unreadable gives the defaults.
     """
     try:
-        if isinstance(source, bytes):
-            data: bytes | Path = source
-        else:
-            text = str(source)
-            if text.startswith("data:"):
-                head, _, payload = text.partition(",")
-                if "svg" in head:
-                    return 96.0
-                data = (
-                    base64.b64decode(payload)
-                    if head.endswith(";base64")
-                    else urllib.parse.unquote_to_bytes(payload)
-                )
-            else:
-                if text.startswith("file:"):
-                    text = urllib.request.url2pathname(urllib.parse.urlparse(text).path)
-                data = Path(text)
-                if data.suffix.lower() in (".svg", ".svgz"):
-                    return 96.0
+        data = _image_source(source)
+        if data is None:
+            return 96.0, font_pt
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-            dpi = image.info.get("dpi")
-        if isinstance(dpi, tuple | list) and dpi and float(dpi[0]) > 1:
-            return round(float(dpi[0]), 1)
-        if isinstance(dpi, int | float) and dpi > 1:
-            return round(float(dpi), 1)
+            recorded, text = image.info.get("dpi"), image.info.get(FONT_KEY)
+        if isinstance(recorded, tuple | list) and recorded and float(recorded[0]) > 1:
+            dpi = round(float(recorded[0]), 1)
+        elif isinstance(recorded, int | float) and recorded > 1:
+            dpi = round(float(recorded), 1)
+        if text is not None and float(text) > 0:
+            font_pt = float(text)
     except (OSError, ValueError):
         pass
-    return default
+    return dpi, font_pt
 
 
-def evaluate(page: str, measured: dict, options: Options, dpi_of=None) -> PageResult:
-    """Apply the thresholds to one page's measurements (``dpi_of(src)`` reads an image's resolution)."""
+def image_dpi(source: str | Path | bytes, default: float) -> float:
+    """The horizontal resolution an image records (a PNG's pHYs chunk), ``default`` when it records none."""
+    return image_info(source, default, 0.0)[0]
+
+
+def evaluate(page: str, measured: dict, options: Options, dpi_of=None, font_of=None) -> PageResult:
+    """Apply the thresholds to one page's measurements (``dpi_of(src)`` reads an image's resolution,
+    ``font_of(src)`` the size of its smallest text in points)."""
+    if dpi_of is None and font_of is None:
+        infos: dict[str, tuple[float, float]] = {}
+
+        def info(src: str) -> tuple[float, float]:
+            if src not in infos:
+                infos[src] = image_info(src, options.dpi, options.font_pt)
+            return infos[src]
+
+        dpi_of, font_of = (lambda src: info(src)[0]), (lambda src: info(src)[1])
     dpi_of = dpi_of or (lambda src: image_dpi(src, options.dpi))
+    font_of = font_of or (lambda src: options.font_pt)
     result = PageResult(page=page, height=measured.get("height"))
     result.unrendered_math = bool(measured.get("math")) and measured.get("mathjax") != "rendered"
     if "error" in measured:
@@ -423,22 +574,63 @@ def evaluate(page: str, measured: dict, options: Options, dpi_of=None) -> PageRe
                     f"{column:.0f} px text column",
                 )
             )
-    for item in measured.get("images", []):
+    tables = measured.get("tables", [])
+    result.counts["table"] = (
+        sum(1 for t in tables if column and t["width"] > column + options.table_slack),
+        len(tables),
+    )
+    cells = [t for t in measured.get("cells", []) if t.get("cells")]
+    colliding = [t for t in cells if t.get("collisions") or t.get("overflows")]
+    result.counts["cells"] = (len(colliding), len(cells))
+    for item in colliding:
+        parts = []
+        if item.get("collisions"):
+            parts.append(
+                f"{item['collisions']} pair(s) of adjacent cells whose text is closer than "
+                f"{options.cell_gap:g} px (closest {item['gap']:.1f} px)"
+            )
+        if item.get("overflows"):
+            parts.append(f"{item['overflows']} cell(s) whose text overflows the cell")
+        example = f": {item['example']!r}" if item.get("example") else ""
+        result.failures.append(("cells", f"{item['where']} has {' and '.join(parts)}{example}"))
+    blocks = measured.get("blocks", {})
+    for kind in BLOCKS:
+        items = blocks.get(kind, [])
+        wide = [b for b in items if b["over"] > options.block_slack]
+        result.counts[kind] = (len(wide), len(items))
+        for item in wide:
+            what = {"math": "display math", "code": "code block", "output": "output"}[kind]
+            box = f" (MathJax box {item['box']:.0f} px)" if item.get("box") else ""
+            result.failures.append(
+                (
+                    kind,
+                    f"{item['where']}: the {what} overflows by {item['over']:.0f} px (it scrolls, "
+                    f"or is wider than the {column:.0f} px text column){box}: {item['text']!r}",
+                )
+            )
+    images = measured.get("images", [])
+    small = 0
+    for item in images:
         name = _short_src(item.get("src", ""))
         if not item.get("loaded") or not item.get("natural"):
+            if item.get("remote"):
+                continue  # a remote badge or picture without a network: not the book's to check
             result.failures.append(("figure", f"{item['where']} ({name}) did not load"))
+            small += 1
             continue
-        dpi = dpi_of(item["src"])
-        px = rendered_font_px(options.font_pt, dpi, item["natural"], item["shown"])
+        dpi, font_pt = dpi_of(item["src"]), font_of(item["src"])
+        px = rendered_font_px(font_pt, dpi, item["natural"], item["shown"])
         if px < options.min_font_px:
+            small += 1
             result.failures.append(
                 (
                     "figure",
-                    f"{item['where']} ({name}): {options.font_pt:g} pt text at {dpi:g} dpi, "
+                    f"{item['where']} ({name}): {font_pt:g} pt text at {dpi:g} dpi, "
                     f"{item['natural']} px shown at {item['shown']:.0f} px, renders "
                     f"{px:.1f} px high (< {options.min_font_px:g} px)",
                 )
             )
+    result.counts["figure"] = (small, len(images))
     return result
 
 
@@ -468,6 +660,8 @@ def browser_command(browser: str, url: str, options: Options, profile: str) -> l
         *HEADLESS,
         "--disable-extensions",
         "--mute-audio",
+        # MathJax from a local copy loads its fonts from file: URLs, which Chromium blocks by default
+        "--allow-file-access-from-files",
         f"--user-data-dir={profile}",
         f"--window-size={options.width},{options.height}",
         f"--virtual-time-budget={options.budget_ms}",
@@ -483,9 +677,8 @@ def check_page(browser: str, html_dir: Path, page: str, options: Options) -> Pag
     if not source.is_file():
         return PageResult(page, None, [("page", f"{source} is missing from the build")])
     probe = source.with_name(f".{source.stem}.{RESULT_ID}.html")
-    probe.write_text(
-        inject(source.read_text(encoding="utf-8"), page_script(options)), encoding="utf-8"
-    )
+    page_html = local_mathjax(source.read_text(encoding="utf-8"), options.mathjax)
+    probe.write_text(inject(page_html, page_script(options)), encoding="utf-8")
     try:
         with tempfile.TemporaryDirectory(prefix="rvit-chromium-") as profile:
             command = browser_command(browser, probe.resolve().as_uri(), options, profile)
@@ -527,16 +720,39 @@ def check_pages(
 # -- the report -------------------------------------------------------------------------------------------
 
 
+REPORT_COUNTS = (
+    ("math", "math"),
+    ("code", "code"),
+    ("output", "output"),
+    ("table", "tables"),
+    ("cells", "cells"),
+    ("figure", "figures"),
+)
+"""The measured columns of the report: (key of PageResult.counts, heading)."""
+
+
 def format_report(results: Sequence[PageResult], options: Options) -> str:
-    """A table (page, height px, checks failed), then each failure on its own line."""
-    rows = [("page", f"height px @{options.width}", "checks failed")]
+    """A table, then each failure on its own line.
+
+    A row per page: its height, then for each kind of element ``failed/total`` (display math, code
+    blocks and outputs wider than the column, tables wider than the column, tables with colliding cells,
+    images and canvases with text under the minimum), then the checks it failed.
+    """
+    heads = [key for key, _ in REPORT_COUNTS]
+    rows = [
+        ("page", f"height px @{options.width}", *(h for _, h in REPORT_COUNTS), "checks failed")
+    ]
     for r in results:
         height = "-" if r.height is None else str(r.height)
-        rows.append((r.page, height, ", ".join(r.failed_checks()) or "ok"))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        counts = [
+            f"{r.counts[key][0]}/{r.counts[key][1]}" if key in r.counts else "-" for key in heads
+        ]
+        rows.append((r.page, height, *counts, ", ".join(r.failed_checks()) or "ok"))
+    n = len(rows[0])
+    widths = [max(len(row[i]) for row in rows) for i in range(n)]
     lines = [
         "  ".join(
-            (cell.rjust(widths[i]) if i == 1 else cell.ljust(widths[i]))
+            (cell.rjust(widths[i]) if 0 < i < n - 1 else cell.ljust(widths[i]))
             for i, cell in enumerate(row)
         ).rstrip()
         for row in rows
@@ -630,7 +846,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--figures",
         default=default.figures,
-        help="CSS selector of the images the figure check measures (add 'figure img' for glued figures)",
+        help="CSS selector (inside the text column) of the images and canvases the figure check measures",
+    )
+    parser.add_argument(
+        "--block-slack",
+        type=float,
+        default=default.block_slack,
+        help="px a display math, code or output block may exceed the text column (or scroll) by",
+    )
+    parser.add_argument(
+        "--cell-gap",
+        type=float,
+        default=default.cell_gap,
+        help="smallest gap in px between the text of two adjacent table cells",
+    )
+    parser.add_argument(
+        "--mathjax",
+        default=str(MATHJAX_DIR),
+        help="a MathJax 3 es5 folder (`make mathjax`) the pages load MathJax from instead of its CDN, "
+        "so that the math is typeset without a network; 'cdn' keeps the pages' own",
     )
     parser.add_argument("--jobs", type=int, default=1, help="pages checked at the same time")
     parser.add_argument(
@@ -662,7 +896,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout_s=args.timeout,
         offline=args.offline,
         figures=args.figures,
+        block_slack=args.block_slack,
+        cell_gap=args.cell_gap,
+        mathjax=None if args.mathjax in ("", "cdn") else Path(args.mathjax),
     )
+    if options.mathjax is not None and not options.mathjax.is_dir():
+        print(
+            f"note: {options.mathjax} not found (`make mathjax`): the pages load MathJax from its CDN",
+            file=sys.stderr,
+        )
+        options = dataclasses.replace(options, mathjax=None)
     pages = args.page or expand_pages(toc_pages(args.toc), args.html)
     results = check_pages(browser, args.html, pages, options, jobs=args.jobs)
     print(format_report(results, options))
@@ -674,6 +917,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "page": r.page,
                         "height": r.height,
                         "width": options.width,
+                        "counts": {k: {"failed": v[0], "total": v[1]} for k, v in r.counts.items()},
                         "failures": [{"check": c, "message": m} for c, m in r.failures],
                     }
                     for r in results
