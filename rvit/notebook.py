@@ -10,6 +10,8 @@
   as text, cells padded apart, floats to their precision (``0.82``, not ``0.820000``).
 * :func:`results_dir` finds the committed ``results/`` folder through the package, not through a path
   relative to the notebook, so a notebook copied anywhere still reads the study's results.
+* :func:`checkpoints_dir` says where a chapter writes the models it trained, for a reader who would
+  rather load them than train again (the chapter's ``CHECKPOINTS`` parameter).
 
 This module imports nothing heavy: every chapter, the first included, may use it.
 """
@@ -22,9 +24,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_ENV", "Prose", "Text", "glue", "prose", "results_dir", "table"]
+__all__ = [
+    "CHECKPOINTS_ENV",
+    "RESULTS_ENV",
+    "Prose",
+    "Text",
+    "checkpoints_dir",
+    "glue",
+    "prose",
+    "results_dir",
+    "table",
+]
 
 RESULTS_ENV = "RVIT_RESULTS_DIR"
+CHECKPOINTS_ENV = "RVIT_CHECKPOINTS_DIR"
 """Environment variable naming the results folder; it overrides the one found next to the package."""
 
 
@@ -174,6 +187,24 @@ def results_dir(*parts: str) -> Path:
     if parts and not path.exists():
         raise FileNotFoundError(f"{path} is missing from the results folder {root} (from {origin})")
     return path
+
+
+def checkpoints_dir(*parts: str) -> Path:
+    """Where the chapters write what they trained: ``checkpoints/`` (or ``checkpoints/<parts...>``).
+
+    The folder named by ``$RVIT_CHECKPOINTS_DIR`` comes first; otherwise ``checkpoints/`` of the
+    checkout the package is installed from (``pip install -e .``; ignored by git), or of the working
+    folder when the package was installed without its checkout (a plain ``pip install``, Colab).
+    Nothing is created here: writing a checkpoint creates its folder.
+    """
+    env = os.environ.get(CHECKPOINTS_ENV)
+    if env:
+        root = Path(env).expanduser()
+    else:
+        checkout = Path(__file__).resolve().parents[1]
+        base = checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+        root = base / "checkpoints"
+    return root.joinpath(*parts)
 
 
 def table(frame: Any, formatter: Any = None, *, index: bool = False, **options: Any) -> Any:

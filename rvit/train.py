@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from rvit.checkpoint import (
     capture_rng_state,
+    check_model_config,
     load_checkpoint,
     model_class_path,
     model_config_dict,
@@ -62,7 +63,9 @@ __all__ = [
     "StepInfo",
     "TrainConfig",
     "fit",
+    "load_run",
     "run_model",
+    "save_run",
     "set_aside_run",
     "warmup_cosine",
 ]
@@ -221,11 +224,14 @@ class History:
     Each record has ``epoch, step, train_loss, train_acc, val_loss, val_acc, lr, seconds,
     samples_per_s`` (``val_*`` are ``None`` without a validation set). A run stopped by
     ``max_steps`` in the middle of an epoch ends with a record of that partial epoch.
+    ``seconds`` is the wall-clock time the run took, when known (:func:`fit` measures it;
+    :func:`load_run` reads it from the checkpoint :func:`save_run` wrote).
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)
     model: nn.Module | None = None
     checkpoint_dir: Path | None = None
+    seconds: float | None = None
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -933,4 +939,69 @@ def fit(
     config = config if config is not None else TrainConfig()
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    return _Trainer(model, train_set, val_set, config, callbacks, classes).run()
+    start = time.perf_counter()
+    history = _Trainer(model, train_set, val_set, config, callbacks, classes).run()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+# ----------------------------------------------------------------------------------------------
+# a finished run, kept to be loaded instead of trained again
+
+
+def save_run(
+    path: str | os.PathLike, history: History, *, classes: list[str] | None = None
+) -> Path:
+    """Write a finished run to one checkpoint file: the trained model, its history and its time.
+
+    :func:`rvit.checkpoint.load_model` rebuilds the model from the file, and :func:`load_run` gives
+    the whole :class:`History` back, so a reader can skip training that was done before. The file's
+    folder is created; an older file of the same name is replaced.
+    """
+    if history.model is None:
+        raise ValueError("the history holds no model to save")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_checkpoint(
+        path,
+        history.model,
+        classes=classes,
+        history=list(history.records),
+        seconds=history.seconds,
+    )
+
+
+def load_run(
+    path: str | os.PathLike, model: nn.Module, *, classes: list[str] | None = None
+) -> History:
+    """Load a run that :func:`save_run` (or :func:`fit`'s ``last.pt``) wrote, instead of training.
+
+    ``model`` must be of the class and config the file holds (it receives the weights); with
+    ``classes``, so must the file's class names. Returns the run's :class:`History`, its model in
+    eval mode. ``seconds`` is the time stored with the run, else the sum of its epochs' times.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a readable checkpoint, of another model, config or classes, or without the
+            training history (each message names the file).
+    """
+    path = Path(path)
+    checkpoint = load_checkpoint(path)
+    check_model_config(model, checkpoint, f"'{path}'")
+    stored = checkpoint.get("classes")
+    if classes is not None and stored is not None and list(stored) != list(classes):
+        raise ValueError(
+            f"checkpoint '{path}' predicts other classes: {_some(list(stored))} "
+            f"(the file) vs {_some(list(classes))} (expected)"
+        )
+    records = checkpoint.get("history")
+    if not records:
+        raise ValueError(
+            f"checkpoint '{path}' holds no training history; write it with "
+            "rvit.train.save_run, or train again"
+        )
+    unwrap_model(model).load_state_dict(checkpoint["model_state"])
+    seconds = checkpoint.get("seconds")
+    if seconds is None:
+        seconds = sum(float(record.get("seconds") or 0.0) for record in records)
+    return History(list(records), model.eval(), None, float(seconds))

@@ -151,19 +151,27 @@ def _check_prose(client, source: str, where: str) -> None:
             assert not re.match(r"^(['\"]).*\1$|^<.*>$", plain), f"{where}: {expression} -> {plain}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_at_smoke_profile(path: Path, tmp_path: Path):
-    """Every code cell runs at the smoke profile, and every number the prose quotes is there, at the
-    place the prose quotes it."""
+# What the prose can quote, read back from the kernel after a run: each glued value as text.
+_PROSE_VALUES = "{n: str(getattr(prose.value(n), 'data', prose.value(n))) for n in prose.names()}"
+
+
+def _run_at_smoke_profile(
+    path: Path, tmp_path: Path, parameters: str = ""
+) -> tuple[nbformat.NotebookNode, dict[str, str]]:
+    """Run ``path`` at the smoke profile (with ``parameters`` after the parameters cell), checking
+    every markdown cell's {eval} roles where it stands; returns the executed notebook and the values
+    glued for the prose."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     index = _parameters_index(nb, path.name)
-    injected = nbformat.v4.new_code_cell('PROFILE = "smoke"')
+    injected = nbformat.v4.new_code_cell(f'PROFILE = "smoke"\n{parameters}'.strip())
     injected.metadata["tags"] = ["injected-parameters"]
     nb.cells.insert(index + 1, injected)
-    # Scratch files of a smoke run (checkpoints, extracted frames) go to a temporary folder.
+    # Scratch files of a smoke run (extracted frames, a demo's checkpoints) and what a chapter
+    # trained go to a temporary folder.
     os.environ["RVIT_SCRATCH_DIR"] = str(tmp_path)
+    os.environ["RVIT_CHECKPOINTS_DIR"] = str(tmp_path / "checkpoints")
     client = NotebookClient(
         nb,
         timeout=300,
@@ -178,8 +186,71 @@ def test_notebook_runs_at_smoke_profile(path: Path, tmp_path: Path):
                     client.execute_cell(cell, i)
                 elif cell.cell_type == "markdown":
                     _check_prose(client, cell.source, f"{path.name}: markdown cell {i}")
+            reply = client.wait_for_reply(
+                client.kc.execute("", user_expressions={"values": _PROSE_VALUES})
+            )
     finally:
         os.environ.pop("RVIT_SCRATCH_DIR", None)
+        os.environ.pop("RVIT_CHECKPOINTS_DIR", None)
+    result = reply["content"]["user_expressions"]["values"]
+    values = ast.literal_eval(result["data"]["text/plain"]) if result["status"] == "ok" else {}
+    return nb, values
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_at_smoke_profile(path: Path, tmp_path: Path):
+    """Every code cell runs at the smoke profile, and every number the prose quotes is there, at the
+    place the prose quotes it."""
+    _run_at_smoke_profile(path, tmp_path)
+
+
+def _printed(nb: nbformat.NotebookNode) -> str:
+    return "".join(
+        output.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("output_type") == "stream"
+    )
+
+
+# Glued values that time this run of the chapter, not the models it trained or loaded.
+_TIMED = {"chapter_s", "chapter_training"}
+
+
+def test_a_training_chapter_loads_its_checkpoints_instead_of_training(tmp_path: Path):
+    """A chapter that trains writes its models to a folder; run again with CHECKPOINTS naming that
+    folder, it loads them, trains nothing, and quotes the same numbers."""
+    path = ROOT / "notebooks" / "10_explorer.ipynb"
+    trained_nb, trained = _run_at_smoke_profile(path, tmp_path / "trained")
+    folder = tmp_path / "trained" / "checkpoints" / "10_explorer" / "smoke"
+    assert f"checkpoints written to {folder}" in _printed(trained_nb)
+    assert sorted(p.name for p in folder.iterdir()) == ["image-trained.pt", "video-trained.pt"]
+
+    loaded_nb, loaded = _run_at_smoke_profile(
+        path, tmp_path / "loaded", f"CHECKPOINTS = {str(folder)!r}"
+    )
+    printed = _printed(loaded_nb)
+    assert f"loaded from {folder}: nothing trained" in printed
+    assert "checkpoints written" not in printed
+    assert not (tmp_path / "loaded" / "checkpoints").exists()
+    assert loaded["chapter_training"] == "its models loaded, not trained"
+    assert trained.keys() == loaded.keys() and len(trained) > len(_TIMED)
+    differ = sorted(n for n in trained if n not in _TIMED and trained[n] != loaded[n])
+    assert not differ, {n: (trained[n], loaded[n]) for n in differ}
+    # the lines that print each model's epochs, time and final loss are the same too
+    lines = [line for line in _printed(trained_nb).splitlines() if "-trained: " in line]
+    assert lines and all(line in printed for line in lines)
+
+
+def test_a_missing_checkpoint_is_one_error_naming_the_file(tmp_path: Path):
+    from nbclient.exceptions import CellExecutionError
+
+    path = ROOT / "notebooks" / "10_explorer.ipynb"
+    with pytest.raises(CellExecutionError) as raised:
+        _run_at_smoke_profile(path, tmp_path, f"CHECKPOINTS = {str(tmp_path / 'none')!r}")
+    wanted = f"checkpoint file '{tmp_path / 'none' / 'image-trained.pt'}' does not exist"
+    assert "FileNotFoundError" in str(raised.value) and wanted in str(raised.value)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -329,6 +400,26 @@ def test_results_dir_finds_the_committed_results(monkeypatch: pytest.MonkeyPatch
     assert results_dir("bench") == ROOT / "results" / "bench"
     with pytest.raises(FileNotFoundError, match="missing from the results folder"):
         results_dir("no-such-experiment")
+
+
+def test_checkpoints_dir_is_in_the_checkout_or_where_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    from rvit.notebook import CHECKPOINTS_ENV, checkpoints_dir
+
+    monkeypatch.delenv(CHECKPOINTS_ENV, raising=False)
+    assert checkpoints_dir("06_training", "book") == ROOT / "checkpoints" / "06_training" / "book"
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(tmp_path))
+    assert checkpoints_dir("07_testing_on_videos") == tmp_path / "07_testing_on_videos"
+    assert not (tmp_path / "07_testing_on_videos").exists()  # created only when written
+
+
+def test_checkpoints_are_ignored_by_git():
+    import subprocess
+
+    probe = "checkpoints/06_training/book/history.csv"
+    ignored = subprocess.run(["git", "check-ignore", "-q", probe], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, "checkpoints/ must be in .gitignore"
 
 
 def test_results_dir_follows_the_environment_and_errors_clearly(

@@ -258,3 +258,35 @@ def test_fit_trains_a_baseline_too():
 def test_views_forward_class_names():
     assert StillClips(Squares(4)).groups == Squares.groups
     assert StaticClips(Squares(4), 2).targets == [0, 1, 2, 3]
+
+
+def test_a_saved_run_loads_instead_of_training(tmp_path):
+    from rvit.train import load_run, save_run
+
+    history = fit(make_model(), Squares(16), None, quick(modality="image"))
+    assert history.seconds is not None and history.seconds > 0
+    path = save_run(tmp_path / "runs" / "image.pt", history, classes=Squares.classes)
+    loaded = load_run(path, make_model(seed=1), classes=Squares.classes)
+    assert loaded.records == history.records and loaded.seconds == history.seconds
+    assert not loaded.model.training
+    assert_same_weights(weights(loaded.model), weights(history.model))
+
+
+def test_loading_a_run_names_the_file_that_does_not_fit(tmp_path):
+    from rvit.checkpoint import save_checkpoint
+    from rvit.train import load_run, save_run
+
+    history = fit(make_model(), Squares(16), None, quick(modality="image"))
+    path = save_run(tmp_path / "image.pt", history, classes=Squares.classes)
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        load_run(tmp_path / "absent.pt", make_model())
+    with pytest.raises(ValueError, match="image.pt' has another model config: dim=32"):
+        load_run(path, make_model(dim=16))
+    with pytest.raises(ValueError, match="image.pt' predicts other classes"):
+        load_run(path, make_model(), classes=["a", "b", "c", "d"])
+    bare = save_checkpoint(tmp_path / "bare.pt", make_model())
+    with pytest.raises(ValueError, match="bare.pt' holds no training history"):
+        load_run(bare, make_model())
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="text.pt' is not a readable rvit checkpoint"):
+        load_run(tmp_path / "text.pt", make_model())

@@ -145,6 +145,7 @@ def run(python: Path, notebook: Path, tmp: Path) -> subprocess.CompletedProcess:
         PYTHONPATH=str(tmp / "colab-site"),
         RVIT_COLAB_CHECKOUT=str(tmp / name / "content" / "rvit"),
         RVIT_SCRATCH_DIR=str(tmp / name / "scratch"),
+        RVIT_CHECKPOINTS_DIR=str(tmp / name / "checkpoints"),
         PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}",
         PIP_DISABLE_PIP_VERSION_CHECK="1",
     )

@@ -218,7 +218,12 @@ def check_notebook(browser: str, notebook: Path, timeout: float) -> NotebookResu
         folder.mkdir()
         copy = scratch_copy(notebook, folder)
         port, token = free_port(), secrets.token_hex(16)
-        env = dict(os.environ, RVIT_SCRATCH_DIR=str(Path(tmp) / "scratch"), JUPYTER_CONFIG_DIR=tmp)
+        env = dict(
+            os.environ,
+            RVIT_SCRATCH_DIR=str(Path(tmp) / "scratch"),
+            RVIT_CHECKPOINTS_DIR=str(Path(tmp) / "checkpoints"),
+            JUPYTER_CONFIG_DIR=tmp,
+        )
         server = subprocess.Popen(
             [
                 sys.executable,
