@@ -512,13 +512,18 @@ def study_design(
     """
     with matplotlib.rc_context(_RC):
         fig, ax = _canvas(4.8)
-        top, h = 4.75, 2.0  # the pipeline's boxes: top edge and height
+        top, h = 4.75, 2.1  # the pipeline's boxes: top edge and height
         columns = [
             (
                 0.86,
                 1.68,
                 "Configurations",
-                [f"{experiments} experiments,", f"{configurations} distinct runs;", "trained on:"]
+                [
+                    f"{experiments} experiments,",
+                    f"{configurations} distinct training",
+                    "configurations, e.g.",
+                    "trained on:",
+                ]
                 + [f"· {t}" for t in training],
             ),
             (
@@ -569,7 +574,7 @@ def study_design(
                 prev_x, prev_w = columns[i - 1][:2]
                 _arrow(ax, (prev_x + prev_w / 2, top - h / 2), (x - w / 2, top - h / 2))
         # the verdict rule, tried in order
-        box_top = 2.4
+        box_top = 2.33
         _arrow(ax, (6.03, top - h), (6.03, box_top))
         _box(ax, WIDTH / 2, box_top / 2 + 0.01, WIDTH - 0.04, box_top - 0.04, "", GREY, "#fafafa")
         title = "Verdict of each reading, the first rule that applies"
