@@ -30,7 +30,7 @@ CHAPTER_MODULES: dict[int, tuple[str, ...]] = {
     ),
     2: ("rvit.patch",),
     3: ("rvit.attention", "rvit.measure"),
-    4: ("rvit.cell",),
+    4: ("rvit.cell", "rvit.diagrams"),
     5: (
         "rvit.heads",
         "rvit.config",
