@@ -407,3 +407,33 @@ def test_exercises_come_with_folded_hints_and_solutions(path: Path):
             assert f":::{{dropdown}} A solution to exercise {n}\n" in cell.source, (
                 f"{path.name}: no folded solution to exercise {n}"
             )
+
+
+def test_running_time_is_read_from_the_recorded_measurements(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    import json
+
+    from rvit.notebook import RESULTS_ENV, RUN_TIMES, record_run_time, running_time
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    assert running_time("01_data").data.startswith("*Running time: not measured yet")
+    path = tmp_path.joinpath(*RUN_TIMES)
+    record_run_time(path, "01_data", 12.34, threads=1, how="in a book build", date="2026-01-02")
+    text = running_time("01_data").data
+    assert text.startswith(
+        "*Running time: 12 seconds at the book profile, measured in a book build on 2026-01-02 ("
+    )
+    assert "1 torch thread)" in text and text.endswith("comes on top.*")
+    record_run_time(path, "06_training", 200, threads=2, how="alone")
+    assert set(json.loads(path.read_text(encoding="utf-8"))["chapters"]) == {
+        "01_data",
+        "06_training",
+    }
+    assert "3 minutes" in running_time("06_training").data
+    assert "not measured yet" in running_time("07_testing_on_videos").data
+    with pytest.raises(ValueError, match="06_training must be a number of seconds"):
+        record_run_time(path, "06_training", float("nan"), threads=1, how="alone")
+    path.write_text('{"chapters": {"01_data": {}}}', encoding="utf-8")
+    with pytest.raises(ValueError, match="run_times.json is not a record of running times"):
+        running_time("01_data")
