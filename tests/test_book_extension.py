@@ -176,3 +176,23 @@ def test_a_role_never_glued_fails_the_build_naming_the_chapter(tmp_path: Path):
         r"01_fx, markdown cell 2: \{eval\}`prose\[\"shares:.1%\"\]` has no value", run.stderr
     )
     assert "nothing is glued under 'shares'" in run.stderr
+
+
+def test_chapters_measured_alone_are_recorded_within_the_limit(tmp_path: Path, capsys):
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("run_times", ROOT / "tools" / "run_times.py")
+    run_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_times)
+    for name, seconds in (("01_quick", 0), ("02_slow", 5)):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})")]
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    out = tmp_path / "run_times.json"
+    paths = [str(tmp_path / "01_quick.ipynb"), str(tmp_path / "02_slow.ipynb")]
+    assert run_times.main([*paths, "--max-seconds", "3", "--out", str(out)]) == 0
+    chapters = json.loads(out.read_text(encoding="utf-8"))["chapters"]
+    assert list(chapters) == ["01_quick"] and chapters["01_quick"]["how"] == "by executing it alone"
+    assert "02_slow: over 3 s, not recorded" in capsys.readouterr().out
+    assert run_times.main([str(tmp_path / "absent.ipynb"), "--out", str(out)]) == 1
+    assert "no such notebook" in capsys.readouterr().err

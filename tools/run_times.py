@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             path.stem,
             seconds,
             threads=torch.get_num_threads(),
-            how="executing it alone",
+            how="by executing it alone",
         )
         print(f"{path.stem}: {seconds:.1f} s", flush=True)
     return 0
