@@ -9,7 +9,7 @@ STAMP := $(VENV)/.rvit-installed
 PROFILE ?= book
 JOBS ?= 1
 
-.PHONY: setup lab check-lab check-colab test lint format book mathjax check-book book-clean bench study clean
+.PHONY: setup lab check-lab check-colab test lint format book publish run-times mathjax check-book book-clean bench study clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 
 # JupyterLab on a scratch copy of the notebooks: lab/ (ignored by git) receives any notebook it does not
 # have yet and keeps the reader's edits and outputs, so nothing a reader runs reaches notebooks/.
-# `rm -rf lab` starts again from the committed chapters. Extra options go to JupyterLab through LAB_ARGS,
+# `rm -rf lab` starts again from the committed chapters. The copies cite as the book does, "(Yang et al., 2022)",
+# instead of {cite:p} roles, which JupyterLab does not resolve; their {eval} roles stay for jupyterlab-myst. Extra options go to JupyterLab through LAB_ARGS,
 # e.g. `make lab LAB_ARGS="--no-browser --port 8890"` (`--allow-root` inside a container run as root).
 LAB := lab
 LAB_ARGS ?=
@@ -30,7 +31,8 @@ LAB_STAMP := $(VENV)/.rvit-lab-installed
 
 lab: $(LAB_STAMP)
 	@mkdir -p $(LAB)
-	@for nb in notebooks/*.ipynb; do test -e $(LAB)/$${nb##*/} || cp $$nb $(LAB)/; done
+	@for nb in notebooks/*.ipynb; do test -e $(LAB)/$${nb##*/} || \
+		$(BIN)/python tools/readable_notebooks.py --cite-only $$nb $(LAB)/$${nb##*/} || exit 1; done
 	$(BIN)/jupyter lab $(LAB) $(LAB_ARGS)
 
 $(LAB_STAMP): $(STAMP) tools/lab_settings.py
@@ -65,6 +67,18 @@ test: lint
 
 book: setup
 	$(BIN)/jupyter-book build book/ -W --keep-going
+
+# The built book to the repository's gh-pages branch (GitHub Pages): the site, and in it executed/NN.ipynb,
+# each chapter executed with its numbers in the text, which the chapters' Colab badges and buttons open.
+publish: setup
+	@test -d book/_build/html/executed || { echo "book/_build/html/executed not found: run 'make book' first"; exit 2; }
+	@test -x $(BIN)/ghp-import || $(BIN)/python -m pip install --quiet ghp-import
+	$(BIN)/ghp-import -n -p -f book/_build/html
+
+# Each chapter's running time at the book profile, measured by executing it alone (a chapter that takes
+# over a minute is left to the book build, which measures every chapter it runs): results/book/run_times.json.
+run-times: setup
+	$(BIN)/python tools/run_times.py notebooks/*.ipynb
 
 # MathJax 3 from the npm registry into .cache/mathjax (ignored by git), for check-book: the pages load it
 # from there instead of its CDN, so the math is typeset (and the page heights are real) without a network.

@@ -4,14 +4,17 @@
   writes ``{eval}`prose["name"]``` or, with a format specification, ``{eval}`prose["name:.1%"]```. The
   book build evaluates these roles in the notebook's kernel (myst-nb's inline execution), and so does
   JupyterLab with ``jupyterlab-myst`` when a markdown cell runs: one source for both. Where nothing
-  renders MyST (a bare Colab runtime) the roles show as written; the values are still in the outputs
-  of the cells that compute them.
+  renders MyST (Colab, GitHub) the roles show as written, so the book also publishes each chapter
+  executed, its roles replaced by the values the build computed (``executed/NN.ipynb`` of the site,
+  which the chapter's Colab badge opens).
 * :func:`table` styles a DataFrame for reading in the book's column: no index, text wrapped and shown
   as text, cells padded apart, floats to their precision (``0.82``, not ``0.820000``).
 * :func:`results_dir` finds the committed ``results/`` folder through the package, not through a path
   relative to the notebook, so a notebook copied anywhere still reads the study's results.
 * :func:`checkpoints_dir` says where a chapter writes the models it trained, for a reader who would
   rather load them than train again (the chapter's ``CHECKPOINTS`` parameter).
+* :func:`running_time` gives the line under each chapter's title: how long the chapter ran in the
+  book build that measured it (``results/book/run_times.json``, written by :func:`record_run_time`).
 
 This module imports nothing heavy: every chapter, the first included, may use it.
 """
@@ -32,7 +35,9 @@ __all__ = [
     "checkpoints_dir",
     "glue",
     "prose",
+    "record_run_time",
     "results_dir",
+    "running_time",
     "table",
 ]
 
@@ -256,3 +261,115 @@ def _number(value: Any, digits: int = 4) -> str:
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
     text = f"{value:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# ------------------------------------------------------------------------------------------------
+# how long each chapter runs: measured by the book build, shown under each chapter's title
+
+RUN_TIMES = ("book", "run_times.json")
+"""Where the measured running times are, inside the results folder (``results/book/run_times.json``)."""
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def read_run_times(path: Path) -> dict[str, dict[str, Any]]:
+    """The running times recorded in ``path`` (chapter -> entry); none when the file is missing."""
+    import json
+
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        chapters = data["chapters"]
+        for entry in chapters.values():
+            float(entry["seconds"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"{path} is not a record of running times "
+            f'({{"chapters": {{"01_data": {{"seconds": ...}}}}}}): {error!r}'
+        ) from None
+    return chapters
+
+
+def record_run_time(
+    path: Path,
+    chapter: str,
+    seconds: float,
+    *,
+    threads: int,
+    how: str,
+    profile: str = "book",
+    date: str | None = None,
+) -> dict[str, Any]:
+    """Record in ``path`` that ``chapter`` ran in ``seconds`` here: the CPU, its cores, the torch
+    threads, the date and ``how`` it was measured. Other chapters' entries are kept."""
+    import datetime
+    import json
+
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(
+            f"the running time of {chapter} must be a number of seconds; got {seconds!r}"
+        )
+    chapters = read_run_times(path)
+    entry = {
+        "seconds": round(float(seconds), 1),
+        "profile": profile,
+        "cpu": _cpu_model(),
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "torch_threads": int(threads),
+        "date": date or datetime.date.today().isoformat(),
+        "how": how,
+    }
+    chapters[chapter] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"chapters": dict(sorted(chapters.items()))}, indent=1)
+    path.write_text(text + "\n", encoding="utf-8")
+    return entry
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    return f"{round(seconds / 60)} minutes"
+
+
+def running_time_text(chapter: str, chapters: dict[str, dict[str, Any]]) -> str:
+    """The line under a chapter's title, from its recorded entry (Markdown)."""
+    entry = chapters.get(chapter)
+    if entry is None:
+        return (
+            f"*Running time: not measured yet (the book build records it in "
+            f"results/{'/'.join(RUN_TIMES)}); in Colab the first cell's install comes on top.*"
+        )
+    threads = entry["torch_threads"]
+    return (
+        f"*Running time: {_duration(entry['seconds'])} at the {entry['profile']} profile, "
+        f"measured {entry['how']} on {entry['date']} ({entry['cpu']}, {entry['cores']} cores, "
+        f"{threads} torch thread{'s' if threads != 1 else ''}); "
+        f"in Colab the first cell's install comes on top.*"
+    )
+
+
+def running_time(chapter: str) -> Any:
+    """The measured running time of ``chapter`` (``"01_data"``) as a Markdown line, for the top of
+    the chapter; "not measured yet" when no build recorded it or no results folder is found."""
+    from IPython.display import Markdown
+
+    try:
+        path = results_dir().joinpath(*RUN_TIMES)
+    except FileNotFoundError:
+        return Markdown(running_time_text(chapter, {}))
+    return Markdown(running_time_text(chapter, read_run_times(path)))

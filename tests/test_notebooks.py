@@ -470,18 +470,36 @@ def test_table_hides_the_index_and_wraps_text():
     assert ">7<" not in html  # the index is not shown
 
 
+def _book_extension():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "rvit_book", ROOT / "book" / "_ext" / "rvit_book.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_opens_with_a_colab_badge_and_its_running_time(path: Path):
-    """The first markdown cell links the chapter to Colab (this file in repository.url of _config.yml)
-    and says how long the chapter runs, on which machine."""
+    """The first markdown cell links the chapter to Colab: the executed notebook the build publishes
+    (with its numbers) on the site's branch of repository.url in _config.yml, which the page's Colab
+    button opens too. Under it, a cell shows how long the chapter ran, from the measurements
+    (rvit.notebook.running_time), never a number typed into the text."""
     nb = nbformat.read(path, as_version=4)
     first = next(cell for cell in nb.cells if cell.cell_type == "markdown").source
-    repository = _configured_repository().removeprefix("https://github.com/")
-    link = f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{path.name}"
+    link = _book_extension().colab_url(_configured_repository(), path.name)
+    assert "/blob/gh-pages/executed/" in link
     assert f"({link})" in first and "colab-badge.svg" in first, f"{path.name}: no Colab badge"
-    assert re.search(r"\*Running time: about \d+ (seconds|minutes?)\b.*CPU", first), (
-        f"{path.name}: no running time under the title"
+    assert "Running time" not in first, f"{path.name}: the running time is typed into the text"
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    timing = code[1]  # right after the Colab cell, above the parameters
+    assert timing.source.endswith(f'running_time("{path.stem}")'), (
+        f"{path.name}: the second code cell must show running_time({path.stem!r})"
     )
+    assert "remove-input" in timing.metadata.get("tags", []), f"{path.name}: show only the line"
+    assert nb.cells.index(timing) < _parameters_index(nb, path.name)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -498,3 +516,33 @@ def test_exercises_come_with_folded_hints_and_solutions(path: Path):
             assert f":::{{dropdown}} A solution to exercise {n}\n" in cell.source, (
                 f"{path.name}: no folded solution to exercise {n}"
             )
+
+
+def test_running_time_is_read_from_the_recorded_measurements(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    import json
+
+    from rvit.notebook import RESULTS_ENV, RUN_TIMES, record_run_time, running_time
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    assert running_time("01_data").data.startswith("*Running time: not measured yet")
+    path = tmp_path.joinpath(*RUN_TIMES)
+    record_run_time(path, "01_data", 12.34, threads=1, how="in a book build", date="2026-01-02")
+    text = running_time("01_data").data
+    assert text.startswith(
+        "*Running time: 12 seconds at the book profile, measured in a book build on 2026-01-02 ("
+    )
+    assert "1 torch thread)" in text and text.endswith("comes on top.*")
+    record_run_time(path, "06_training", 200, threads=2, how="alone")
+    assert set(json.loads(path.read_text(encoding="utf-8"))["chapters"]) == {
+        "01_data",
+        "06_training",
+    }
+    assert "3 minutes" in running_time("06_training").data
+    assert "not measured yet" in running_time("07_testing_on_videos").data
+    with pytest.raises(ValueError, match="06_training must be a number of seconds"):
+        record_run_time(path, "06_training", float("nan"), threads=1, how="alone")
+    path.write_text('{"chapters": {"01_data": {}}}', encoding="utf-8")
+    with pytest.raises(ValueError, match="run_times.json is not a record of running times"):
+        running_time("01_data")
