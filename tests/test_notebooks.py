@@ -54,6 +54,40 @@ def test_notebook_has_no_outputs(path: Path):
             )
 
 
+# Characters of code the book's text column holds (notebooks/ruff.toml formats the code cells to it).
+COLUMN_CHARACTERS = 66
+
+
+def _shown_code_lines(cell) -> list[str]:
+    """The code lines a page shows of a cell: a code cell's source unless it is removed from the
+    page, or the lines inside a markdown cell's fenced code blocks."""
+    if cell.cell_type == "code":
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        return [] if tags & {"remove-cell", "remove-input"} else cell.source.splitlines()
+    lines, inside = [], False
+    for line in cell.source.splitlines():
+        if line.lstrip().startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_code_fits_the_text_column(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    wide = [
+        f"cell {i}: {line.strip()[:50]!r} ({len(line)} characters)"
+        for i, cell in enumerate(nb.cells)
+        for line in _shown_code_lines(cell)
+        if len(line) > COLUMN_CHARACTERS
+    ]
+    assert not wide, (
+        f"{path.name}: code wider than the text column ({COLUMN_CHARACTERS} characters): "
+        + "; ".join(wide)
+    )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_imports_only_introduced_modules(path: Path):
     """What a notebook imports, and everything those modules import in turn, is of its chapter or
