@@ -270,7 +270,8 @@ RUN_TIMES = ("book", "run_times.json")
 """Where the measured running times are, inside the results folder (``results/book/run_times.json``)."""
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; elsewhere what the platform module says)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
@@ -325,7 +326,7 @@ def record_run_time(
     entry = {
         "seconds": round(float(seconds), 1),
         "profile": profile,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),

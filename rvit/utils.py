@@ -29,6 +29,8 @@ from typing import IO, Any
 import numpy as np
 import torch
 
+from rvit.notebook import cpu_model
+
 __all__ = [
     "atomic_open",
     "atomic_save",
@@ -272,17 +274,6 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def environment_info() -> dict[str, Any]:
     """Package versions and hardware: Python, torch, torchvision, NumPy, PyAV; CPU, cores, GPUs."""
     info: dict[str, Any] = {
@@ -292,7 +283,7 @@ def environment_info() -> dict[str, Any]:
             name: _version(name)
             for name in ("rvit", "torch", "torchvision", "numpy", "av", "pandas", "tqdm")
         },
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),

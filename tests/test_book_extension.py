@@ -3,7 +3,6 @@ when those results (or the study's code) change, not only when their notebook do
 published as an executed notebook with its numbers; the build records how long each chapter ran; the
 bibliography labels its entries as the text cites them."""
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -13,11 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from script_modules import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("rvit_book", ROOT / "book" / "_ext" / "rvit_book.py")
-rvit_book = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(rvit_book)
+rvit_book = load_script("book/_ext/rvit_book.py")
 
 
 def test_the_book_loads_the_extension():
@@ -181,9 +179,7 @@ def test_a_role_never_glued_fails_the_build_naming_the_chapter(tmp_path: Path):
 def test_chapters_measured_alone_are_recorded_within_the_limit(tmp_path: Path, capsys):
     import nbformat
 
-    spec = importlib.util.spec_from_file_location("run_times", ROOT / "tools" / "run_times.py")
-    run_times = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_times)
+    run_times = load_script("tools/run_times.py")
     for name, seconds in (("01_quick", 0), ("02_slow", 5)):
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})")]

@@ -6,7 +6,6 @@ The parsing and the thresholds always run; the browser tests run where Chromium 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -16,12 +15,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from script_modules import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("check_book", ROOT / "tools" / "check_book.py")
-cb = importlib.util.module_from_spec(_spec)
-sys.modules["check_book"] = cb
-_spec.loader.exec_module(cb)
+cb = load_script("tools/check_book.py")
 
 BROWSER = cb.find_browser()
 needs_browser = pytest.mark.skipif(BROWSER is None, reason=cb.SKIP_MESSAGE)

@@ -3,27 +3,18 @@ in JupyterLab (its parts that need no browser)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from script_modules import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-lab_settings = _load("lab_settings")
-check_lab = _load("check_lab")
-check_colab = _load("check_colab")
+lab_settings = load_script("tools/lab_settings.py")
+check_lab = load_script("tools/check_lab.py")
+check_colab = load_script("tools/check_colab.py")
 
 
 def test_overrides_turn_windowing_off_and_keep_other_settings(tmp_path: Path):

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from chapters import CHAPTER_MODULES, chapter_of_module, describe_path, first_later, imports_in
+from script_modules import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -505,14 +506,7 @@ def test_table_hides_the_index_and_wraps_text():
 
 
 def _book_extension():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "rvit_book", ROOT / "book" / "_ext" / "rvit_book.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("book/_ext/rvit_book.py")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -3,26 +3,17 @@ by its value as the page shows it, every citation by author-year text (tools/rea
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from script_modules import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-readable = _load("readable_notebooks")
+readable = load_script("tools/readable_notebooks.py")
 
 
 def _fixture() -> nbformat.NotebookNode:
