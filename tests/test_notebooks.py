@@ -56,7 +56,7 @@ def test_notebook_has_no_outputs(path: Path):
 
 
 # Characters of code the book's text column holds (notebooks/ruff.toml formats the code cells to it).
-COLUMN_CHARACTERS = 66
+COLUMN_CHARACTERS = 64
 
 
 def _shown_code_lines(cell) -> list[str]:
