@@ -186,9 +186,16 @@ def test_chapters_measured_alone_are_recorded_within_the_limit(tmp_path: Path, c
         nbformat.write(nb, tmp_path / f"{name}.ipynb")
     out = tmp_path / "run_times.json"
     paths = [str(tmp_path / "01_quick.ipynb"), str(tmp_path / "02_slow.ipynb")]
-    assert run_times.main([*paths, "--max-seconds", "3", "--out", str(out)]) == 0
+    ticks = iter(range(100))  # a clock that moves one second per reading, however busy the machine
+
+    def clock() -> float:
+        return float(next(ticks))
+
+    args = [*paths, "--max-seconds", "3", "--out", str(out)]
+    assert run_times.main(args, clock=clock) == 0
     chapters = json.loads(out.read_text(encoding="utf-8"))["chapters"]
     assert list(chapters) == ["01_quick"] and chapters["01_quick"]["how"] == "by executing it alone"
+    assert chapters["01_quick"]["seconds"] == 1.0
     assert "02_slow: over 3 s, not recorded" in capsys.readouterr().out
     assert run_times.main([str(tmp_path / "absent.ipynb"), "--out", str(out)]) == 1
     assert "no such notebook" in capsys.readouterr().err
