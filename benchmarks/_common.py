@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -267,3 +268,23 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     for r in cells:
         print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
     sys.stdout.flush()
+
+
+def extract_baseline(ref: str, folder: Path) -> str:
+    """``rvit/`` of commit ``ref`` into ``folder`` (a baseline to import through PYTHONPATH); returns
+    the full commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "rvit"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return commit

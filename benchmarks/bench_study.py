@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS_DIR, ROOT, hardware, versions, write_json
+from _common import RESULTS_DIR, ROOT, extract_baseline, hardware, versions, write_json
 
 from rvit.perf import matmul_peak_flops
 from rvit.utils import provenance
@@ -86,25 +86,6 @@ print("RESULT " + json.dumps({"cpu_s": cpu, "samples": samples, "rvit": rvit.__f
 """
 
 
-def extract(ref: str, folder: Path) -> str:
-    """``rvit/`` of commit ``ref`` into ``folder``; returns the full commit id."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, "rvit"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return commit
-
-
 def run(code: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """One measurement in a fresh process importing ``rvit`` from ``code``."""
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
@@ -141,7 +122,7 @@ def main(argv: list[str]) -> int:
     measured: dict[str, dict[str, list[float]]] = {}
     profiles: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        baseline_commit = extract(args.baseline, Path(folder))
+        baseline_commit = extract_baseline(args.baseline, Path(folder))
         for modality in MODALITIES:
             common = {"modality": modality, "epochs": args.epochs, "samples": args.samples}
             runs = {"baseline, one seed": [], "today, one seed": [], "today, seeds together": []}

@@ -44,12 +44,13 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     RESULTS_DIR,
     ROOT,
     adamw_step,
     base_parser,
     check_args,
+    extract_baseline,  # noqa: E402
     hardware,
     median,
     print_table,
@@ -304,25 +305,6 @@ def run_stream(pythonpath: Path, compiled: bool, threads: int, repeats: int, siz
     if not Path(out["rvit"]).resolve().is_relative_to(pythonpath.resolve()):
         raise RuntimeError(f"the streaming run imported {out['rvit']}, not rvit from {pythonpath}")
     return out
-
-
-def extract_baseline(ref: str, folder: Path) -> str:
-    """``rvit/`` of commit ``ref`` into ``folder``; returns the full commit id."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, "rvit"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return commit
 
 
 def measure_streaming(
