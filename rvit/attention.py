@@ -84,6 +84,10 @@ def elu_feature_map(x: Tensor) -> Tensor:
     ``exp(x)`` otherwise), which stays positive in float32 where ``elu(x) + 1`` would round to 0
     (``x`` below about -17), with the cheap backward pass of :class:`_EluPlusOne`.
     """
+    if torch.compiler.is_compiling():
+        # inductor fuses the plain form into one kernel (and cannot trace the in-place one under
+        # vmap); autograd's derivative of it is the same min(phi(x), 1), at x = 0 included
+        return torch.where(x > 0, x + 1.0, x.clamp(max=0.0).exp())
     return _EluPlusOne.apply(x)
 
 

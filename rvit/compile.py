@@ -30,7 +30,13 @@ from torch import nn
 
 from rvit.streaming import check_finite
 
-__all__ = ["COMPILE_OPTIONS", "compile_for_training", "compile_status", "compile_step"]
+__all__ = [
+    "COMPILE_OPTIONS",
+    "compile_for_seeds",
+    "compile_for_training",
+    "compile_status",
+    "compile_step",
+]
 
 COMPILE_OPTIONS = {"fallback_random": True}
 """Inductor options of every compile here: random numbers from PyTorch's generator, as in eager."""
@@ -68,6 +74,19 @@ def compile_for_training(model: nn.Module) -> nn.Module:
     are written from the original module."""
     _check(_device_of(model))
     return torch.compile(model, dynamic=False, options=COMPILE_OPTIONS)
+
+
+def compile_for_seeds(
+    batched: Callable[..., Any], device: str | torch.device = "cpu"
+) -> Callable[..., Any]:
+    """The forward pass of several seeds (``torch.vmap`` over ``functional_call``, see
+    :func:`rvit.multiseed.fit_seeds`) compiled; its backward pass is compiled with it.
+
+    The vmapped function is traced once per clip shape. Under the compiler the linear-attention
+    feature map takes its plain form (:func:`rvit.attention.elu_feature_map`): the hand-written
+    backward pass writes in place, which inductor cannot trace under ``vmap``."""
+    _check(device)
+    return torch.compile(batched, dynamic=False, options=COMPILE_OPTIONS)
 
 
 def compile_step(model: nn.Module) -> Callable[..., Any]:

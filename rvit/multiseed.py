@@ -14,10 +14,17 @@ its own would), its gradient clipping (the norm is taken per seed) and its learn
 equal to ``fit`` with that seed up to float rounding: the batched products sum in another order
 (``tests/test_multiseed.py`` states the tolerance).
 
+With ``TrainConfig.compile`` the batched step goes through ``torch.compile``
+(:func:`rvit.compile.compile_for_seeds`): inductor fuses the element-wise work between the batched
+products (bias sums, LayerNorm, GELU, the feature map, the optimiser's inputs), which is most of a
+step's time at these sizes. It costs one compile per process and clip shape (tens of CPU-seconds;
+inductor's on-disk cache shortens the next process's) and changes the numbers by float rounding
+only.
+
 What it does not do, and :func:`group_problem` refuses: randomness inside the model while training
 (dropout or recurrent dropout: under ``vmap`` each seed would draw other numbers than alone), videos
-of variable length, validation, checkpoints, mixed precision, ``torch.compile`` and several
-processes. A stopped group is trained again from the start; the study's runs are minutes long.
+of variable length, validation, checkpoints, mixed precision and several processes. A stopped group
+is trained again from the start; the study's runs are minutes long.
 """
 
 from __future__ import annotations
@@ -51,8 +58,6 @@ def group_problem(model: nn.Module, config: TrainConfig) -> str:
         return "videos of variable length"
     if config.checkpoint_dir is not None:
         return "checkpoints"
-    if config.compile:
-        return "torch.compile"
     if config.amp and resolve_device(config.device).type == "cuda":
         return "mixed precision"
     return ""
@@ -82,9 +87,14 @@ def _check_group(models: Sequence[nn.Module], configs: Sequence[TrainConfig]) ->
 
 
 def fit_seeds(
-    models: Sequence[nn.Module], train_set: Dataset, configs: Sequence[TrainConfig]
+    models: Sequence[nn.Module],
+    train_set: Dataset | Sequence[Dataset],
+    configs: Sequence[TrainConfig],
 ) -> list[History]:
     """Train ``models[i]`` with ``configs[i]`` (one configuration, distinct seeds) as one computation.
+
+    ``train_set`` is one data set for every seed, or one per seed (the study draws each seed's
+    training samples from that seed), all of one length.
 
     Returns one :class:`~rvit.train.History` per seed, in order, whose model holds that seed's
     trained weights. ``seconds`` of a record is the group's time divided by the number of seeds
@@ -96,10 +106,15 @@ def fit_seeds(
     config = configs[0]
     device = resolve_device(config.device)
     count = len(models)
-    clips = as_training_set(train_set, config.modality, config.frames, config.camera)
+    sets = list(train_set) if isinstance(train_set, list | tuple) else [train_set] * count
+    if len(sets) != count:
+        raise ValueError(f"fit_seeds needs one training set or {count}; got {len(sets)}")
+    sizes = {len(s) for s in sets}
+    if len(sizes) != 1:
+        raise ValueError(f"the seeds' training sets differ in length: {sorted(sizes)}")
     loaders = [
         make_loader(
-            clips,
+            as_training_set(data, config.modality, config.frames, config.camera),
             config.batch_size,
             shuffle=True,
             seed=c.seed,
@@ -107,7 +122,7 @@ def fit_seeds(
             num_workers=config.num_workers,
             pin_memory=device.type == "cuda",
         )
-        for c in configs
+        for c, data in zip(configs, sets, strict=True)
     ]
     steps_per_epoch = math.ceil(len(loaders[0][1].sampler) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -136,6 +151,10 @@ def fit_seeds(
         return torch.func.functional_call(template, (p, b), (x,))
 
     batched = torch.vmap(logits_of)
+    if config.compile:
+        from rvit.compile import compile_for_seeds
+
+        batched = compile_for_seeds(batched, device)
     records: list[list[dict[str, Any]]] = [[] for _ in models]
     step = 0
     for epoch in range(config.epochs):

@@ -150,6 +150,8 @@ def run_config(
         "lr": p.lr,
         "variable_length": variable_length,
     }
+    if p.compile:  # stored only when set, so that the keys of earlier runs stay as they were
+        train["compile"] = True
     if epochs is not None and epochs != p.epochs:
         from rvit.train import TrainConfig
 

@@ -24,7 +24,11 @@ class Profile:
     before it goes blank. ``matched_samples``: the training samples every run of the scalability
     sweep sees (epochs times set size), so that a larger set does not also mean more optimiser
     steps (None: each trains ``epochs`` epochs). ``aliases``: other names this profile's results
-    were recorded under (a profile renamed after its runs).
+    were recorded under (a profile renamed after its runs). ``seeds_together``: how many seeds of
+    one configuration the runner trains as one computation (:func:`rvit.multiseed.fit_seeds`; in
+    fixed chunks of ``seeds``, so that a seed's numbers never depend on which runs were left to
+    do), where the configuration allows it (no dropout, fixed clip length). ``compile``: training
+    goes through ``torch.compile`` (part of each run's training settings, so of its key).
     """
 
     name: str
@@ -56,6 +60,8 @@ class Profile:
     aliases: tuple[str, ...] = ()
     code: str | None = None
     commits: tuple[str, ...] = ()
+    seeds_together: int = 1
+    compile: bool = False
 
     @property
     def closed(self) -> bool:
@@ -75,6 +81,10 @@ class Profile:
         }
 
     def __post_init__(self) -> None:
+        if self.seeds_together < 1:
+            raise ValueError(
+                f"profile {self.name!r}: seeds_together must be >= 1, got {self.seeds_together}"
+            )
         if self.matched_samples is not None:
             for n in self.train_sizes:
                 if self.matched_samples % n:

@@ -63,6 +63,7 @@ __all__ = [
     "build_model",
     "check_clean_tree",
     "execute",
+    "execute_seeds",
     "main",
     "pair_metrics",
     "plan",
@@ -206,37 +207,80 @@ def execute(
     ``appearance``, ``motion``, ``motion_pair``, ``motion_direction`` (:func:`pair_metrics`; videos
     only), ``online``, ``per_class``, ``latency_ms``, ``peak_mb``).
     """
-    from rvit.data.clips import as_training_set
-    from rvit.evaluate import evaluate_images, evaluate_videos
+    return execute_seeds(config, [seed], device=device, progress=progress)[0]
+
+
+def execute_seeds(
+    config: RunConfig,
+    seeds: Sequence[int],
+    device: str = "cpu",
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`execute` for several seeds of one configuration, trained as one computation
+    (:func:`rvit.multiseed.fit_seeds`) when there are several; each seed is evaluated on its own.
+
+    Each seed keeps its training samples, initial weights and batch order. A seed's ``train_s``
+    and ``cpu_s`` are its share of the group's training (the group's time over its seeds) plus its
+    own evaluations; ``timings["seeds_together"]`` lists the group.
+    """
     from rvit.train import TrainConfig, fit
     from rvit.utils import seed_everything
 
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"execute_seeds needs distinct seeds; got {list(seeds)}")
     start, cpu_start = time.perf_counter(), time.process_time()
-    seed_everything(seed)
-    train_set = build_train_set(config.data, config.train, seed)
+    train_sets, models, train_cfgs = [], [], []
+    for seed in seeds:
+        seed_everything(seed)
+        train_sets.append(build_train_set(config.data, config.train, seed))
+        models.append(build_model(config.model, len(train_sets[-1].classes)))
+        train_cfgs.append(
+            TrainConfig(**config.train, seed=seed, device=device, progress=progress, amp=False)
+        )
+    if len(seeds) == 1:
+        histories = [fit(models[0], train_sets[0], None, train_cfgs[0])]
+    else:
+        from rvit.multiseed import fit_seeds
+
+        histories = fit_seeds(models, train_sets, train_cfgs)
+    share = len(seeds)
+    train_s = (time.perf_counter() - start) / share
+    train_cpu = (time.process_time() - cpu_start) / share
+    outcomes = []
+    for seed, train_set, model, history, train_cfg in zip(
+        seeds, train_sets, models, histories, train_cfgs, strict=True
+    ):
+        model = history.model if history.model is not None else model
+        model.eval()
+        tick, cpu_tick = time.perf_counter(), time.process_time()
+        metrics = _train_metrics(config, train_set, train_cfg, model, history.records)
+        eval_s = _evaluate(config, seed, model, metrics, device)
+        timings = {
+            "train_s": train_s,
+            "eval_s": eval_s,
+            "total_s": train_s + time.perf_counter() - tick,
+            "cpu_s": train_cpu + time.process_time() - cpu_tick,
+        }
+        if share > 1:
+            timings["seeds_together"] = list(seeds)
+        outcomes.append({"metrics": metrics, "timings": timings})
+    return outcomes
+
+
+def _train_metrics(
+    config: RunConfig, train_set: Any, train_cfg: Any, model: Any, records: list[dict[str, Any]]
+) -> dict[str, Any]:
+    from rvit.data.clips import as_training_set
+
     num_classes = len(train_set.classes)
-    model = build_model(config.model, num_classes)
-    train_cfg = TrainConfig(
-        **config.train,
-        seed=seed,
-        device=device,
-        progress=progress,
-        amp=False,
-    )
-    history = fit(model, train_set, None, train_cfg)
-    model = history.model if history.model is not None else model
-    model.eval()
-    train_s = time.perf_counter() - start
-    records = history.records
     clips = as_training_set(train_set, train_cfg.modality, train_cfg.frames, train_cfg.camera)
     clip_shape = list(clips[0][0].shape)  # (T, C, H, W)
     if isinstance(config.data["frames"], list | tuple) and train_cfg.modality == "video":
         clip_shape[0] = round(sum(config.data["frames"]) / 2)  # the mean length of the clips
     samples = len(clips) * int(config.train["epochs"])
     flops = _train_flops(config.model, num_classes, clip_shape) * samples
-    chance = 1.0 / num_classes
-    metrics: dict[str, Any] = {
-        "chance": chance,
+    return {
+        "chance": 1.0 / num_classes,
         "num_classes": num_classes,
         "params": int(sum(p.numel() for p in model.parameters())),
         "train": {
@@ -251,6 +295,15 @@ def execute(
             ],
         },
     }
+
+
+def _evaluate(
+    config: RunConfig, seed: int, model: Any, metrics: dict[str, Any], device: str
+) -> dict[str, float]:
+    """Each evaluation set of ``config`` into ``metrics``; returns the seconds of each."""
+    from rvit.evaluate import evaluate_images, evaluate_videos
+
+    chance = metrics["chance"]
     eval_s: dict[str, float] = {}
     for name, spec in config.evals.items():
         tick = time.perf_counter()
@@ -268,13 +321,7 @@ def execute(
         else:
             metrics[name] = _video_metrics(result, chance)
         eval_s[name] = time.perf_counter() - tick
-    timings = {
-        "train_s": train_s,
-        "eval_s": eval_s,
-        "total_s": time.perf_counter() - start,
-        "cpu_s": time.process_time() - cpu_start,
-    }
-    return {"metrics": metrics, "timings": timings}
+    return eval_s
 
 
 # ------------------------------------------------------------------------------------------------
@@ -432,9 +479,48 @@ def _worker_init(threads: int) -> None:
     _WORKER.update(worker_info())
 
 
-def _execute_job(config_dict: dict[str, Any], seed: int, device: str) -> dict[str, Any]:
-    outcome = execute(RunConfig.from_dict(config_dict), seed, device=device)
-    return {**outcome, "worker": {**_WORKER, "torch_threads": torch.get_num_threads()}}
+def _execute_job(
+    config_dict: dict[str, Any], seeds: list[int], device: str
+) -> list[dict[str, Any]]:
+    outcomes = execute_seeds(RunConfig.from_dict(config_dict), seeds, device=device)
+    worker = {**_WORKER, "torch_threads": torch.get_num_threads()}
+    return [{**outcome, "worker": worker} for outcome in outcomes]
+
+
+@functools.lru_cache(maxsize=256)
+def _groupable(config_json: str) -> bool:
+    """Whether the seeds of this configuration can train as one computation (no dropout, fixed
+    clip length: :func:`rvit.multiseed.group_problem`)."""
+    from rvit.multiseed import group_problem
+    from rvit.train import TrainConfig
+
+    config = RunConfig.from_dict(json.loads(config_json))
+    with torch.device("meta"):
+        model = build_model(config.model, 2)
+    return not group_problem(model, TrainConfig(**config.train, progress=False))
+
+
+def _jobs(
+    pending: Sequence[tuple[RunConfig, list[Task]]], prof: Profile
+) -> list[tuple[RunConfig, list[int], dict[int, list[Task]]]]:
+    """The runs to do as jobs: ``(config, seeds to train together, {seed: tasks to write})``.
+
+    With ``prof.seeds_together > 1`` the seeds of a configuration that can train as a group go in
+    fixed chunks of the profile's seeds; a chunk with any run to do trains whole (a seed's numbers
+    never depend on which runs were left: a resumed study gives what an uninterrupted one gives),
+    and only the runs to do are written.
+    """
+    size = prof.seeds_together
+    jobs: dict[Any, tuple[RunConfig, list[int], dict[int, list[Task]]]] = {}
+    for config, group in pending:
+        seed = group[0].seed
+        chunk: tuple[int, ...] = (seed,)
+        if size > 1 and seed in prof.seeds and _groupable(json.dumps(config.to_dict())):
+            index = prof.seeds.index(seed) // size
+            chunk = tuple(prof.seeds[index * size : (index + 1) * size])
+        job = jobs.setdefault((config.key(), chunk), (config, list(chunk), {}))
+        job[2][seed] = group
+    return list(jobs.values())
 
 
 @contextlib.contextmanager
@@ -577,6 +663,7 @@ def run_study(
         pending.append((config, group))
     # in the plan's order: experiment by experiment, so each finishes (all seeds) as early as it can
 
+    jobs_to_do = _jobs(pending, prof)
     bar = None
     if progress and pending:
         from tqdm.auto import tqdm
@@ -584,17 +671,25 @@ def run_study(
         bar = tqdm(total=len(pending), desc=f"study ({prof.name})", unit="run", dynamic_ncols=True)
 
     def finish(
-        config: RunConfig, group: list[Task], outcome: Mapping[str, Any], worker: Mapping[str, Any]
+        config: RunConfig,
+        seeds: list[int],
+        todo: Mapping[int, list[Task]],
+        outcomes: Sequence[Mapping[str, Any]],
+        worker: Mapping[str, Any],
     ) -> None:
         _check_worker(worker, parent)
-        for task in group:
-            _write(task.path, _record(task, prof, config, outcome, worker))
-        say(
-            f"{group[0].experiment}/{group[0].config_id} seed {group[0].seed}: "
-            f"{outcome['timings']['total_s']:.1f} s"
-        )
-        if bar is not None:
-            bar.update(1)
+        for seed, outcome in zip(seeds, outcomes, strict=True):
+            group = todo.get(seed)
+            if not group:  # trained with its chunk, already stored
+                continue
+            for task in group:
+                _write(task.path, _record(task, prof, config, outcome, worker))
+            say(
+                f"{group[0].experiment}/{group[0].config_id} seed {seed}: "
+                f"{outcome['timings']['total_s']:.1f} s"
+            )
+            if bar is not None:
+                bar.update(1)
 
     try:
         if jobs == 1:
@@ -602,9 +697,9 @@ def run_study(
             torch.set_num_threads(threads)
             worker = {**parent, "torch_threads": torch.get_num_threads()}
             try:
-                for config, group in pending:
-                    outcome = execute(config, group[0].seed, device=device)
-                    finish(config, group, outcome, worker)
+                for config, seeds, todo in jobs_to_do:
+                    outcomes = execute_seeds(config, seeds, device=device)
+                    finish(config, seeds, todo, outcomes, worker)
             finally:
                 torch.set_num_threads(previous)
         else:
@@ -620,16 +715,20 @@ def run_study(
             with _terminate_on(signal.SIGTERM):
                 try:
                     futures = {
-                        pool.submit(_execute_job, config.to_dict(), group[0].seed, device): (
+                        pool.submit(_execute_job, config.to_dict(), seeds, device): (
                             config,
-                            group,
+                            seeds,
+                            todo,
                         )
-                        for config, group in pending
+                        for config, seeds, todo in jobs_to_do
                     }
                     for future in as_completed(futures):
-                        config, group = futures[future]
-                        outcome = dict(future.result())
-                        finish(config, group, outcome, outcome.pop("worker"))
+                        config, seeds, todo = futures[future]
+                        outcomes = [dict(o) for o in future.result()]
+                        worker = outcomes[0]["worker"]
+                        for outcome in outcomes:
+                            outcome.pop("worker")
+                        finish(config, seeds, todo, outcomes, worker)
                 except BaseException:
                     # stopped (Ctrl-C, SIGTERM, an error): end the workers now instead of waiting
                     # minutes for their runs; finished results are already written
