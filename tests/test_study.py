@@ -580,3 +580,77 @@ def test_report_names_the_test_the_correction_and_the_gate(printed_report):
     key = first.claim.replace(".", "_")
     assert texts[f"{key}_p"] == text.format_p(first.p_holm)
     assert texts[f"{key}_reading"] == f"*{first.label}*"
+
+
+# Sentences the terminal report prints and the chapters quote: each is written by one function of
+# rvit.study.text, which both call.
+SHARED_SENTENCES = (
+    "seeds_sentence",
+    "few_seeds_sentence",
+    "simulated_aa_sentence",
+    "aa_sentence",
+    "attention_growth",
+)
+
+
+def _words(sentence: str) -> str:
+    """A sentence with its white space made single (the report wraps its lines at 100 columns)."""
+    return " ".join(sentence.split())
+
+
+def _chapter_source(cell_type: str | None = None) -> str:
+    """The source of chapters 8 and 8.1 (of their cells of ``cell_type``, or of all)."""
+    import nbformat
+
+    return "\n".join(
+        cell.source
+        for name in ("08_study", "08_study_evidence")
+        for cell in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+        if cell_type is None or cell.cell_type == cell_type
+    )
+
+
+def test_the_report_and_the_chapters_write_each_shared_sentence_once(printed_report):
+    loaded, readings = analysis.study_results("book")
+    notes = analysis.inference_notes(readings, len(registry.get_profile("book").seeds))
+    cost = analysis.attention_cost(ROOT / "results" / "bench")
+    said = {
+        "seeds_sentence": text.seeds_sentence(notes),
+        "few_seeds_sentence": text.few_seeds_sentence(notes),
+        "simulated_aa_sentence": text.simulated_aa_sentence(notes),
+        "aa_sentence": text.aa_sentence(analysis.aa_control(loaded), notes),
+        "attention_growth": text.attention_growth(cost),
+    }
+    assert set(said) == set(SHARED_SENTENCES)
+    printed = _words(printed_report)
+    for name, sentence in said.items():
+        assert _words(sentence) in printed, name  # the report's line is the chapters' sentence
+    code = _chapter_source("code")
+    for name in SHARED_SENTENCES:
+        assert f"text.{name}(" in code, f"the chapters do not quote text.{name}"
+    chapters = _chapter_source()
+    for words in ("simulated nulls", "committed seeds", "Time grows", "sign-flip p-value of"):
+        assert words not in chapters, f"a chapter writes {words!r} itself"
+
+
+def test_the_seeds_are_too_few_by_one_test_everywhere():
+    _, readings = analysis.study_results("book")
+    notes = analysis.inference_notes(readings, 10)
+    assert notes["few_seeds"] == (notes["seeds"] < notes["seeds_needed_family"])
+    for few in (True, False):
+        told = {**notes, "few_seeds": few}
+        assert ("no claim" in text.few_seeds_sentence(told)) is few
+        assert ("too few" in text.budget_sentence(told)) is few
+    few = analysis.inference_notes(readings, 3)
+    assert few["few_seeds"] and "no claim" in text.few_seeds_sentence(few)
+
+
+def test_the_pseudo_video_note_follows_the_learning_gate(printed_report):
+    results = analysis.load_experiment("temporal_features", "book")
+    passed = analysis.gate_check(results)["pseudo_video"]["passed"]
+    note = text.pseudo_video_note(results)
+    assert ("did not learn" in note) is not passed
+    line = next(ln for ln in printed_report.splitlines() if "temporal_features/pseudo_video" in ln)
+    assert line.split()[-1] == ("pass" if passed else "FAIL")
+    slow = text.slow_settings({"temporal_features": results}, ["temporal_features"])
+    assert (results.experiment.label("pseudo_video") in slow) is not passed
