@@ -42,7 +42,7 @@ def test_the_study_chapter_depends_on_every_result_and_the_study_code():
         if not p.is_relative_to(ROOT / "results" / "book")
     )
     assert results and set(results) <= set(found)
-    assert ROOT / "rvit" / "study" / "report.py" in found
+    assert {ROOT / "rvit" / "study" / f"{m}.py" for m in ("analysis", "text")} <= set(found)
     assert rvit_book.dependencies(ROOT, "notebooks/01_data") == []
 
 

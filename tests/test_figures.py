@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rvit.notebook import results_dir
-from rvit.study import bench, figures, report
+from rvit.study import analysis, bench, figures
 from rvit.study.registry import PROFILES, get_experiments
 
 FIGURES = (
@@ -30,7 +30,7 @@ FIGURES = (
 @pytest.fixture(scope="module")
 def study():
     root = results_dir()
-    loaded, readings = report.study_results("book", root)
+    loaded, readings = analysis.study_results("book", root)
     return loaded, readings, bench.load_bench("length", root / "bench")
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from rvit.study import report
+from rvit.study import analysis
 from rvit.study.experiments import get_experiment
 from rvit.study.pixel_nn import classify_videos, nearest_still, pixel_nn_metrics
 from rvit.study.profiles import PROFILES
@@ -48,8 +48,8 @@ def test_pixel_nn_metrics_on_a_study_configuration():
 
 
 def test_report_reads_the_models_against_the_pixel_bar():
-    loaded = {"temporal_features": report.load_experiment("temporal_features", "book")}
-    readings, baseline = report.pixel_bar_readings(loaded)
+    loaded = {"temporal_features": analysis.load_experiment("temporal_features", "book")}
+    readings, baseline = analysis.pixel_bar_readings(loaded)
     assert [r.label for r in readings] == ["RViT above pixel 1-NN", "FrameViT above pixel 1-NN"]
     assert sorted(baseline) == sorted(loaded["temporal_features"].runs["image"])
     for result in readings:
@@ -60,4 +60,4 @@ def test_report_reads_the_models_against_the_pixel_bar():
         assert readings[0].values[sorted(baseline).index(seed)] == pytest.approx(
             rvit - metrics["test"]["top1"]
         )
-    assert report.pixel_bar_readings({}) == ([], {})
+    assert analysis.pixel_bar_readings({}) == ([], {})

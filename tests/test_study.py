@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from rvit.data.sources import CueThenBlank
+from rvit.study import analysis, registry, runner, stats, store, text
 from rvit.study import bench as study_bench
-from rvit.study import registry, report, runner, stats, store
 from rvit.study.registry import (
     CLAIMS,
     EXPERIMENTS,
@@ -94,7 +94,7 @@ def test_registry_errors_name_the_problem():
 
 def _fake_results(runs):
     exp = get_experiment("temporal_features", "book")
-    return report.ExperimentResults(exp, runs)
+    return analysis.ExperimentResults(exp, runs)
 
 
 def test_contrast_pairs_by_seed_and_skips_missing_numbers():
@@ -102,11 +102,11 @@ def test_contrast_pairs_by_seed_and_skips_missing_numbers():
         "a": {0: {"test": {"top1": 0.6}}, 1: {"test": {"top1": 0.7}}, 2: {"test": {}}},
         "b": {0: {"test": {"top1": 0.5}}, 1: {"test": {"top1": 0.5}}},
     }
-    values, strata = report.contrast_values(Contrast((diff("test.top1", "a", "b"),), 1), runs)
+    values, strata = analysis.contrast_values(Contrast((diff("test.top1", "a", "b"),), 1), runs)
     assert values == pytest.approx([0.1, 0.2])
     assert strata[0]["n"] == 2
     constant = Contrast(((Term(1.0, "a", "test.top1"), Term(-1.0, value=0.5)),), 1)
-    values, _ = report.contrast_values(constant, runs)
+    values, _ = analysis.contrast_values(constant, runs)
     assert values == pytest.approx([0.1, 0.2])
 
 
@@ -116,14 +116,14 @@ def test_reading_verdict_follows_the_sign_of_the_effect():
     seeds = range(10)  # 10 seeds: the smallest sign-flip p-value is 2 / 2**10
     worse = {"image": {s: {"test": {"motion_direction": 0.5 + 0.01 * (s % 3)}} for s in seeds}}
     worse["video"] = {s: {"test": {"motion_direction": 0.8 + 0.01 * s}} for s in seeds}
-    result = report.analyse_reading(reading, _fake_results(worse))
+    result = analysis.analyse_reading(reading, _fake_results(worse))
     assert result.verdict == stats.SUPPORTED
     assert result.interval.mean < 0
     assert result.p == pytest.approx(2 / 2**10)
     better = {"image": worse["video"], "video": worse["image"]}
-    assert report.analyse_reading(reading, _fake_results(better)).verdict == stats.CONTRADICTED
+    assert analysis.analyse_reading(reading, _fake_results(better)).verdict == stats.CONTRADICTED
     three = {c: {s: m for s, m in by.items() if s < 3} for c, by in worse.items()}
-    assert report.analyse_reading(reading, _fake_results(three)).verdict == stats.INCONCLUSIVE
+    assert analysis.analyse_reading(reading, _fake_results(three)).verdict == stats.INCONCLUSIVE
 
 
 def test_strata_are_averaged_within_each_seed():
@@ -133,7 +133,7 @@ def test_strata_are_averaged_within_each_seed():
         "c": {s: {"test": {"top1": 0.4}} for s in range(2)},
     }
     contrast = Contrast((diff("test.top1", "a", "b"), diff("test.top1", "a", "c")), 1)
-    values, strata = report.contrast_values(contrast, runs)
+    values, strata = analysis.contrast_values(contrast, runs)
     assert [s["n"] for s in strata] == [3, 2]
     assert values == pytest.approx([0.15, 0.25])  # seeds 0 and 1: one value each, not four
 
@@ -149,11 +149,11 @@ def test_test_set_variance_enters_the_interval():
         "image": {s: run(0.3 + 0.01 * s, 240) for s in range(3)},
         "video": {s: run(0.8, 240) for s in range(3)},
     }
-    wide = report.analyse_reading(reading, _fake_results(runs)).interval
+    wide = analysis.analyse_reading(reading, _fake_results(runs)).interval
     bound = (0.8 * 0.2 / 240) ** 0.5 + (0.305 * 0.695 / 240) ** 0.5
     assert wide.test_var == pytest.approx(bound**2, rel=0.05)
     runs = {c: {s: run(m["test"]["top1"], 10**9) for s, m in by.items()} for c, by in runs.items()}
-    narrow = report.analyse_reading(reading, _fake_results(runs)).interval
+    narrow = analysis.analyse_reading(reading, _fake_results(runs)).interval
     assert narrow.high - narrow.low < wide.high - wide.low
 
 
@@ -165,13 +165,13 @@ def test_learning_gate_makes_a_reading_not_testable():
         "basic": {s: {"test": {"top1": 0.3 + 0.01 * s}, "train": {"top1": 0.2}} for s in seeds},
         "none": {s: {"test": {"top1": 0.5}, "train": {"top1": 0.72}} for s in seeds},
     }
-    result = report.analyse_reading(reading, report.ExperimentResults(exp, runs))
+    result = analysis.analyse_reading(reading, analysis.ExperimentResults(exp, runs))
     assert result.verdict == stats.NOT_TESTABLE
     assert result.gate and "basic" in result.gate[0]
     assert registry.LEARNING_GATE.threshold(exp.configs["basic"]) == pytest.approx(0.375)
     for by_seed in runs["basic"].values():
         by_seed["train"]["top1"] = 0.7
-    result = report.analyse_reading(reading, report.ExperimentResults(exp, runs))
+    result = analysis.analyse_reading(reading, analysis.ExperimentResults(exp, runs))
     assert result.verdict == stats.CONTRADICTED
 
 
@@ -191,7 +191,7 @@ def test_every_claim_has_one_primary_reading():
 def test_holm_runs_over_the_primary_readings_only():
     values = [-0.2 - 0.01 * s for s in range(12)]
     results = [
-        report.ReadingResult(
+        analysis.ReadingResult(
             "x",
             claim,
             "r",
@@ -208,17 +208,17 @@ def test_holm_runs_over_the_primary_readings_only():
         )
         for claim, primary in [("cmp.memory", True), ("cmp.attention", True), ("cmp.memory", False)]
     ]
-    report.judge(results)
+    analysis.judge(results)
     assert [r.p_holm for r in results] == pytest.approx([2 * 2 / 2**12, 2 * 2 / 2**12, None])
     assert [r.verdict for r in results] == [stats.SUPPORTED, stats.SUPPORTED, ""]  # left as is
 
 
 def test_get_metric_walks_paths():
     metrics = {"test": {"top1": 0.5, "online": [0.1, 0.4]}, "x": {"error": "no"}}
-    assert report.get_metric(metrics, "test.top1") == 0.5
-    assert report.get_metric(metrics, "test.online.-1") == 0.4
-    assert report.get_metric(metrics, "x.top1") is None
-    assert report.get_metric(metrics, "x.error") is None
+    assert analysis.get_metric(metrics, "test.top1") == 0.5
+    assert analysis.get_metric(metrics, "test.online.-1") == 0.4
+    assert analysis.get_metric(metrics, "x.top1") is None
+    assert analysis.get_metric(metrics, "x.error") is None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -314,19 +314,19 @@ def test_a_result_from_other_code_is_stale(monkeypatch):
 
 
 def test_code_hash_follows_result_code_only(tmp_path):
-    for name, text in {
+    for name, body in {
         "rvit/train.py": "a = 1\n",
         "rvit/data/render.py": "b = 2\n",
         "rvit/notebook.py": "c = 3\n",
-        "rvit/study/report.py": "d = 4\n",
+        "rvit/study/text.py": "d = 4\n",
     }.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+        (tmp_path / name).write_text(body)
     names = [f.relative_to(tmp_path).as_posix() for f in store.code_files(tmp_path)]
     assert names == ["rvit/data/render.py", "rvit/train.py"]
     before = store._hash_files(str(tmp_path))
     (tmp_path / "rvit/notebook.py").write_text("c = 4\n")
-    (tmp_path / "rvit/study/report.py").write_text("d = 5\n")
+    (tmp_path / "rvit/study/text.py").write_text("d = 5\n")
     assert store._hash_files.__wrapped__(str(tmp_path)) == before
     (tmp_path / "rvit/data/render.py").write_text("b = 3\n")
     assert store._hash_files.__wrapped__(str(tmp_path)) != before
@@ -334,6 +334,7 @@ def test_code_hash_follows_result_code_only(tmp_path):
     assert "rvit/study/runner.py" in listed and "rvit/study/datasets.py" in listed
     assert not listed & store.PRESENTATION_CODE
     assert all((store.ROOT / name).is_file() for name in store.PRESENTATION_CODE)
+    assert {"rvit/study/analysis.py", "rvit/study/text.py"} <= store.PRESENTATION_CODE
 
 
 def test_pair_metrics_score_the_pair_and_its_direction():
@@ -413,28 +414,28 @@ def test_an_exact_reading_is_judged_by_its_sign_outside_holm():
     )
     exp = Experiment("e", "t", "q", ("cmp.attention",), {}, readings, (0, 1, 2), "m", bench="none")
     up = {"a": {s: {"x": 2.0} for s in range(3)}, "b": {s: {"x": 1.0} for s in range(3)}}
-    results = report.ExperimentResults(exp, up)
-    first = report.analyse(results)[0]
+    results = analysis.ExperimentResults(exp, up)
+    first = analysis.analyse(results)[0]
     assert first.test == "exact" and first.verdict == stats.SUPPORTED and first.p is None
     assert first.interval.low == first.interval.high == 1.0
     down = {"a": up["b"], "b": up["a"]}
-    assert report.analyse(report.ExperimentResults(exp, down))[0].verdict == stats.CONTRADICTED
+    assert analysis.analyse(analysis.ExperimentResults(exp, down))[0].verdict == stats.CONTRADICTED
     mixed = {"a": {0: {"x": 2.0}, 1: {"x": 0.0}, 2: {"x": 2.0}}, "b": up["b"]}
-    assert report.analyse(report.ExperimentResults(exp, mixed))[0].verdict == stats.INCONCLUSIVE
-    judged = report.judge(report.analyse(results))
+    assert analysis.analyse(analysis.ExperimentResults(exp, mixed))[0].verdict == stats.INCONCLUSIVE
+    judged = analysis.judge(analysis.analyse(results))
     assert all(r.p_holm is None for r in judged)  # not in Holm's family
     with pytest.raises(ValueError, match="no margin"):
         Reading("cmp.attention", "x", "x", readings[0].contrast, exact=True, margin=0.1)
 
 
 def test_attention_cost_reads_the_benchmark(tmp_path):
-    cost = report.attention_cost(ROOT / "results" / "bench")
+    cost = analysis.attention_cost(ROOT / "results" / "bench")
     assert cost is not None and [r["tokens"] for r in cost["rows"]] == sorted(
         r["tokens"] for r in cost["rows"]
     )
     assert all(r["ratio"] == r["hybrid_ms"] / r["linear_ms"] for r in cost["rows"])
-    assert report.attention_cost(tmp_path) is None
-    assert report.attention_lines(tmp_path, 16) == []
+    assert analysis.attention_cost(tmp_path) is None
+    assert text.attention_lines(tmp_path, 16) == []
 
 
 def test_cue_then_blank_keeps_only_the_cue():
@@ -450,7 +451,7 @@ def test_cue_then_blank_keeps_only_the_cue():
 
 def test_missing_results_name_the_rerun_command(tmp_path):
     with pytest.raises(store.StaleResultsError, match="rvit study run scalability --profile smoke"):
-        report.load_experiment("scalability", "smoke", tmp_path)
+        analysis.load_experiment("scalability", "smoke", tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -469,13 +470,13 @@ def test_study_run_is_reproducible_and_resumable(tmp_path):
         assert a["configuration"] == b["configuration"]
         assert store.strip_timings(a["metrics"]) == store.strip_timings(b["metrics"])
         assert a["provenance"]["git"].keys() >= {"commit", "dirty"}
-    loaded = report.load_experiment("scalability", TINY, tmp_path / "a")
-    verdicts = [r.verdict for r in report.analyse(loaded)]
+    loaded = analysis.load_experiment("scalability", TINY, tmp_path / "a")
+    verdicts = [r.verdict for r in analysis.analyse(loaded)]
     assert all(v in stats.VERDICTS for v in verdicts)
     # a changed registry makes the stored results stale
     changed = dataclasses.replace(TINY, epochs=2)
     with pytest.raises(store.StaleResultsError, match="stale"):
-        report.load_experiment("scalability", changed, tmp_path / "a")
+        analysis.load_experiment("scalability", changed, tmp_path / "a")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -525,14 +526,14 @@ def test_memory_readings_come_from_the_length_benchmark(tmp_path):
     }
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "length.json").write_text(json.dumps(bench))
-    loaded = report.load_experiment("memory", "book", tmp_path)
+    loaded = analysis.load_experiment("memory", "book", tmp_path)
     assert loaded.runs["clipvit"][0]["peak_mb"] == {
         "longest": 20.0,
         "growth": 17.0,
         "frames": 64,
         "shortest_frames": 8,
     }
-    results = {r.label: r for r in report.analyse(loaded)}
+    results = {r.label: r for r in analysis.analyse(loaded)}
     assert results["streaming vs. batch"].interval.mean == pytest.approx(-8.0)
     # three repeats: the smallest sign-flip p-value is 0.25, so nothing can be decided
     assert all(r.p == pytest.approx(0.25) for r in results.values())
@@ -542,17 +543,22 @@ def test_memory_readings_come_from_the_length_benchmark(tmp_path):
     assert len(frame) == 7 * 3
 
 
-def test_report_names_the_test_the_correction_and_the_gate(capsys):
-    text = report.print_report("book")
-    capsys.readouterr()
-    assert "sign-flip" in text and "Holm" in text and "TOST" in text
-    assert "Learning gate" in text and "A/A control" in text
-    _, readings = report.study_results("book")
-    claims = report.claim_table(readings)
+@pytest.fixture(scope="module")
+def printed_report() -> str:
+    """The terminal report on the committed results (``python -m rvit study report``)."""
+    return text.print_report("book")
+
+
+def test_report_names_the_test_the_correction_and_the_gate(printed_report):
+    printed = printed_report
+    assert "sign-flip" in printed and "Holm" in printed and "TOST" in printed
+    assert "Learning gate" in printed and "A/A control" in printed
+    _, readings = analysis.study_results("book")
+    claims = analysis.claim_table(readings)
     assert len(claims) == len(CLAIMS)
     assert set(claims.verdict) <= set(stats.VERDICTS)
     for row in claims.itertuples():
-        assert row.label in text
+        assert row.label in printed
     # a decided primary reading passed Holm's correction (or is exact) and its interval agrees
     for r in readings:
         if not r.primary or r.verdict not in (stats.SUPPORTED, stats.CONTRADICTED):
@@ -567,10 +573,84 @@ def test_report_names_the_test_the_correction_and_the_gate(capsys):
         assert min(signed) > 0 if r.verdict == stats.SUPPORTED else max(signed) < 0
     gated = claims.set_index("claim").verdict
     assert gated["ins.augmentation.strength"] == stats.NOT_TESTABLE
-    texts = report.claim_texts(claims)
+    texts = text.claim_texts(claims)
     assert len(texts) == 4 * len(CLAIMS)
     assert texts["ins_augmentation_strength_verdict"] == f"**{stats.NOT_TESTABLE}**"
     first = claims.iloc[0]
     key = first.claim.replace(".", "_")
-    assert texts[f"{key}_p"] == report.format_p(first.p_holm)
+    assert texts[f"{key}_p"] == text.format_p(first.p_holm)
     assert texts[f"{key}_reading"] == f"*{first.label}*"
+
+
+# Sentences the terminal report prints and the chapters quote: each is written by one function of
+# rvit.study.text, which both call.
+SHARED_SENTENCES = (
+    "seeds_sentence",
+    "few_seeds_sentence",
+    "simulated_aa_sentence",
+    "aa_sentence",
+    "attention_growth",
+)
+
+
+def _words(sentence: str) -> str:
+    """A sentence with its white space made single (the report wraps its lines at 100 columns)."""
+    return " ".join(sentence.split())
+
+
+def _chapter_source(cell_type: str | None = None) -> str:
+    """The source of chapters 8 and 8.1 (of their cells of ``cell_type``, or of all)."""
+    import nbformat
+
+    return "\n".join(
+        cell.source
+        for name in ("08_study", "08_study_evidence")
+        for cell in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+        if cell_type is None or cell.cell_type == cell_type
+    )
+
+
+def test_the_report_and_the_chapters_write_each_shared_sentence_once(printed_report):
+    loaded, readings = analysis.study_results("book")
+    notes = analysis.inference_notes(readings, len(registry.get_profile("book").seeds))
+    cost = analysis.attention_cost(ROOT / "results" / "bench")
+    said = {
+        "seeds_sentence": text.seeds_sentence(notes),
+        "few_seeds_sentence": text.few_seeds_sentence(notes),
+        "simulated_aa_sentence": text.simulated_aa_sentence(notes),
+        "aa_sentence": text.aa_sentence(analysis.aa_control(loaded), notes),
+        "attention_growth": text.attention_growth(cost),
+    }
+    assert set(said) == set(SHARED_SENTENCES)
+    printed = _words(printed_report)
+    for name, sentence in said.items():
+        assert _words(sentence) in printed, name  # the report's line is the chapters' sentence
+    code = _chapter_source("code")
+    for name in SHARED_SENTENCES:
+        assert f"text.{name}(" in code, f"the chapters do not quote text.{name}"
+    chapters = _chapter_source()
+    for words in ("simulated nulls", "committed seeds", "Time grows", "sign-flip p-value of"):
+        assert words not in chapters, f"a chapter writes {words!r} itself"
+
+
+def test_the_seeds_are_too_few_by_one_test_everywhere():
+    _, readings = analysis.study_results("book")
+    notes = analysis.inference_notes(readings, 10)
+    assert notes["few_seeds"] == (notes["seeds"] < notes["seeds_needed_family"])
+    for few in (True, False):
+        told = {**notes, "few_seeds": few}
+        assert ("no claim" in text.few_seeds_sentence(told)) is few
+        assert ("too few" in text.budget_sentence(told)) is few
+    few = analysis.inference_notes(readings, 3)
+    assert few["few_seeds"] and "no claim" in text.few_seeds_sentence(few)
+
+
+def test_the_pseudo_video_note_follows_the_learning_gate(printed_report):
+    results = analysis.load_experiment("temporal_features", "book")
+    passed = analysis.gate_check(results)["pseudo_video"]["passed"]
+    note = text.pseudo_video_note(results)
+    assert ("did not learn" in note) is not passed
+    line = next(ln for ln in printed_report.splitlines() if "temporal_features/pseudo_video" in ln)
+    assert line.split()[-1] == ("pass" if passed else "FAIL")
+    slow = text.slow_settings({"temporal_features": results}, ["temporal_features"])
+    assert (results.experiment.label("pseudo_video") in slow) is not passed

@@ -235,10 +235,10 @@ def test_bench_check_ignores_the_study_code(tmp_path):
     root, bench = tmp_path / "repo", tmp_path / "bench"
     root.mkdir()
     (root / "rvit" / "study").mkdir(parents=True)
-    (root / "rvit" / "study" / "report.py").write_text("# first\n")
+    (root / "rvit" / "study" / "analysis.py").write_text("# first\n")
     first = _bench_repo(root)
     _write_bench(bench, first, False)
-    _commit_change(root, "rvit/study/report.py")  # reads benchmarks, does not make them
+    _commit_change(root, "rvit/study/analysis.py")  # reads benchmarks, does not make them
     assert check_bench("x", bench, root) == "current"
     _commit_change(root, "rvit/a.py")
     assert check_bench("x", bench, root).startswith("stale: ")
@@ -260,7 +260,7 @@ def test_bench_check_unchecked_without_git_or_commit(tmp_path):
 
 def test_report_lists_the_benchmark_check():
     from rvit.study.bench import check_bench
-    from rvit.study.report import print_report
+    from rvit.study.text import print_report
 
     text = print_report("book")
     assert "bench/length.json (memory): " in " ".join(text.split())

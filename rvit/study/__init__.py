@@ -8,10 +8,13 @@
 * :mod:`rvit.study.stats`: paired t intervals, exact sign-flip tests, equivalence tests, Holm's
   correction and the verdict rule.
 * :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
-* :mod:`rvit.study.report`: reads ``results/``, applies the readings, prints the verdict tables
-  (``python -m rvit study report``).
+* :mod:`rvit.study.analysis`: reads ``results/`` and applies the readings: every number of the
+  verdicts, computed once.
+* :mod:`rvit.study.text`: every sentence the study writes: the verdict tables in the terminal
+  (``python -m rvit study report``) and the text of chapters 8 and 8.1.
+  (:mod:`rvit.study.report` re-exports the names both held when they were one module.)
 * :mod:`rvit.study.store`: where results are stored and whether a stored result still answers the
-  registry (used by both the runner and the report).
+  registry (used by both the runner and the analysis).
 * :mod:`rvit.study.bench`: the benchmark results the study reads, and whether they are current.
 * :mod:`rvit.study.figures` and :mod:`rvit.study.pixel_nn`: chapter 8's figures; the pixel
   nearest-neighbour baseline.

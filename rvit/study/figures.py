@@ -1,7 +1,7 @@
 """The study's figures and tables, one per experiment, sized for the book's column.
 
-Each figure function takes an experiment's stored results (:class:`~rvit.study.report.ExperimentResults`,
-as :func:`~rvit.study.report.study_results` loads them) and returns a
+Each figure function takes an experiment's stored results (:class:`~rvit.study.analysis.ExperimentResults`,
+as :func:`~rvit.study.analysis.study_results` loads them) and returns a
 :class:`matplotlib.figure.Figure` built without ``pyplot``, at most :data:`WIDTH` inches wide with its
 panels stacked, and titled with its finding and the number of seeds behind it. The figures read what a
 configuration is from its structured ``factors`` and an evaluation set from its spec, never from an id.
@@ -29,14 +29,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from rvit.notebook import table
-from rvit.study.bench import memory_frame
-from rvit.study.report import (
+from rvit.study.analysis import (
     ExperimentResults,
     ReadingResult,
-    format_p,
     metrics_frame,
     online_frame,
 )
+from rvit.study.bench import memory_frame
+from rvit.study.text import effect_text, format_p
 
 __all__ = [
     "WIDTH",
@@ -171,7 +171,7 @@ def readings_table(readings: Sequence[ReadingResult], experiment: str | None = N
         {
             "claim: reading": [f"{r.claim}: {r.label}" for r in rows],
             "role, test": [f"{r.role}, {r.test}" for r in rows],
-            "effect [95% t CI]": [r.effect_text for r in rows],
+            "effect [95% t CI]": [effect_text(r) for r in rows],
             "p": [format_p(r.p) for r in rows],
             "p (Holm)": [format_p(r.p_holm) for r in rows],
             "verdict": [r.verdict for r in rows],
@@ -233,7 +233,7 @@ def _bars(
     """Horizontal bars, one group per configuration (its label), one bar per metric in
     ``columns`` (column -> legend name), a dot per seed; a missing metric says "cannot run".
 
-    ``frame`` is the results' :func:`~rvit.study.report.metrics_frame`, possibly with more columns."""
+    ``frame`` is the results' :func:`~rvit.study.analysis.metrics_frame`, possibly with more columns."""
     frame = metrics_frame(results) if frame is None else frame
     order = list(results.experiment.configs)
     labels = [results.experiment.label(c) for c in order]

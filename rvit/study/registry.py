@@ -4,7 +4,7 @@ Each :class:`Experiment` names the claims of the proposal it serves, the configu
 (model + training + data + evaluation, see :class:`RunConfig`), the seeds, and one or more
 :class:`Reading` objects: an operational reading of a claim together with the :class:`Contrast`
 whose sign decides it. Nothing here trains anything; :mod:`rvit.study.runner` runs the
-configurations and :mod:`rvit.study.report` applies the readings to the stored results.
+configurations and :mod:`rvit.study.analysis` applies the readings to the stored results.
 
 Conventions
 

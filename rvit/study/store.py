@@ -2,9 +2,9 @@
 data sets a run's configuration names.
 
 One JSON per run: ``<results-dir>/<experiment>/<config-id>__seed<k>.json``. The runner
-(:mod:`rvit.study.runner`) writes these files and skips those that still answer; the report
-(:mod:`rvit.study.report`) reads them and refuses stale ones. Both find them here. A result answers
-when its configuration, its fully resolved model and training configuration and the hash of the
+(:mod:`rvit.study.runner`) writes these files and skips those that still answer; the analysis
+(:mod:`rvit.study.analysis`) reads them and refuses stale ones. Both find them here. A result
+answers when its configuration, its fully resolved model and training configuration and the hash of the
 code that can change metrics all equal today's (:func:`match_result`); this module itself only
 reads and compares, so it is not part of that hash.
 """
@@ -86,6 +86,7 @@ PRESENTATION_CODE = frozenset(
         "rvit/data/__init__.py",
         "rvit/data/figures.py",
         "rvit/study/__init__.py",
+        "rvit/study/analysis.py",
         "rvit/study/bench.py",
         "rvit/study/claims.py",
         "rvit/study/design.py",
@@ -97,6 +98,7 @@ PRESENTATION_CODE = frozenset(
         "rvit/study/schema.py",
         "rvit/study/stats.py",
         "rvit/study/store.py",
+        "rvit/study/text.py",
     }
 )
 """Package files that cannot change a run's metrics: re-exports, the command line, the notebooks'
