@@ -1,4 +1,4 @@
-"""Per-video outcomes in the study's results."""
+"""Per-video outcomes in the study's results, and evaluation sets drawn afresh for each seed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 
 from rvit.data import synthetic
 from rvit.study import outcomes, runner, store
+from rvit.study.datasets import PER_SEED_BASE, build_eval_set, eval_data_seed
 from rvit.study.registry import PROFILES, get_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,3 +164,102 @@ def test_frame_correct_pads_videos_of_unequal_length():
     np.testing.assert_array_equal(padded, [[0, 1, np.nan], [1, 1, 0]])
     assert outcomes.recompute(metrics, "v")["online"] == [0.5, 1.0, 0.0]
     assert outcomes.lengths(metrics, "v").tolist() == [2, 3]
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluation sets drawn afresh for each seed
+
+
+def test_fixed_test_sets_are_unchanged_by_default():
+    for name in ("smoke", "book", "full"):
+        assert PROFILES[name].per_seed_test is False
+        for config in get_experiment("recurrent_dropout", name).configs.values():
+            for spec in config.evals.values():
+                assert "per_seed" not in spec
+                expected = 3 if spec["seed"] is None else spec["seed"]
+                assert eval_data_seed(spec, 3) == expected
+
+
+def test_per_seed_test_sets_differ_between_seeds_and_are_deterministic():
+    profile = dataclasses.replace(SMALL, per_seed_test=True)
+    evals = get_experiment("recurrent_dropout", profile).configs["video_d0"].evals
+    assert evals["fit_train"]["seed"] is None and "per_seed" not in evals["fit_train"]
+    assert evals["test"]["per_seed"] and evals["fit_val"]["per_seed"]
+    spec = evals["test"]
+    assert eval_data_seed(spec, 0) == profile.test_seed + PER_SEED_BASE
+    assert eval_data_seed(spec, 7) == profile.test_seed + 8 * PER_SEED_BASE
+    first, second = build_eval_set(spec, 0), build_eval_set(spec, 1)
+    assert first.key != second.key and first.targets == second.targets  # balanced labels
+    assert not torch.equal(first[0][0], second[0][0])
+    fresh = synthetic.SyntheticActions(
+        "test",
+        "video",
+        spec["num_samples"],
+        spec["frames"],
+        spec["image_size"],
+        eval_data_seed(spec, 1),
+        spec["domain_gap"],
+        spec["difficulty"],
+        cache=False,
+    )
+    assert all(torch.equal(fresh[i][0], second[i][0]) for i in (0, 5))
+    fixed = build_eval_set({k: v for k, v in spec.items() if k != "per_seed"}, 0)
+    assert fixed.key not in (first.key, second.key)
+
+
+def test_a_per_seed_set_that_would_be_the_training_set_is_refused(monkeypatch):
+    spec = get_experiment("aa_control", dataclasses.replace(SMALL, per_seed_test=True))
+    spec = spec.configs["image"].evals["test"]
+    monkeypatch.setattr(synthetic, "split_key", lambda split, seed: 7)
+    with pytest.raises(ValueError, match="would draw the training samples of run seed 3"):
+        build_eval_set(spec, 3)
+
+
+def _bases(keys: np.ndarray, streams: tuple[str, ...]) -> np.ndarray:
+    return np.asarray([[synthetic._stream_base(int(k), s) for s in streams] for k in keys])
+
+
+def test_per_seed_test_sets_share_no_sample_with_any_training_set():
+    """Sample ``i`` of a set is a function of the set's key and ``i`` alone, each random number
+    ``mix(i ^ base(key, stream))``: two sets can share a sample only if, for every stream, the two
+    bases differ by ``i ^ j``, which is below 2**20 for sets of under a million samples. For the
+    test and validation sets of run seeds 0-999 one stream of each pair of sets, against each
+    other and against the training sets of seeds 0-999, differs above that."""
+    seeds = range(1000)
+    spec_seeds = [("test", PROFILES["book"].test_seed), ("val", PROFILES["book"].test_seed + 1)]
+    evals = np.asarray(
+        [
+            synthetic.split_key(split, eval_data_seed({"seed": s, "per_seed": True}, r))
+            for split, s in spec_seeds
+            for r in seeds
+        ]
+        + [synthetic.split_key(split, s) for split, s in spec_seeds]  # the fixed sets
+    )
+    train = np.asarray([synthetic.split_key("train", r) for r in seeds])
+    assert len(set(evals.tolist())) == len(evals)
+    assert not set(evals.tolist()) & set(train.tolist())
+    streams = synthetic._SAMPLE_SCALARS[:4]
+    eval_bases, train_bases = _bases(evals, streams), _bases(train, streams)
+    apart = (eval_bases[:, None, :] ^ train_bases[None, :, :]) >= 2**20
+    assert apart.any(axis=-1).all()
+    apart = (eval_bases[:, None, :] ^ eval_bases[None, :, :]) >= 2**20
+    np.fill_diagonal(apart[..., 0], True)
+    assert apart.any(axis=-1).all()
+
+
+def test_a_per_seed_study_runs_resumes_and_stores_its_specification(tmp_path):
+    profile = dataclasses.replace(SMALL, per_seed_test=True)
+    first = runner.run_study(["aa_control"], profile, tmp_path, progress=False, threads=1)
+    assert first.trained == 2  # twice the profile's seeds
+    records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*/*.json"))]
+    assert all(r["configuration"]["evals"]["test"]["per_seed"] for r in records)
+    assert (
+        records[0]["metrics"]["test"]["outcomes"]["targets"]
+        == (records[1]["metrics"]["test"]["outcomes"]["targets"])
+    )
+    again = runner.run_study(["aa_control"], profile, tmp_path, progress=False, threads=1)
+    assert again.trained == 0 and again.skipped == 2
+    # the same registry with fixed test sets does not accept these results
+    fixed = dataclasses.replace(profile, per_seed_test=False)
+    config = get_experiment("aa_control", fixed).configs["image"]
+    assert "evaluation 'test'" in store.match_result(records[0], config, 0, fixed)

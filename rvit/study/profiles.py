@@ -24,7 +24,10 @@ class Profile:
     before it goes blank. ``matched_samples``: the training samples every run of the scalability
     sweep sees (epochs times set size), so that a larger set does not also mean more optimiser
     steps (None: each trains ``epochs`` epochs). ``aliases``: other names this profile's results
-    were recorded under (a profile renamed after its runs).
+    were recorded under (a profile renamed after its runs). ``per_seed_test``: each seed's
+    evaluation sets are drawn from that seed (:func:`rvit.study.datasets.eval_data_seed`), so the
+    seeds' spread includes the test set's sampling; False (every profile so far): every seed is
+    evaluated on the same sets, of seed ``test_seed`` (``fit_val``: ``test_seed + 1``).
     """
 
     name: str
@@ -53,6 +56,7 @@ class Profile:
     variable_frames: tuple[int, int]
     test_seed: int = 10_000
     matched_samples: int | None = None
+    per_seed_test: bool = False
     aliases: tuple[str, ...] = ()
     code: str | None = None
     commits: tuple[str, ...] = ()
