@@ -15,6 +15,7 @@
   (:mod:`rvit.study.report` re-exports the names both held when they were one module.)
 * :mod:`rvit.study.store`: where results are stored and whether a stored result still answers the
   registry (used by both the runner and the analysis).
+* :mod:`rvit.study.outcomes`: the per-video outcomes a result stores, read back as arrays.
 * :mod:`rvit.study.bench`: the benchmark results the study reads, and whether they are current.
 * :mod:`rvit.study.figures` and :mod:`rvit.study.pixel_nn`: chapter 8's figures; the pixel
   nearest-neighbour baseline.

@@ -71,7 +71,11 @@ APPEARANCE_MARGIN = 0.05
 
 
 def eval_spec(p: Profile, **changes: Any) -> dict[str, Any]:
-    """An evaluation set at profile ``p``: the test videos, with ``changes`` to any field."""
+    """An evaluation set at profile ``p``: the test videos, with ``changes`` to any field.
+
+    ``seed`` is the data seed (None: the run's seed); at a profile with ``per_seed_test`` a set with
+    a seed also has ``per_seed: True``, and each run's seed draws its own set from it.
+    """
     spec = {
         "split": "test",
         "modality": "video",
@@ -83,6 +87,10 @@ def eval_spec(p: Profile, **changes: Any) -> dict[str, Any]:
         "seed": p.test_seed,
     }
     spec.update(changes)
+    if p.per_seed_test and spec["seed"] is not None:
+        # drawn afresh for each run's seed (rvit.study.datasets.eval_data_seed); stored only when
+        # set, so the specifications of profiles with fixed test sets stay as they were
+        spec["per_seed"] = True
     return spec
 
 

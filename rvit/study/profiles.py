@@ -29,6 +29,10 @@ class Profile:
     fixed chunks of ``seeds``, so that a seed's numbers never depend on which runs were left to
     do), where the configuration allows it (no dropout, fixed clip length). ``compile``: training
     goes through ``torch.compile`` (part of each run's training settings, so of its key).
+    ``per_seed_test``: each seed's evaluation sets are drawn from that seed
+    (:func:`rvit.study.datasets.eval_data_seed`), so the seeds' spread includes the test set's
+    sampling; False (every profile so far): every seed is evaluated on the same sets, of seed
+    ``test_seed`` (``fit_val``: ``test_seed + 1``).
     """
 
     name: str
@@ -57,6 +61,7 @@ class Profile:
     variable_frames: tuple[int, int]
     test_seed: int = 10_000
     matched_samples: int | None = None
+    per_seed_test: bool = False
     aliases: tuple[str, ...] = ()
     code: str | None = None
     commits: tuple[str, ...] = ()

@@ -4,7 +4,9 @@
 
 * One JSON per run: ``<results-dir>/<experiment>/<config-id>__seed<k>.json`` with the configuration,
   the seed, the metrics, the timings, the code version (commit, dirty flag), package versions,
-  hardware and profile. Files are written atomically (a temporary file, then ``os.replace``).
+  hardware and profile. The metrics of each evaluation set include the outcome of every video or
+  image (:func:`video_outcomes`; read back with :mod:`rvit.study.outcomes`). Files are written
+  atomically (a temporary file, then ``os.replace``), lists without mappings on one line each.
 * Resumable: a run whose file exists and matches the registry is skipped.
 * Shared: the same training run (same :meth:`RunConfig.key` and seed) asked for by several
   experiments trains once, is evaluated on the union of their evaluation sets, and its result is
@@ -64,10 +66,13 @@ __all__ = [
     "check_clean_tree",
     "execute",
     "execute_seeds",
+    "json_text",
     "main",
+    "pair_directions",
     "pair_metrics",
     "plan",
     "run_study",
+    "video_outcomes",
     "worker_info",
 ]
 
@@ -123,6 +128,35 @@ def build_model(model: Mapping[str, Any], num_classes: int) -> torch.nn.Module:
 # one run
 
 
+def _partners(classes: Sequence[str]) -> dict[int, int]:
+    """Class index -> the index of the other class of its motion pair (both must be present)."""
+    from rvit.data.synthetic import MOTION_PAIRS
+
+    index = {name: i for i, name in enumerate(classes)}
+    partner: dict[int, int] = {}
+    for a, b in MOTION_PAIRS:
+        if a in index and b in index:
+            partner[index[a]], partner[index[b]] = index[b], index[a]
+    return partner
+
+
+def pair_directions(result: Any) -> list[int | None]:
+    """Per video: for a video of a motion pair, 1 when its true class scores above its partner at
+    the last frame and 0 otherwise; None for the other videos. Needs ``frame_logits``
+    (``evaluate_videos(..., keep_logits=True)``) for the motion-pair videos."""
+    partner = _partners(result.classes)
+    logits = result.frame_logits or [None] * len(result.targets)
+    directions: list[int | None] = []
+    for target, video_logits in zip(result.targets, logits, strict=True):
+        if target not in partner:
+            directions.append(None)
+            continue
+        if video_logits is None:
+            raise ValueError("pair_metrics needs the frame logits: evaluate with keep_logits=True")
+        directions.append(int(bool(video_logits[-1, target] > video_logits[-1, partner[target]])))
+    return directions
+
+
 def pair_metrics(result: Any) -> dict[str, float | None]:
     """Two scores of the motion-pair videos of an evaluation (None without such videos).
 
@@ -132,32 +166,49 @@ def pair_metrics(result: Any) -> dict[str, float | None]:
     shows; 50 % by guessing, whatever the model predicts elsewhere). Needs ``frame_logits``
     (``evaluate_videos(..., keep_logits=True)``).
     """
-    from rvit.data.synthetic import MOTION_PAIRS
-
-    index = {name: i for i, name in enumerate(result.classes)}
-    partner: dict[int, int] = {}
-    for a, b in MOTION_PAIRS:
-        if a in index and b in index:
-            partner[index[a]], partner[index[b]] = index[b], index[a]
+    partner = _partners(result.classes)
     pair_hits = direction_hits = count = 0
-    logits = result.frame_logits or [None] * len(result.targets)
-    for target, predicted, video_logits in zip(
-        result.targets, result.predictions, logits, strict=True
+    for target, predicted, direction in zip(
+        result.targets, result.predictions, pair_directions(result), strict=True
     ):
-        if target not in partner:
+        if direction is None:
             continue
-        if video_logits is None:
-            raise ValueError("pair_metrics needs the frame logits: evaluate with keep_logits=True")
-        other = partner[target]
         count += 1
-        pair_hits += int(predicted in (target, other))
-        direction_hits += int(bool(video_logits[-1, target] > video_logits[-1, other]))
+        pair_hits += int(predicted in (target, partner[target]))
+        direction_hits += direction
     if not count:
         return {"motion_pair": None, "motion_direction": None}
     return {"motion_pair": pair_hits / count, "motion_direction": direction_hits / count}
 
 
-def _video_metrics(result: Any, chance: float) -> dict[str, Any]:
+def video_outcomes(result: Any, still: bool = False) -> dict[str, list[Any]]:
+    """The outcome of every item of an evaluation, in the order evaluated (JSON lists of ints).
+
+    * ``classes``: the class names; the integers below index this list.
+    * ``targets``: the true class of each item.
+    * ``predictions``: the predicted class of each item (a video's: after its last frame).
+    * videos only (``still`` False): ``frame_predictions``, one list per video, the predicted class
+      after each of its frames (its length is the video's), and, with the frame logits,
+      ``direction``: for a video of a motion pair, 1 when its true class scores above its partner
+      at the last frame and 0 otherwise, None (JSON null) for the other videos
+      (:func:`pair_directions`).
+
+    :mod:`rvit.study.outcomes` reads them back; they reproduce ``top1``, ``appearance``,
+    ``motion``, ``motion_pair``, ``motion_direction``, ``online`` and ``per_class`` exactly.
+    """
+    outcomes: dict[str, list[Any]] = {
+        "classes": [str(name) for name in result.classes],
+        "targets": [int(k) for k in result.targets],
+        "predictions": [int(k) for k in result.predictions],
+    }
+    if not still:
+        outcomes["frame_predictions"] = [[int(k) for k in p] for p in result.frame_predictions]
+        if result.frame_logits is not None:
+            outcomes["direction"] = pair_directions(result)
+    return outcomes
+
+
+def _video_metrics(result: Any, chance: float, still: bool = False) -> dict[str, Any]:
     groups = result.group_accuracy
     return {
         "top1": result.top1,
@@ -171,6 +222,7 @@ def _video_metrics(result: Any, chance: float) -> dict[str, Any]:
         "peak_mb": result.peak_memory_mb,
         "videos": result.num_videos,
         "chance": chance,
+        "outcomes": video_outcomes(result, still),
     }
 
 
@@ -205,7 +257,8 @@ def execute(
     ``num_classes``, ``params``, ``train`` (``top1`` of the last epoch, ``time_s``, ``flops``,
     ``log10_flops``, ``samples``, ``history``) and one entry per evaluation set (``top1``, ``top5``,
     ``appearance``, ``motion``, ``motion_pair``, ``motion_direction`` (:func:`pair_metrics`; videos
-    only), ``online``, ``per_class``, ``latency_ms``, ``peak_mb``).
+    only), ``online``, ``per_class``, ``latency_ms``, ``peak_mb``, and ``outcomes``, the outcome of
+    every video or image (:func:`video_outcomes`)).
     """
     return execute_seeds(config, [seed], device=device, progress=progress)[0]
 
@@ -319,7 +372,7 @@ def _evaluate(
             # a model that cannot take the input (a shared position table at another frame size)
             metrics[name] = {"error": str(error), "chance": chance}
         else:
-            metrics[name] = _video_metrics(result, chance)
+            metrics[name] = _video_metrics(result, chance, still=spec["modality"] == "image")
         eval_s[name] = time.perf_counter() - tick
     return eval_s
 
@@ -370,10 +423,31 @@ def _record(
     }
 
 
-def _write(path: Path, record: Mapping[str, Any]) -> None:
-    from rvit.utils import atomic_write_json
+def _holds_mapping(obj: Any) -> bool:
+    if isinstance(obj, Mapping):
+        return True
+    return isinstance(obj, list) and any(_holds_mapping(item) for item in obj)
 
-    atomic_write_json(path, record)
+
+def json_text(obj: Any, level: int = 0) -> str:
+    """``obj`` (JSON types) as JSON text: mappings indented by two spaces a level, and every list
+    that holds no mapping on one line without spaces, so a result's per-video outcomes take one
+    line per field and a few bytes per video (``json.loads`` gives ``obj`` back)."""
+    if isinstance(obj, Mapping) and obj:
+        inner, outer = "  " * (level + 1), "  " * level
+        items = [f"{inner}{json.dumps(str(k))}: {json_text(v, level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + outer + "}"
+    if isinstance(obj, list) and _holds_mapping(obj):
+        inner, outer = "  " * (level + 1), "  " * level
+        items = [inner + json_text(item, level + 1) for item in obj]
+        return "[\n" + ",\n".join(items) + "\n" + outer + "]"
+    return json.dumps(obj, separators=(",", ":"), allow_nan=True)
+
+
+def _write(path: Path, record: Mapping[str, Any]) -> None:
+    from rvit.utils import atomic_write_text, to_jsonable
+
+    atomic_write_text(path, json_text(to_jsonable(record)) + "\n")
 
 
 class DirtyTreeError(ValueError):

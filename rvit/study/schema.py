@@ -44,7 +44,8 @@ class RunConfig:
       (a ``make_transform`` preset).
     * ``evals``: named evaluation sets, each ``{"split", "modality", "frames", "image_size",
       "num_samples", "domain_gap", "difficulty", "seed"}`` plus an optional ``"cue_frames"`` (the
-      retention probe: frames after the cue are blanked).
+      retention probe: frames after the cue are blanked) and an optional ``"per_seed"`` (a fresh
+      set for each run's seed: :func:`rvit.study.datasets.eval_data_seed`).
 
     * ``factors``: what the configuration is, as structured values for the analysis and the
       figures (``{"arch": "rvit", "modality": "image", "recurrent_dropout": 0.25, ...}``), so nothing

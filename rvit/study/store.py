@@ -7,6 +7,16 @@ One JSON per run: ``<results-dir>/<experiment>/<config-id>__seed<k>.json``. The 
 answers when its configuration, its fully resolved model and training configuration and the hash of the
 code that can change metrics all equal today's (:func:`match_result`); this module itself only
 reads and compares, so it is not part of that hash.
+
+Results written before the per-video outcomes (``metrics[<evaluation>]["outcomes"]``, read by
+:mod:`rvit.study.outcomes`) were stored are judged as before: outcomes are not part of the match.
+The closed ``book`` profile's results (version 2) stay its valid record, matched on their recorded
+code hash; an open profile's older results were made by other code (the runner that stores outcomes
+is part of :func:`code_hash`), so they are stale and rerun, and the rerun stores outcomes; results
+older than the code hash are accepted on their configuration, as before (:func:`verified`). A
+reading that needs outcomes from a result without them gets
+:class:`rvit.study.outcomes.MissingOutcomesError`, which names the evaluation and says that the
+result predates per-video outcomes.
 """
 
 from __future__ import annotations
@@ -92,6 +102,7 @@ PRESENTATION_CODE = frozenset(
         "rvit/study/design.py",
         "rvit/study/experiments.py",
         "rvit/study/figures.py",
+        "rvit/study/outcomes.py",
         "rvit/study/profiles.py",
         "rvit/study/registry.py",
         "rvit/study/report.py",
