@@ -24,7 +24,10 @@ class Profile:
     before it goes blank. ``matched_samples``: the training samples every run of the scalability
     sweep sees (epochs times set size), so that a larger set does not also mean more optimiser
     steps (None: each trains ``epochs`` epochs). ``aliases``: other names this profile's results
-    were recorded under (a profile renamed after its runs).
+    were recorded under (a profile renamed after its runs). ``preregistered``: the profile must be
+    pre-registered before it runs (:mod:`rvit.study.preregistration`): ``study run`` refuses it
+    while no pre-registration document exists, or while the registry differs from the one it
+    registered and no recorded deviation accepts the change.
     """
 
     name: str
@@ -56,6 +59,7 @@ class Profile:
     aliases: tuple[str, ...] = ()
     code: str | None = None
     commits: tuple[str, ...] = ()
+    preregistered: bool = False
 
     @property
     def closed(self) -> bool:
