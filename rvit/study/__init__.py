@@ -10,6 +10,9 @@
 * :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
 * :mod:`rvit.study.report`: reads ``results/``, applies the readings, prints the verdict tables
   (``python -m rvit study report``).
+* :mod:`rvit.study.preregistration`: the pre-registration of a study version (``python -m rvit
+  study preregister``), its deviations log (``study deviate``) and the check that the runner
+  makes before a pre-registered profile runs.
 * :mod:`rvit.study.store`: where results are stored and whether a stored result still answers the
   registry (used by both the runner and the report).
 * :mod:`rvit.study.bench`: the benchmark results the study reads, and whether they are current.
