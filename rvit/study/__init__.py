@@ -13,6 +13,9 @@
 * :mod:`rvit.study.text`: every sentence the study writes: the verdict tables in the terminal
   (``python -m rvit study report``) and the text of chapters 8 and 8.1.
   (:mod:`rvit.study.report` re-exports the names both held when they were one module.)
+* :mod:`rvit.study.preregistration`: the pre-registration of a study version (``python -m rvit
+  study preregister``), its deviations log (``study deviate``) and the check that the runner
+  makes before a pre-registered profile runs.
 * :mod:`rvit.study.store`: where results are stored and whether a stored result still answers the
   registry (used by both the runner and the analysis).
 * :mod:`rvit.study.outcomes`: the per-video outcomes a result stores, read back as arrays.

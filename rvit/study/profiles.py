@@ -33,6 +33,10 @@ class Profile:
     (:func:`rvit.study.datasets.eval_data_seed`), so the seeds' spread includes the test set's
     sampling; False (every profile so far): every seed is evaluated on the same sets, of seed
     ``test_seed`` (``fit_val``: ``test_seed + 1``).
+    ``preregistered``: the profile must be pre-registered before it runs
+    (:mod:`rvit.study.preregistration`): ``study run`` refuses it while no pre-registration document
+    exists, or while the registry differs from the one it registered and no recorded deviation
+    accepts the change.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Profile:
     commits: tuple[str, ...] = ()
     seeds_together: int = 1
     compile: bool = False
+    preregistered: bool = False
 
     @property
     def closed(self) -> bool:

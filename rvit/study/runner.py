@@ -15,6 +15,10 @@
 * ``book`` and ``full`` results go to ``results/`` (``results/full/`` for ``full``); ``smoke``
   results go to a scratch folder unless ``--results-dir`` says otherwise, so a smoke run never
   overwrites the committed results.
+* Pre-registered: a profile with a pre-registration runs only while its registry hashes as
+  registered or as a recorded deviation accepts (:mod:`rvit.study.preregistration`;
+  ``study preregister`` writes the document, ``study deviate`` records a deviation); its results
+  store that hash (``registry_hash``).
 * Traceable: a ``book`` or ``full`` study refuses to start from a git tree with uncommitted changes
   to tracked files outside the results folder (``--allow-dirty`` overrides; without git it warns
   and goes on). Each worker resolves the commit of the code it imported, which must equal the
@@ -47,6 +51,11 @@ import torch
 
 from rvit.study.datasets import build_eval_set, build_train_set
 from rvit.study.experiments import EXPERIMENTS, get_experiments
+from rvit.study.preregistration import (
+    check_preregistered,
+    record_deviation,
+    write_preregistration,
+)
 from rvit.study.profiles import PROFILES, Profile, get_profile
 from rvit.study.schema import Experiment, RunConfig
 from rvit.study.store import (
@@ -400,10 +409,13 @@ def _record(
     config: RunConfig,
     outcome: Mapping[str, Any],
     worker: Mapping[str, Any],
+    registry: str | None = None,
 ) -> dict:
     from rvit.utils import provenance
 
     git = {"commit": worker["commit"], "dirty": worker["dirty"]}
+    # a pre-registered profile's record names the registry it ran under (its hash)
+    prereg = {} if registry is None else {"registry_hash": registry}
     return {
         "experiment": task.experiment,
         "config_id": task.config_id,
@@ -413,6 +425,7 @@ def _record(
         "configuration": config.to_dict(),
         "resolved": resolved_configuration(config),
         "code": worker["code"],
+        **prereg,
         "metrics": outcome["metrics"],
         "timings": outcome["timings"],
         "provenance": provenance(
@@ -697,6 +710,9 @@ def run_study(
 
     A ``book`` or ``full`` study refuses a git tree with uncommitted changes (see
     :func:`check_clean_tree`) unless ``allow_dirty``; ``smoke`` results are scratch and run anyway.
+    A pre-registered profile runs only while its registry is the pre-registered one or one a
+    recorded deviation accepts (:func:`rvit.study.preregistration.check_preregistered`, before
+    anything trains); each of its results stores that registry hash (``registry_hash``).
     """
     prof = get_profile(profile)
     if jobs < 1:
@@ -706,6 +722,7 @@ def run_study(
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     check_open(prof)
+    registry = check_preregistered(prof, require_committed=not allow_dirty)
     out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
     if prof.name != "smoke":
         check_clean_tree(out, allow_dirty)
@@ -757,7 +774,7 @@ def run_study(
             if not group:  # trained with its chunk, already stored
                 continue
             for task in group:
-                _write(task.path, _record(task, prof, config, outcome, worker))
+                _write(task.path, _record(task, prof, config, outcome, worker, registry))
             say(
                 f"{group[0].experiment}/{group[0].config_id} seed {seed}: "
                 f"{outcome['timings']['total_s']:.1f} s"
@@ -827,7 +844,8 @@ def run_study(
 
 
 def add_study_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``study run`` and ``study report`` on an ``argparse`` subparsers object."""
+    """Register ``study run``, ``report``, ``preregister`` and ``deviate`` on an ``argparse``
+    subparsers object."""
     parser = subparsers.add_parser(
         "study",
         help="run the reproducibility study or print its verdicts",
@@ -854,12 +872,83 @@ def add_study_parser(subparsers: Any) -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print the verdict tables")
     report.add_argument("--profile", default="book", choices=tuple(PROFILES))
     report.add_argument("--results-dir", default=None, help="where the JSON files are")
+    prereg = commands.add_parser(
+        "preregister",
+        help="write a profile's pre-registration (before any result of it exists)",
+        description="Write study/preregistration-<profile>.md from the registry: per claim the "
+        "primary reading, its direction, smallest effect of interest and margin, the seeds, the "
+        "analysis rule and the registry hash. Commit and tag it before the study runs.",
+    )
+    prereg.add_argument("--profile", required=True, choices=tuple(PROFILES))
+    prereg.add_argument(
+        "--smallest-effect",
+        type=float,
+        default=None,
+        help="smallest effect of interest of the accuracy readings that state none in the "
+        "registry (0.02: 2 points)",
+    )
+    prereg.add_argument(
+        "--results-dir", default=None, help="where the profile's results go (none may exist yet)"
+    )
+    prereg.add_argument(
+        "--dir", dest="folder", default=None, help="where the document goes (default: study/)"
+    )
+    prereg.add_argument(
+        "--overwrite", action="store_true", help="replace a document not yet committed"
+    )
+    deviate = commands.add_parser(
+        "deviate",
+        help="record a deviation from a profile's pre-registration",
+        description="Append to study/deviations-<profile>.yaml an entry that accepts the "
+        "registry's current hash: the date, what changed, why, and whether it was decided before "
+        "or after any result existed.",
+    )
+    deviate.add_argument("--profile", required=True, choices=tuple(PROFILES))
+    deviate.add_argument("--what", required=True, help="what changed")
+    deviate.add_argument("--why", required=True, help="why it changed")
+    deviate.add_argument(
+        "--decided",
+        choices=("before", "after"),
+        default=None,
+        help="before or after any result existed (default: after when a result exists)",
+    )
+    deviate.add_argument("--results-dir", default=None, help="where the profile's results are")
+    deviate.add_argument(
+        "--dir", dest="folder", default=None, help="where the log goes (default: study/)"
+    )
     parser.set_defaults(func=study_command)
     return parser
 
 
 def study_command(args: argparse.Namespace) -> int:
-    """Carry out ``study run`` or ``study report`` for parsed ``args``."""
+    """Carry out ``study run``, ``report``, ``preregister`` or ``deviate`` for parsed ``args``."""
+    if args.study_command == "preregister":
+        path = write_preregistration(
+            args.profile,
+            args.smallest_effect,
+            folder=args.folder,
+            results_dir=args.results_dir,
+            overwrite=args.overwrite,
+        )
+        print(
+            f"wrote {path}; commit it and tag the commit (git tag "
+            f"study-{args.profile}-preregistration) before the study runs"
+        )
+        return 0
+    if args.study_command == "deviate":
+        entry = record_deviation(
+            args.profile,
+            args.what,
+            args.why,
+            decided=args.decided,
+            folder=args.folder,
+            results_dir=args.results_dir,
+        )
+        print(
+            f"recorded a deviation ({entry.decided}) accepting registry hash "
+            f"{entry.registry_hash}; commit the log"
+        )
+        return 0
     if args.study_command == "run":
         summary = run_study(
             args.names,

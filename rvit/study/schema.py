@@ -157,6 +157,10 @@ class Reading:
     (TOST) that the effect lies within ``(-margin, +margin)``, so "no effect" can be shown.
     ``exact``: the quantity does not vary between seeds (arithmetic counted from the model, such as
     FLOPs): it is judged by its sign at every seed, with no test and outside Holm's family.
+    ``smallest_effect``: the smallest effect of interest (in the contrast's units, positive), the
+    size below which an effect in the claimed direction would not matter; the pre-registration of
+    a study version states it (:mod:`rvit.study.preregistration`). None: not stated (an equivalence
+    reading's margin then serves).
     """
 
     claim: str
@@ -166,10 +170,18 @@ class Reading:
     primary: bool = False
     margin: float | None = None
     exact: bool = False
+    smallest_effect: float | None = None
 
     def __post_init__(self) -> None:
         if self.exact and self.margin is not None:
             raise ValueError(f"reading {self.label!r}: an exact reading takes no margin")
+        if self.exact and self.smallest_effect is not None:
+            raise ValueError(f"reading {self.label!r}: an exact reading takes no smallest effect")
+        if self.smallest_effect is not None and not self.smallest_effect > 0:
+            raise ValueError(
+                f"reading {self.label!r}: smallest_effect must be positive, got "
+                f"{self.smallest_effect}"
+            )
         if self.claim not in CLAIMS:
             raise ValueError(f"unknown claim id {self.claim!r}; known: {list(CLAIMS)}")
         if self.margin is not None and not self.margin > 0:

@@ -103,6 +103,7 @@ PRESENTATION_CODE = frozenset(
         "rvit/study/experiments.py",
         "rvit/study/figures.py",
         "rvit/study/outcomes.py",
+        "rvit/study/preregistration.py",
         "rvit/study/profiles.py",
         "rvit/study/registry.py",
         "rvit/study/report.py",
@@ -113,8 +114,8 @@ PRESENTATION_CODE = frozenset(
     }
 )
 """Package files that cannot change a run's metrics: re-exports, the command line, the notebooks'
-helpers, figures, and the study's registry and analysis (what the registry asks for is compared
-configuration by configuration instead). Every other file of the package enters
+helpers, figures, and the study's registry, pre-registration and analysis (what the registry asks
+for is compared configuration by configuration instead). Every other file of the package enters
 :func:`code_hash`."""
 
 
