@@ -7,6 +7,9 @@
   :mod:`~rvit.study.experiments` (the experiment builders).
 * :mod:`rvit.study.stats`: paired t intervals, exact sign-flip tests, equivalence tests, Holm's
   correction and the verdict rule.
+* :mod:`rvit.study.bootstrap`: the bootstrap over seeds and, within each seed, test videos
+  (stratified by class, paired across configurations), with its coverage measured on simulated
+  studies.
 * :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
 * :mod:`rvit.study.analysis`: reads ``results/`` and applies the readings: every number of the
   verdicts, computed once.

