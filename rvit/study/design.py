@@ -20,7 +20,10 @@ from rvit.study.schema import Contrast, LearningGate, RunConfig, Term, diff
 
 __all__ = [
     "APPEARANCE_MARGIN",
+    "HELDOUT_GATE",
     "LEARNING_GATE",
+    "MEMORY_SMALLEST_EFFECT",
+    "SMALLEST_EFFECT",
     "POSITION_MARGIN",
     "PRESET_LABELS",
     "changed_fields",
@@ -31,6 +34,7 @@ __all__ = [
     "row_configs",
     "row_pairs",
     "run_config",
+    "study_gate",
 ]
 
 
@@ -60,6 +64,30 @@ LEARNING_GATE = LearningGate(
     metric="train.top1",
 )
 """Every trained configuration must reach half of its modality's training-accuracy ceiling."""
+
+HELDOUT_GATE = LearningGate(
+    ceilings=LEARNING_GATE.ceilings,
+    # from version 3 on: 90 % of the ceiling, read on held-out data of the training modality in eval
+    # mode (the ``fit_val`` evaluation every configuration then has), so that neither dropout nor
+    # the running average over an epoch's batches biases it
+    fraction=0.9,
+    metric="fit_val.top1",
+)
+"""The learning gate from version 3 on: 90 % of the ceiling on held-out data, in eval mode."""
+
+SMALLEST_EFFECT = 0.02
+"""The smallest effect of interest of an accuracy reading from version 3 on: 2 points."""
+
+
+MEMORY_SMALLEST_EFFECT = 1.0
+"""The smallest effect of interest of a peak-memory reading from version 3 on: 1 MiB."""
+
+
+def study_gate(p: Profile) -> LearningGate:
+    """The learning gate of profile ``p``: :data:`HELDOUT_GATE` from version 3 on, the training
+    accuracy gate of version 2 (:data:`LEARNING_GATE`) for the closed book profile."""
+    return LEARNING_GATE if p.closed else HELDOUT_GATE
+
 
 POSITION_MARGIN = 0.03
 """Equivalence margin of "interpolated encoding ensures consistency for image training": 3 points of
@@ -179,13 +207,15 @@ def run_config(
         # stated in full, so that a change of the camera's limits makes earlier results stale
         train["camera"] = {**CAMERA_LIMITS, **(camera or {})}
     all_evals: dict[str, dict[str, Any]] = {}
+    evals = tuple(evals)
+    if not p.closed and "fit" not in evals:
+        evals = (*evals, "fit")  # from version 3 on the gate reads held-out data: every run has it
     for name in evals:
         if name == "test":
             all_evals["test"] = eval_spec(p, domain_gap=gap)
         elif name == "fit":
-            all_evals.update(fit_evals(p, modality))
-            for spec in all_evals.values():
-                spec["domain_gap"] = gap
+            for fit_name, spec in fit_evals(p, modality).items():
+                all_evals[fit_name] = {**spec, "domain_gap": gap}
         elif name == "lengths":
             for t in p.test_lengths:
                 all_evals[f"len{t}"] = eval_spec(

@@ -12,15 +12,17 @@ from collections.abc import Callable, Iterable
 
 from rvit.study.design import (
     APPEARANCE_MARGIN,
-    LEARNING_GATE,
+    MEMORY_SMALLEST_EFFECT,
     POSITION_MARGIN,
     PRESET_LABELS,
+    SMALLEST_EFFECT,
     eval_spec,
     negated,
     pairwise_contrast,
     row_configs,
     row_pairs,
     run_config,
+    study_gate,
 )
 from rvit.study.profiles import Profile, get_profile
 from rvit.study.schema import Contrast, Experiment, Reading, RunConfig, Term
@@ -73,15 +75,74 @@ def temporal_features(p: Profile) -> Experiment:
                 ),
             ),
         )
+    overall = Reading(
+        "cmp.temporal_features",
+        "overall",
+        "Training on still images instead of videos lowers top-1 accuracy on the test videos "
+        "(effect: image-trained minus video-trained RViT; claimed negative).",
+        pairwise_contrast("test.top1", [("image", "video")], -1),
+        primary=p.closed,
+    )
+    direction = Reading(
+        "ins.efficiency.weakness",
+        "motion direction",
+        "Without video training, predictions on videos whose class is carried by motion are "
+        "less reliable: on the motion pairs, the image-trained RViT tells the direction (the "
+        "true class against its reversed partner) less often than the video-trained one "
+        "(effect: image minus video, within-pair direction accuracy; claimed negative).",
+        pairwise_contrast("test.motion_direction", [("image", "video")], -1),
+        primary=p.closed,
+        sanity=not p.closed,
+    )
+    if p.closed:  # version 2's readings, as they were registered
+        first: tuple[Reading, ...] = (overall,)
+        motion: tuple[Reading, ...] = (direction,)
+        recurrence: tuple[Reading, ...] = (
+            Reading(
+                "ins.versatility.weakness",
+                "recurrence vs. per-frame",
+                "Relying on recurrent feature extraction causes errors: the image-trained RViT is "
+                "less accurate on videos than a FrameViT trained on the same images that averages "
+                "per-frame predictions (effect: RViT minus FrameViT; claimed negative).",
+                pairwise_contrast("test.top1", [("image", "framevit")], -1),
+                primary=True,
+            ),
+        )
+    else:
+        # A single frame of a motion pair carries no direction, so any still-trained model reads
+        # it at chance: the overall and direction readings hold largely by construction. The
+        # primary readings are read where the world does not decide them.
+        first = (
+            Reading(
+                "cmp.temporal_features",
+                "appearance classes",
+                "Relying on recurrence instead of temporal training weakens the image-trained "
+                "model where a single frame suffices: on the appearance classes of the test "
+                "videos it is less accurate than the video-trained RViT (effect: image-trained "
+                "minus video-trained, top-1 on appearance classes; claimed negative).",
+                pairwise_contrast("test.appearance", [("image", "video")], -1),
+                primary=True,
+                smallest_effect=SMALLEST_EFFECT,
+            ),
+            overall,
+        )
+        motion = (
+            Reading(
+                "ins.efficiency.weakness",
+                "motion pairs",
+                "Without video training, predictions on videos with motion are less reliable even "
+                "where direction is not at stake: on the motion-pair videos the image-trained RViT "
+                "names the pair (either of its two classes) less often than the video-trained one "
+                "(effect: image minus video, pair accuracy on motion videos; claimed negative).",
+                pairwise_contrast("test.motion_pair", [("image", "video")], -1),
+                primary=True,
+                smallest_effect=SMALLEST_EFFECT,
+            ),
+            direction,
+        )
+        recurrence = ()  # read over video length, in the video-length experiment
     readings = (
-        Reading(
-            "cmp.temporal_features",
-            "overall",
-            "Training on still images instead of videos lowers top-1 accuracy on the test videos "
-            "(effect: image-trained minus video-trained RViT; claimed negative).",
-            pairwise_contrast("test.top1", [("image", "video")], -1),
-            primary=True,
-        ),
+        *first,
         Reading(
             "cmp.temporal_features",
             "order",
@@ -99,16 +160,7 @@ def temporal_features(p: Profile) -> Experiment:
             "minus frames; claimed negative).",
             pairwise_contrast("test.top1", [("image", "frames")], -1),
         ),
-        Reading(
-            "ins.efficiency.weakness",
-            "motion direction",
-            "Without video training, predictions on videos whose class is carried by motion are "
-            "less reliable: on the motion pairs, the image-trained RViT tells the direction (the "
-            "true class against its reversed partner) less often than the video-trained one "
-            "(effect: image minus video, within-pair direction accuracy; claimed negative).",
-            pairwise_contrast("test.motion_direction", [("image", "video")], -1),
-            primary=True,
-        ),
+        *motion,
         Reading(
             "ins.versatility.strength",
             "as well as per-frame",
@@ -120,16 +172,9 @@ def temporal_features(p: Profile) -> Experiment:
             primary=True,
             margin=APPEARANCE_MARGIN,
         ),
-        Reading(
-            "ins.versatility.weakness",
-            "recurrence vs. per-frame",
-            "Relying on recurrent feature extraction causes errors: the image-trained RViT is less "
-            "accurate on videos than a FrameViT trained on the same images that averages per-frame "
-            "predictions (effect: RViT minus FrameViT; claimed negative).",
-            pairwise_contrast("test.top1", [("image", "framevit")], -1),
-            primary=True,
-        ),
-    ) + memory_readings
+        *recurrence,
+        *memory_readings,
+    )
     return Experiment(
         name="temporal_features",
         title="Temporal features: what the training modality buys",
@@ -138,12 +183,12 @@ def temporal_features(p: Profile) -> Experiment:
             "cmp.temporal_features",
             "ins.efficiency.weakness",
             "ins.versatility.strength",
-            "ins.versatility.weakness",
+            *(("ins.versatility.weakness",) if p.closed else ()),
         ),
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="top-1 accuracy on test videos: overall, appearance classes, motion pairs",
         controls=("framevit", "video"),
         labels={
@@ -198,7 +243,7 @@ def patch_embedding(p: Profile) -> Experiment:
         configs=row_configs(p, "patch_embed", "conv2d", "conv3d", ("test", "sizes")),
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="top-1 accuracy on test videos, at the training frame size and at unseen sizes",
         controls=("framevit", "video"),
     )
@@ -209,7 +254,18 @@ def attention(p: Profile) -> Experiment:
     """Linear against hybrid attention, switched alone from each preset."""
     configs = row_configs(p, "attention", "linear", "hybrid", ("test",))
     pairs = row_pairs("linear", "hybrid")
+    stills = Reading(
+        "cmp.attention",
+        "spatial features on stills",
+        "Hybrid attention learns better spatial features during image training: it raises "
+        "accuracy on held-out still images, in eval mode (effect: hybrid minus linear, from each "
+        "preset; claimed positive).",
+        pairwise_contrast("fit_val.top1", pairs, 1, PRESET_LABELS),
+        primary=True,
+        smallest_effect=SMALLEST_EFFECT,
+    )
     readings = (
+        *(() if p.closed else (stills,)),
         Reading(
             "cmp.attention",
             "spatial features",
@@ -217,7 +273,7 @@ def attention(p: Profile) -> Experiment:
             "the appearance classes of the test videos (effect: hybrid minus linear, from each "
             "preset; claimed positive).",
             pairwise_contrast("test.appearance", pairs, 1, PRESET_LABELS),
-            primary=True,
+            primary=p.closed,
         ),
         Reading(
             "cmp.attention",
@@ -228,6 +284,7 @@ def attention(p: Profile) -> Experiment:
             "the attention benchmark (the report's attention table).",
             pairwise_contrast("train.log10_flops", pairs, 1, PRESET_LABELS, units="log10"),
             exact=True,
+            sanity=not p.closed,
         ),
     )
     return Experiment(
@@ -238,7 +295,7 @@ def attention(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="accuracy on appearance classes; latency per frame and peak memory at test time",
         controls=("framevit", "video"),
     )
@@ -320,7 +377,7 @@ def recurrent_dropout(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="test accuracy, overfitting gap (train minus held-out accuracy), retention probe",
         controls=("framevit", vid_off),
     )
@@ -341,6 +398,7 @@ def memory(p: Profile) -> Experiment:
                 "peak_mb.longest", [("rvit_stream", "rvit_forward")], -1, units="MiB"
             ),
             primary=True,
+            smallest_effect=None if p.closed else MEMORY_SMALLEST_EFFECT,
         ),
         Reading(
             "cmp.memory",
@@ -413,7 +471,7 @@ def classifier(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="accuracy on held-out images; accuracy on motion pairs of the test videos",
         controls=("framevit", "video"),
     )
@@ -462,7 +520,7 @@ def position_encoding(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="accuracy on held-out images, on test videos, at unseen frame sizes and lengths",
         controls=("framevit", "video"),
     )
@@ -483,7 +541,41 @@ def video_length(p: Profile) -> Experiment:
         for t in unseen
         for cfg, sign in (("video_fixed", 1.0), ("video_variable", -1.0))
     )
+    longest = max(p.test_lengths)
+    proposal = (
+        Reading(
+            "cmp.video_length",
+            "image-trained over length",
+            f"The proposal's frame-by-frame model works at a fixed length but needs tuning for "
+            f"other lengths: trained on stills, RViT is less accurate on videos of {longest} "
+            f"frames than on videos of the study's {p.frames} (effect: top-1 at {longest} minus "
+            f"at {p.frames} frames; claimed negative).",
+            Contrast(
+                (
+                    (
+                        Term(1.0, "image", f"len{longest}.top1"),
+                        Term(-1.0, "image", f"len{p.frames}.top1"),
+                    ),
+                ),
+                -1,
+            ),
+            primary=True,
+            smallest_effect=SMALLEST_EFFECT,
+        ),
+        Reading(
+            "ins.versatility.weakness",
+            "recurrent errors on long videos",
+            f"Generalising from images to videos through recurrent feature extraction causes "
+            f"errors: on videos of {longest} frames the image-trained RViT is less accurate than "
+            f"a FrameViT trained on the same stills that averages its per-frame predictions "
+            f"(effect: RViT minus FrameViT at {longest} frames; claimed negative).",
+            pairwise_contrast(f"len{longest}.top1", [("image", "framevit")], -1),
+            primary=True,
+            smallest_effect=SMALLEST_EFFECT,
+        ),
+    )
     readings = (
+        *(() if p.closed else proposal),
         Reading(
             "cmp.video_length",
             "unseen lengths",
@@ -492,18 +584,18 @@ def video_length(p: Profile) -> Experiment:
             f"training (effect: fixed minus variable, mean over lengths {unseen}; claimed "
             f"negative).",
             Contrast((terms,), -1),
-            primary=True,
+            primary=p.closed,
         ),
     )
     return Experiment(
         name="video_length",
         title="Video length: fixed or variable clips in training",
         question="How does accuracy change with test length; does variable-length training help?",
-        claims=("cmp.video_length",),
+        claims=("cmp.video_length", *(() if p.closed else ("ins.versatility.weakness",))),
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="top-1 accuracy on test videos of 4 to 64 frames",
         controls=("framevit",),
         labels={"video_fixed": "videos, fixed length", "video_variable": "videos, variable length"},
@@ -520,6 +612,21 @@ def efficiency(p: Profile) -> Experiment:
         "framevit": run_config(p, arch="framevit"),
     }
     margin = APPEARANCE_MARGIN
+    extraction: tuple[Reading, ...] = ()
+    if not p.closed:
+        extraction = (
+            Reading(
+                "ins.efficiency.strength",
+                "frame extraction",
+                f"Frame extraction avoids video training at no cost on what a frame can show: "
+                f"trained on frames taken one at a time from the training videos, RViT is as "
+                f"accurate on the appearance classes of the test videos as trained on the videos, "
+                f"within {margin:.0%} (effect: frames minus videos; equivalence).",
+                pairwise_contrast("test.appearance", [("frames", "video")], 1),
+                primary=True,
+                margin=margin,
+            ),
+        )
     readings = (
         Reading(
             "ins.efficiency.strength",
@@ -527,9 +634,11 @@ def efficiency(p: Profile) -> Experiment:
             "Image training avoids the cost of video training: it needs fewer training FLOPs "
             "(effect: log10 of image over video training FLOPs; claimed negative).",
             pairwise_contrast("train.log10_flops", [("image", "video")], -1, units="log10"),
-            primary=True,
+            primary=p.closed,
             exact=True,
+            sanity=not p.closed,
         ),
+        *extraction,
         Reading(
             "ins.efficiency.strength",
             "same appearance accuracy",
@@ -547,7 +656,7 @@ def efficiency(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="training FLOPs and seconds; accuracy on appearance classes",
         controls=("framevit",),
     )
@@ -570,6 +679,31 @@ def scalability(p: Profile) -> Experiment:
         for n in p.train_sizes
     }
     small, large = _size_id(min(p.train_sizes)), _size_id(max(p.train_sizes))
+    weakness: tuple[Reading, ...] = ()
+    if not p.closed:
+        weakness = (
+            Reading(
+                "ins.scalability.weakness",
+                "motion classes scale less",
+                "Without temporal data, more images help less where the task needs motion: from "
+                "the smallest to the largest training set, top-1 on the motion-pair classes grows "
+                "less than top-1 on the appearance classes (effect: gain on motion classes minus "
+                "gain on appearance classes; claimed negative).",
+                Contrast(
+                    (
+                        (
+                            Term(1.0, large, "test.motion"),
+                            Term(-1.0, small, "test.motion"),
+                            Term(-1.0, large, "test.appearance"),
+                            Term(1.0, small, "test.appearance"),
+                        ),
+                    ),
+                    -1,
+                ),
+                primary=True,
+                smallest_effect=SMALLEST_EFFECT,
+            ),
+        )
     readings = (
         Reading(
             "ins.scalability.strength",
@@ -580,6 +714,7 @@ def scalability(p: Profile) -> Experiment:
             pairwise_contrast("test.top1", [(large, small)], 1),
             primary=True,
         ),
+        *weakness,
         Reading(
             "ins.scalability.weakness",
             "motion does not scale",
@@ -597,7 +732,8 @@ def scalability(p: Profile) -> Experiment:
                 ),
                 -1,
             ),
-            primary=True,
+            primary=p.closed,
+            sanity=not p.closed,
         ),
     )
     return Experiment(
@@ -608,7 +744,7 @@ def scalability(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="top-1 accuracy on test videos (appearance classes, motion pairs) against images",
     )
 
@@ -648,7 +784,7 @@ def augmentation(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="top-1 accuracy on test videos",
         controls=("framevit", "video"),
         labels={"pseudo_video": "pseudo-videos"},
@@ -717,7 +853,7 @@ def domain_gap(p: Profile) -> Experiment:
         configs=configs,
         readings=readings,
         seeds=p.seeds,
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="top-1 accuracy on test videos against the domain-gap knob",
         labels={
             "none": "images, no augmentation",
@@ -742,7 +878,7 @@ def aa_control(p: Profile) -> Experiment:
         configs={"image": run_config(p, modality="image")},
         readings=(),
         seeds=tuple(range(2 * len(p.seeds))),
-        gate=LEARNING_GATE,
+        gate=study_gate(p),
         metric="top-1 accuracy on test videos of the image-trained paper RViT",
         notes="Its first seeds are the study's own runs of this configuration (shared).",
     )

@@ -161,6 +161,10 @@ class Reading:
     size below which an effect in the claimed direction would not matter; the pre-registration of
     a study version states it (:mod:`rvit.study.preregistration`). None: not stated (an equivalence
     reading's margin then serves).
+    ``sanity``: the reading holds by construction of the synthetic world or of arithmetic (a FLOP
+    identity; a still-trained model cannot tell the direction of a motion pair, because a single
+    frame carries none). It is reported as a sanity check, outside Holm's family, and never decides
+    its claim: a claim with a sanity check also has a primary reading that can fail.
     """
 
     claim: str
@@ -171,8 +175,14 @@ class Reading:
     margin: float | None = None
     exact: bool = False
     smallest_effect: float | None = None
+    sanity: bool = False
 
     def __post_init__(self) -> None:
+        if self.sanity and self.primary:
+            raise ValueError(
+                f"reading {self.label!r}: a sanity check holds by construction and cannot be the "
+                "primary reading of its claim"
+            )
         if self.exact and self.margin is not None:
             raise ValueError(f"reading {self.label!r}: an exact reading takes no margin")
         if self.exact and self.smallest_effect is not None:

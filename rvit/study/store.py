@@ -75,12 +75,13 @@ TIMING_KEYS = frozenset(
 
 
 def default_results_dir(profile: str | Profile) -> Path:
-    """``results/`` for ``book``, ``results/full/`` for ``full``, a scratch folder for ``smoke``."""
+    """``results/`` for ``book``, ``results/<name>/`` for ``v3`` and ``full``, a scratch folder
+    for ``smoke``."""
     name = get_profile(profile).name
     if name == "book":
         return ROOT / "results"
-    if name == "full":
-        return ROOT / "results" / "full"
+    if name in ("full", "v3"):
+        return ROOT / "results" / name
     scratch = os.environ.get("RVIT_SCRATCH_DIR") or tempfile.gettempdir()
     return Path(scratch) / "rvit-study-smoke"
 
