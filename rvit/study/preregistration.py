@@ -142,6 +142,8 @@ def _reading_dict(reading: Reading, default: float | None) -> dict[str, Any]:
         "margin": reading.margin,
         "exact": reading.exact,
         "smallest_effect": resolved_smallest_effect(reading, default),
+        # stored only when set, so that registries without sanity checks hash as they did
+        **({"sanity": True} if reading.sanity else {}),
     }
 
 
@@ -342,6 +344,8 @@ def _margin_text(reading: Reading) -> str:
 
 
 def _holm_text(reading: Reading) -> str:
+    if reading.sanity:
+        return "no (sanity check: holds by construction)"
     if not reading.primary:
         return "no (secondary, uncorrected)"
     if reading.exact:
@@ -366,9 +370,39 @@ def _seeds_text(seeds: Sequence[int]) -> str:
     return ", ".join(str(s) for s in seeds) + f" ({len(seeds)} seeds)"
 
 
-def _analysis_rule() -> list[str]:
+def _analysis_rule(prof: Profile) -> list[str]:
     from rvit.study.stats import ALPHA, LEVEL
 
+    if not prof.closed:
+        return [
+            "* Unit: the seed. A reading's strata are averaged within each seed, so `n` seeds give "
+            "`n` effects. Each seed is tested on test sets drawn from that seed "
+            "(`Profile.per_seed_test`), so the spread between seeds contains the test sets' draw.",
+            f"* Interval and test of a reading on per-video accuracies: a hierarchical bootstrap "
+            f"(`rvit.study.bootstrap`): seeds resampled, then within each drawn seed its test "
+            f"videos resampled within each class, the same videos for every configuration of the "
+            f"contrast; the studentized (bootstrap-t) interval at {LEVEL:.0%} (coverage measured "
+            f"on simulated studies: 94.3 % to 94.9 %) and its two-sided p-value. Other readings "
+            f"(MiB from benchmark repeats): the t interval over repeats and the exact sign-flip "
+            f"test. An equivalence reading (one with a margin) is tested by two one-sided tests "
+            f"(TOST) against its margin; an exact reading (arithmetic counted from the model) by "
+            f"its sign at every seed.",
+            f"* Error rate: alpha = {_number(ALPHA)}, family-wise over the primary readings of the "
+            f"claims (the Holm family below) with Holm's step-down correction; secondary readings "
+            f"are reported uncorrected; sanity checks (readings true by construction of the world "
+            f"or of arithmetic) are reported apart and decide nothing.",
+            "* Learning gate: every configuration's mean top-1 on held-out data of its training "
+            "modality, evaluated in eval mode (`fit_val`), must reach 90 % of the modality's "
+            "ceiling (75 % for stills, whose single frames cannot tell the classes of a motion "
+            "pair apart; 100 % for videos); a reading that uses a configuration below it is not "
+            "testable at this budget and leaves Holm's family. The gate's interval over seeds is "
+            "reported with it.",
+            "* Verdicts: supported, contradicted, equivalent, inconclusive, not testable. A "
+            "configuration that did not learn makes its readings not testable, never "
+            "contradicted.",
+            "* Code: `rvit/study/stats.py`, `rvit/study/bootstrap.py` and the report's analysis "
+            "(the files hashed below) as they stand at the registry hash.",
+        ]
     return [
         "* Unit: the seed. A reading's strata are averaged within each seed, so `n` seeds give "
         "`n` effects.",
@@ -428,6 +462,12 @@ def preregistration_text(
             [
                 ["profile", f"`{prof.name}`"],
                 ["seeds", _seeds_text(study_seeds)],
+                [
+                    "budget",
+                    f"{prof.train_samples:,} training samples x {prof.epochs} epochs, batch "
+                    f"{prof.batch_size}, learning rate {_number(prof.lr)}; {prof.image_size} px "
+                    f"frames, width {prof.dim}, depth {prof.depth}, {prof.frames} frames per clip",
+                ],
                 ["seeds of all runs", _seeds_text(seeds)],
                 ["written", date],
                 ["commit", f"`{commit}` (the code it was written at)"],
@@ -448,7 +488,7 @@ def preregistration_text(
         "",
         "## Analysis rule",
         "",
-        *_analysis_rule(),
+        *_analysis_rule(prof),
         "",
         "## Claims and their primary readings",
         "",
@@ -495,7 +535,8 @@ def preregistration_text(
             + ".",
             "",
         ]
-    secondary = [(exp, r) for exp, r in readings if not r.primary]
+    secondary = [(exp, r) for exp, r in readings if not r.primary and not r.sanity]
+    sanity = [(exp, r) for exp, r in readings if r.sanity]
     lines += [
         "## Secondary readings",
         "",
@@ -518,6 +559,27 @@ def preregistration_text(
         ],
     )
     lines += ["", "## Sanity checks", ""]
+    if sanity:
+        lines += [
+            "Readings true by construction of the synthetic world or of arithmetic: reported to "
+            "show the set-up works (one that fails means it does not), outside Holm's family; no "
+            "claim's verdict rests on them.",
+            "",
+            *_table(
+                ["claim", "experiment", "reading", "test", "direction"],
+                [
+                    [
+                        f"`{r.claim}`",
+                        f"`{exp.name}`",
+                        f"{r.label}: {r.text}",
+                        r.test,
+                        _direction_text(r),
+                    ]
+                    for exp, r in sanity
+                ],
+            ),
+            "",
+        ]
     gates = {
         (g.fraction, g.metric, tuple(sorted(g.ceilings.items())))
         for g in (e.gate for e in experiments)
