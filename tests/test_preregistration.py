@@ -129,7 +129,9 @@ def test_the_document_round_trips_its_hash(folder, tmp_path):
     assert set(doc.analysis) == set(preregistration.analysis_hashes())
     text = path.read_text()
     assert f"registry-hash: {doc.registry_hash}" in text
-    assert "| primary reading | overall (experiment `temporal_features`) |" in text
+    assert "| primary reading | appearance classes (experiment `temporal_features`) |" in text
+    # a reading true by construction is listed as a sanity check, outside the family
+    assert "## Sanity checks" in text and "motion direction: " in text
     assert "| equivalence margin | ±5 points (0.05) |" in text  # versatility: "adapts"
     assert "| Holm family | yes |" in text and "## Secondary readings" in text
     assert "## Analysis rule" in text and "alpha = 0.05" in text and "Holm" in text
@@ -155,12 +157,14 @@ def test_a_document_is_written_once_and_before_any_result(folder, tmp_path):
 
 
 def test_every_primary_reading_needs_a_smallest_effect(tmp_path):
-    # the whole registry: the memory reading is in MiB, which an accuracy default cannot cover
-    with pytest.raises(PreregistrationError, match=r"memory/streaming vs\. batch"):
-        write_preregistration(TINY, 0.02, folder=tmp_path, results_dir=tmp_path / "results")
-    with pytest.raises(PreregistrationError, match="smallest effect"):
+    # the whole registry: some primary readings state no smallest effect, and without a default
+    # the document is refused, naming them
+    with pytest.raises(PreregistrationError, match=r"patch_embedding/video alignment"):
         write_preregistration(TINY, None, folder=tmp_path, results_dir=tmp_path / "results")
     assert not any(tmp_path.iterdir())
+    # a reading in MiB is not covered by a default in points of accuracy: it states its own
+    memory = next(e for e in get_experiments(["memory"], TINY)).readings[0]
+    assert memory.primary and memory.contrast.units == "MiB" and memory.smallest_effect
 
 
 # ------------------------------------------------------------------------------------------------
