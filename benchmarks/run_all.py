@@ -1,7 +1,8 @@
 """Run every benchmark script in this folder, one fresh process each, and stop at the first failure.
 
 Usage: python benchmarks/run_all.py [NAME ...]   (NAME: data, train, length, attention, ... ; default all)
-Each script prints its table and writes results/bench/<name>.json.
+Each script prints its table and writes results/bench/<name>.json; study_memory writes the memory
+benchmark of the study's v3 profile into that profile's results (results/v3/bench/length-v3.json).
 """
 
 from __future__ import annotations

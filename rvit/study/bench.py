@@ -3,6 +3,13 @@
 The memory experiment reads the length benchmark instead of training runs: :func:`memory_runs`
 turns its repeats into the runs the report analyses, :func:`memory_frame` into a table for the
 figure. :func:`check_bench` says whether a benchmark file still speaks for the code.
+
+The closed book profile reads ``length.json`` (``benchmarks/bench_length.py``, the package's tiny
+size). From version 3 on a profile reads ``length-<profile>.json`` in its own results folder
+(:func:`memory_bench_name`), written by ``benchmarks/bench_study_memory.py --profile <profile>`` at
+the model every configuration of the profile uses (:func:`memory_models`);
+:func:`load_bench` and :func:`check_bench` refuse such a file when it was measured for another
+profile or another model.
 """
 
 from __future__ import annotations
@@ -17,17 +24,126 @@ from typing import Any
 from rvit.study.store import ROOT, StaleResultsError
 from rvit.utils import run_git
 
-__all__ = ["bench_code_paths", "check_bench", "load_bench", "memory_frame", "memory_runs"]
+__all__ = [
+    "MEMORY_ARCHS",
+    "STUDY_MEMORY_SCRIPT",
+    "bench_code_paths",
+    "bench_command",
+    "bench_profile",
+    "bench_script",
+    "check_bench",
+    "load_bench",
+    "memory_bench_name",
+    "memory_frame",
+    "memory_models",
+    "memory_runs",
+    "study_mismatch",
+]
+
+STUDY_MEMORY_SCRIPT = "bench_study_memory.py"
+"""The benchmark (in ``benchmarks/``) of the memory readings at a study profile's own model."""
+
+_STUDY_PREFIX = "length-"
+
+MEMORY_ARCHS = {"rvit_stream": "rvit", "rvit_forward": "rvit", "clipvit_forward": "clipvit"}
+"""The methods the memory readings compare, and the model (``arch``) each one runs."""
+
+
+def memory_bench_name(profile: Any) -> str:
+    """The benchmark the memory experiment of study profile ``profile`` reads: ``length-<name>``."""
+    from rvit.study.profiles import get_profile
+
+    return f"{_STUDY_PREFIX}{get_profile(profile).name}"
+
+
+def bench_profile(name: str) -> str | None:
+    """The study profile a benchmark ``length-<profile>`` was measured for (None for the others)."""
+    return name.removeprefix(_STUDY_PREFIX) if name.startswith(_STUDY_PREFIX) else None
+
+
+def bench_script(name: str) -> str:
+    """The script in ``benchmarks/`` that writes the benchmark result ``<name>.json``."""
+    return STUDY_MEMORY_SCRIPT if bench_profile(name) is not None else f"bench_{name}.py"
+
+
+def bench_command(name: str) -> str:
+    """The command that writes the benchmark result ``<name>.json``."""
+    profile = bench_profile(name)
+    command = f"python benchmarks/{bench_script(name)}"
+    return command if profile is None else f"{command} --profile {profile}"
+
+
+def memory_models(profile: Any) -> dict[str, Any]:
+    """What the memory benchmark of ``profile`` must measure: the number of classes of the study's
+    data and, per ``arch`` of :data:`MEMORY_ARCHS`, the model every configuration of the profile
+    builds (:func:`rvit.study.design.run_config`'s model: the ``paper`` preset at the profile's
+    image size, patch, width, depth and heads)."""
+    from rvit.data.synthetic import CLASSES
+    from rvit.study.design import run_config
+    from rvit.study.profiles import get_profile
+
+    p = get_profile(profile)
+    models = {arch: run_config(p, arch=arch).model for arch in sorted(set(MEMORY_ARCHS.values()))}
+    return {"num_classes": len(CLASSES), "models": models}
+
+
+def _differences(found: Any, wanted: Any) -> str:
+    """The fields of two model dicts that differ, as ``key: found in the file, wanted``."""
+    if not isinstance(found, Mapping) or not isinstance(wanted, Mapping):
+        return f"{found!r} in the file, {wanted!r} wanted"
+    keys = sorted(set(found) | set(wanted))
+    return ", ".join(
+        f"{k} {found.get(k)!r} in the file, {wanted.get(k)!r} wanted"
+        for k in keys
+        if found.get(k) != wanted.get(k)
+    )
+
+
+def study_mismatch(name: str, bench: Mapping[str, Any]) -> str | None:
+    """Why the benchmark result ``bench`` cannot stand for ``<name>.json`` of a study profile
+    (``length-<profile>``): measured for another profile, or another model than the profile's
+    (:func:`memory_models`). None when it can, and for every benchmark of no study profile."""
+    profile = bench_profile(name)
+    if profile is None:
+        return None
+    measured = bench.get("profile")
+    if measured != profile:
+        return f"was measured for study profile {measured!r}, not {profile!r}"
+    try:
+        wanted = memory_models(profile)
+    except ValueError as err:  # a profile this code does not know
+        return str(err)
+    settings = bench.get("settings") or {}
+    if settings.get("num_classes") != wanted["num_classes"]:
+        return (
+            f"measured models of {settings.get('num_classes')!r} classes; profile {profile!r} "
+            f"trains {wanted['num_classes']}"
+        )
+    found = settings.get("models") or {}
+    for arch, model in wanted["models"].items():
+        if found.get(arch) != model:
+            return (
+                f"measured another {arch} model than profile {profile!r} uses "
+                f"({_differences(found.get(arch), model)})"
+            )
+    return None
 
 
 def load_bench(name: str, bench_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """``results/bench/<name>.json`` as written by ``benchmarks/bench_<name>.py``."""
+    """``results/bench/<name>.json`` as written by its benchmark (:func:`bench_command`).
+
+    A benchmark of a study profile (``length-<profile>``) measured for another profile or another
+    model than the profile's (:func:`study_mismatch`) raises :class:`StaleResultsError`, which names
+    the file and the command that measures it again.
+    """
     path = Path(bench_dir or ROOT / "results" / "bench") / f"{name}.json"
     if not path.is_file():
-        raise StaleResultsError(
-            f"benchmark result {path} is missing; run: python benchmarks/bench_{name}.py"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
+        raise StaleResultsError(f"benchmark result {path} is missing; run: {bench_command(name)}")
+    bench = json.loads(path.read_text(encoding="utf-8"))
+    why = study_mismatch(name, bench)
+    if why is not None:
+        raise StaleResultsError(f"benchmark result {path} {why}; rerun: {bench_command(name)}")
+    return bench
 
 
 def _imported_modules(path: Path) -> set[str] | None:
@@ -68,16 +184,19 @@ def _module_file(name: str, root: Path) -> Path | None:
 def bench_code_paths(name: str, root: str | os.PathLike | None = None) -> tuple[str, ...]:
     """The code that makes ``results/bench/<name>.json``, as git pathspecs from the repository root.
 
-    The benchmark, its common module and every package module they import, directly or through
-    other modules (read from the source, function-level imports included), less the study, which
-    reads benchmarks and cannot change what they measure. When an import names something that is
-    not a module file (``from rvit import RViT``, through the package's lazy names), the whole
+    The benchmark (:func:`bench_script`), its common module and every package module they import,
+    directly or through other modules (read from the source, function-level imports included), less
+    the study, which reads benchmarks and cannot change what they measure (the model a study
+    profile's memory benchmark measures is checked against the profile instead:
+    :func:`study_mismatch`). When an import names something that is not a module file
+    (``from rvit import RViT``, through the package's lazy names), the whole
     package counts instead, so a change is never missed.
     """
     base = Path(root) if root is not None else ROOT
-    start = [base / "benchmarks" / f"bench_{name}.py", base / "benchmarks" / "_common.py"]
+    script = f"benchmarks/{bench_script(name)}"
+    start = [base / script, base / "benchmarks" / "_common.py"]
     coarse = (
-        f"benchmarks/bench_{name}.py",
+        script,
         "benchmarks/_common.py",
         "rvit",
         ":(exclude)rvit/study",
@@ -101,7 +220,7 @@ def bench_code_paths(name: str, root: str | os.PathLike | None = None) -> tuple[
                 seen.add(found)
                 queue.append(found)
     package = sorted(f.relative_to(base).as_posix() for f in files)
-    return (f"benchmarks/bench_{name}.py", "benchmarks/_common.py", *package)
+    return (script, "benchmarks/_common.py", *package)
 
 
 def check_bench(
@@ -113,16 +232,22 @@ def check_bench(
 
     Returns ``'current'``; ``'stale: ...'`` when the file was written from a tree with uncommitted
     changes or when its code (:func:`bench_code_paths`) changed between its recorded commit and
-    ``HEAD`` of the git repository ``repo`` (default: the repository root); ``'unchecked: ...'``
-    when git, the recorded commit or the file is not available; ``'missing'`` without a file.
+    ``HEAD`` of the git repository ``repo`` (default: the repository root), and when a study
+    profile's benchmark was measured for another profile or model (:func:`study_mismatch`);
+    ``'unchecked: ...'`` when git, the recorded commit or the file is not available; ``'missing'``
+    without a file.
     """
     path = Path(bench_dir or ROOT / "results" / "bench") / f"{name}.json"
     if not path.is_file():
         return "missing"
     try:
-        git = json.loads(path.read_text(encoding="utf-8")).get("git") or {}
+        bench = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "unchecked: the file is not readable JSON"
+    mismatch = study_mismatch(name, bench)
+    if mismatch is not None:
+        return f"stale: {mismatch}"
+    git = bench.get("git") or {}
     commit = git.get("commit")
     if not commit:
         return "unchecked: the file records no commit"
@@ -167,10 +292,14 @@ def _memory_points(bench: Mapping[str, Any]) -> dict[str, dict[int, list[float]]
 def memory_runs(bench: Mapping[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     """Peak memory of the length benchmark as runs: ``runs[method][repeat] = {"peak_mb": ...}``.
 
-    The memory repeats of each method play the role of seeds. ``peak_mb.longest`` is the peak at
-    the longest length measured for streaming RViT, whole-video RViT and ClipViT alike;
-    ``peak_mb.growth`` is that minus the peak at the shortest such length. ``clipvit_forward`` is
-    stored as ``clipvit``.
+    The memory repeats of each method play the role of seeds: repeat ``i`` is run ``i``, with one
+    value per repeat. ``peak_mb.longest`` is the peak at the longest length measured for streaming
+    RViT, whole-video RViT and ClipViT alike; ``peak_mb.growth`` is that minus the peak of the same
+    repeat at the shortest such length. ``clipvit_forward`` is stored as ``clipvit``.
+
+    In ``length.json`` (the book profile) a point's repeats are calls in one process; in a study
+    profile's ``length-<profile>.json`` each repeat is a fresh process and repeat ``i`` of every
+    point was measured in the same round, so the readings pair measurements made together.
     """
     by_method = _memory_points(bench)
     lengths = [set(by_method.get(m, {})) for m in _MEMORY_COMPARED]

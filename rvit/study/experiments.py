@@ -433,9 +433,15 @@ def memory(p: Profile) -> Experiment:
         configs={},
         readings=readings,
         seeds=(),
-        metric="peak memory (MiB) against frames, from results/bench/length.json",
-        bench="length",
-        notes="Measured by the efficiency benchmark (chapter 9); repeats play the role of seeds.",
+        metric="peak memory (MiB) against frames, from results/bench/length.json"
+        if p.closed
+        else "peak memory (MiB) against frames at the profile's model, from "
+        f"bench/length-{p.name}.json",
+        bench="length" if p.closed else f"length-{p.name}",
+        notes="Measured by the efficiency benchmark (chapter 9); repeats play the role of seeds."
+        if p.closed
+        else "Measured by benchmarks/bench_study_memory.py at the model every configuration of "
+        "this profile uses; each repeat is a fresh process, and repeats play the role of seeds.",
     )
 
 
