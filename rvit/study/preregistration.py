@@ -363,6 +363,17 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _bench_path(prof: Profile, bench: str) -> str:
+    """Where the study reads benchmark ``bench`` at profile ``prof``, relative to the repository."""
+    from rvit.study.store import ROOT, default_results_dir
+
+    folder = default_results_dir(prof) / "bench" / f"{bench}.json"
+    try:
+        return folder.relative_to(ROOT).as_posix()
+    except ValueError:  # a scratch folder (the smoke profile)
+        return f"bench/{bench}.json in the profile's results folder"
+
+
 def _seeds_text(seeds: Sequence[int]) -> str:
     seeds = list(seeds)
     if seeds and seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
@@ -602,7 +613,7 @@ def preregistration_text(
             )
         if exp.bench is not None:
             lines.append(
-                f"* `{exp.name}` reads the benchmark `results/bench/{exp.bench}.json` instead of "
+                f"* `{exp.name}` reads the benchmark `{_bench_path(prof, exp.bench)}` instead of "
                 "training."
             )
     lines += [
