@@ -228,6 +228,10 @@ def run_config(
         elif name == "fit":
             for fit_name, spec in fit_evals(p, modality).items():
                 all_evals[fit_name] = {**spec, "domain_gap": gap}
+        elif name == "retest":
+            # a second test set of the same size and kind, drawn independently: checks on real
+            # runs what the bootstrap's resampling of videos within a seed assumes
+            all_evals["retest"] = eval_spec(p, domain_gap=gap, seed=p.test_seed + 2)
         elif name == "lengths":
             for t in p.test_lengths:
                 all_evals[f"len{t}"] = eval_spec(

@@ -40,12 +40,14 @@ def _experiment(fn: Callable[[Profile], Experiment]) -> Callable[[Profile], Expe
 @_experiment
 def temporal_features(p: Profile) -> Experiment:
     """Train on images, static clips, pseudo-videos, extracted frames or videos; test on videos."""
+    # from version 3 on, the image- and video-trained models are also tested on a second test set
+    retest = () if p.closed else ("retest",)
     configs = {
-        "image": run_config(p, modality="image", evals=("test", "probe")),
+        "image": run_config(p, modality="image", evals=("test", "probe", *retest)),
         "static_clip": run_config(p, modality="static_clip", evals=("test", "probe")),
         "pseudo_video": run_config(p, modality="pseudo_video", evals=("test", "probe")),
         "frames": run_config(p, modality="frames", evals=("test", "probe")),
-        "video": run_config(p, modality="video", evals=("test", "probe")),
+        "video": run_config(p, modality="video", evals=("test", "probe", *retest)),
         "framevit": run_config(p, arch="framevit", modality="image", evals=("test",)),
     }
     memory_readings: tuple[Reading, ...] = ()
