@@ -129,7 +129,7 @@ def test_the_document_round_trips_its_hash(folder, tmp_path):
     assert set(doc.analysis) == set(preregistration.analysis_hashes())
     text = path.read_text()
     assert f"registry-hash: {doc.registry_hash}" in text
-    assert "| primary reading | overall (experiment `temporal_features`) |" in text
+    assert "| primary reading | appearance classes (experiment `temporal_features`) |" in text
     assert "| equivalence margin | ±5 points (0.05) |" in text  # versatility: "adapts"
     assert "| Holm family | yes |" in text and "## Secondary readings" in text
     assert "## Analysis rule" in text and "alpha = 0.05" in text and "Holm" in text
@@ -154,10 +154,24 @@ def test_a_document_is_written_once_and_before_any_result(folder, tmp_path):
     assert not (folder / "preregistration-later.md").exists()
 
 
-def test_every_primary_reading_needs_a_smallest_effect(tmp_path):
-    # the whole registry: the memory reading is in MiB, which an accuracy default cannot cover
-    with pytest.raises(PreregistrationError, match=r"memory/streaming vs\. batch"):
-        write_preregistration(TINY, 0.02, folder=tmp_path, results_dir=tmp_path / "results")
+def test_every_primary_reading_needs_a_smallest_effect(tmp_path, monkeypatch):
+    # the memory reading is in MiB, which an accuracy default cannot cover: from version 3 on it
+    # states its own, and without it the pre-registration is refused
+    memory = experiments.get_experiment("memory", TINY)
+    primary = next(r for r in memory.readings if r.primary)
+    assert primary.contrast.units == "MiB" and primary.smallest_effect is not None
+    unstated = dataclasses.replace(
+        memory,
+        readings=tuple(
+            dataclasses.replace(r, smallest_effect=None) if r.primary else r
+            for r in memory.readings
+        ),
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(preregistration, "get_experiments", lambda names, prof: [unstated])
+        with pytest.raises(PreregistrationError, match=r"memory/streaming vs\. batch"):
+            write_preregistration(TINY, 0.02, folder=tmp_path, results_dir=tmp_path / "results")
+    # the whole registry: accuracy readings without a default
     with pytest.raises(PreregistrationError, match="smallest effect"):
         write_preregistration(TINY, None, folder=tmp_path, results_dir=tmp_path / "results")
     assert not any(tmp_path.iterdir())
