@@ -546,7 +546,10 @@ def sanity_lines(readings: Sequence[ReadingResult]) -> list[str]:
         )
     else:
         verdict = f"{held} of {len(checks)} sanity checks hold" + (
-            "." if held == len(checks) else "; the others are not testable at this budget."
+            "."
+            if held == len(checks)
+            else "; the others are not testable (no results, or a configuration below the "
+            "learning gate)."
         )
     return [
         "Sanity checks (true by construction of the synthetic world or of arithmetic; uncorrected, "
