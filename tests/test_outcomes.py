@@ -146,6 +146,41 @@ def test_the_direction_is_stored_for_motion_pair_videos_only():
     assert again["online"] == [1.0, 1 / 3] and again["appearance"] == 0.0
 
 
+def test_motion_pair_names_the_pair_whatever_its_direction():
+    classes = list(synthetic.CLASSES)
+    sit, stand = (classes.index(name) for name in synthetic.MOTION_PAIRS[0])
+    up, down = (classes.index(name) for name in synthetic.MOTION_PAIRS[1])
+    other = classes.index(synthetic.APPEARANCE_CLASSES[0])
+    stored = {
+        "classes": classes,
+        # sit -> stand: the pair, the wrong way round; sit -> sit; stand -> down: another pair;
+        # up -> down: the pair; an appearance video, right or wrong, is not counted
+        "targets": [sit, sit, stand, up, other, other],
+        "predictions": [stand, sit, down, down, other, up],
+    }
+    metrics = {"v": {"outcomes": stored}}
+    np.testing.assert_array_equal(
+        outcomes.pair_hits(metrics, "v"), [1.0, 1.0, 0.0, 1.0, np.nan, np.nan]
+    )
+    assert outcomes.motion_pair(metrics, "v") == 0.75
+    # the per-video outcomes behind each quantity, NaN where it does not count
+    np.testing.assert_array_equal(outcomes.per_video(metrics, "v", "top1"), [0, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(
+        outcomes.per_video(metrics, "v", "appearance"), [np.nan] * 4 + [1.0, 0.0]
+    )
+    np.testing.assert_array_equal(
+        outcomes.per_video(metrics, "v", "motion"), [0.0, 1.0, 0.0, 0.0, np.nan, np.nan]
+    )
+    assert np.isnan(outcomes.per_video(metrics, "v", "motion_direction")).all()  # none stored
+    with pytest.raises(ValueError, match="unknown per-video quantity 'top5'"):
+        outcomes.per_video(metrics, "v", "top5")
+    # with a stored direction the recomputed aggregate is the same share
+    stored["direction"] = [0, 1, 1, 0, None, None]
+    assert outcomes.recompute(metrics, "v")["motion_pair"] == 0.75
+    no_pairs = {"v": {"outcomes": {**stored, "targets": [other] * 6, "direction": [None] * 6}}}
+    assert outcomes.motion_pair(no_pairs, "v") is None
+
+
 def test_frame_correct_pads_videos_of_unequal_length():
     metrics = {
         "v": {

@@ -47,6 +47,20 @@ def test_pixel_nn_metrics_on_a_study_configuration():
         pixel_nn_metrics(video.data, video.train, video.evals["test"], 0)
 
 
+def test_pixel_nn_scores_held_out_stills_and_stores_outcomes():
+    profile = dataclasses.replace(TINY, per_seed_test=True)  # every configuration has fit_val
+    config = get_experiment("temporal_features", profile).configs["image"]
+    assert config.evals["fit_val"]["modality"] == "image"
+    metrics = pixel_nn_metrics(config.data, config.train, config.evals["fit_val"], 1)
+    stored = metrics["outcomes"]
+    assert metrics["videos"] == len(stored["targets"]) == len(stored["predictions"])
+    hits = [p == t for p, t in zip(stored["predictions"], stored["targets"], strict=True)]
+    assert metrics["top1"] == sum(hits) / len(hits)
+    # a held-out still is a video of one frame: its class is its nearest training still's
+    stills = torch.tensor([[0.0, 0.0], [5.0, 5.0]])
+    assert classify_videos(stills, [1, 0], [torch.tensor([[4.0, 4.5]])], 2).tolist() == [0]
+
+
 def test_report_reads_the_models_against_the_pixel_bar():
     loaded = {"temporal_features": analysis.load_experiment("temporal_features", "book")}
     readings, baseline = analysis.pixel_bar_readings(loaded)

@@ -156,10 +156,25 @@ def test_a_document_is_written_once_and_before_any_result(folder, tmp_path):
     assert not (folder / "preregistration-later.md").exists()
 
 
-def test_every_primary_reading_needs_a_smallest_effect(tmp_path):
-    # the whole registry: some primary readings state no smallest effect, and without a default
-    # the document is refused, naming them
-    with pytest.raises(PreregistrationError, match=r"patch_embedding/video alignment"):
+def test_every_primary_reading_needs_a_smallest_effect(tmp_path, monkeypatch):
+    # the memory reading is in MiB, which an accuracy default cannot cover: from version 3 on it
+    # states its own, and without it the pre-registration is refused
+    memory = experiments.get_experiment("memory", TINY)
+    primary = next(r for r in memory.readings if r.primary)
+    assert primary.contrast.units == "MiB" and primary.smallest_effect is not None
+    unstated = dataclasses.replace(
+        memory,
+        readings=tuple(
+            dataclasses.replace(r, smallest_effect=None) if r.primary else r
+            for r in memory.readings
+        ),
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(preregistration, "get_experiments", lambda names, prof: [unstated])
+        with pytest.raises(PreregistrationError, match=r"memory/streaming vs\. batch"):
+            write_preregistration(TINY, 0.02, folder=tmp_path, results_dir=tmp_path / "results")
+    # the whole registry: accuracy readings without a default
+    with pytest.raises(PreregistrationError, match="smallest effect"):
         write_preregistration(TINY, None, folder=tmp_path, results_dir=tmp_path / "results")
     assert not any(tmp_path.iterdir())
     # a reading in MiB is not covered by a default in points of accuracy: it states its own

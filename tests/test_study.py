@@ -554,6 +554,9 @@ def test_report_names_the_test_the_correction_and_the_gate(printed_report):
     assert "sign-flip" in printed and "Holm" in printed and "TOST" in printed
     assert "Learning gate" in printed and "A/A control" in printed
     _, readings = analysis.study_results("book")
+    # the closed book profile stores no per-video outcomes: every reading keeps the t path
+    assert {r.method for r in readings} == {analysis.T_OVER_SEEDS, analysis.EXACT}
+    assert not any(r.sanity for r in readings)
     claims = analysis.claim_table(readings)
     assert len(claims) == len(CLAIMS)
     assert set(claims.verdict) <= set(stats.VERDICTS)

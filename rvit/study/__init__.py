@@ -12,7 +12,8 @@
   studies.
 * :mod:`rvit.study.runner`: runs the experiments (``python -m rvit study run``), one JSON per run.
 * :mod:`rvit.study.analysis`: reads ``results/`` and applies the readings: every number of the
-  verdicts, computed once.
+  verdicts, computed once (by the bootstrap where results store per-video outcomes, version 3 on;
+  by the t interval and sign-flip test over seeds otherwise).
 * :mod:`rvit.study.text`: every sentence the study writes: the verdict tables in the terminal
   (``python -m rvit study report``) and the text of chapters 8 and 8.1.
   (:mod:`rvit.study.report` re-exports the names both held when they were one module.)

@@ -6,13 +6,19 @@ here and their sentences in :mod:`rvit.study.text`:
 * :func:`load_experiment` checks and loads one experiment's results (a missing or stale result
   raises :class:`StaleResultsError`, whose message names the command that reruns it);
   :func:`load_study` loads every experiment and lists the problems instead of stopping;
-* :func:`analyse` turns them into one :class:`ReadingResult` per reading (effect per seed, paired
-  t interval, sign-flip or TOST p-value, learning gate, uncorrected verdict) and :func:`judge`
-  applies Holm's correction over the claims' primary readings (:func:`study_results` does both);
+* :func:`analyse` turns them into one :class:`ReadingResult` per reading (effect per seed, its
+  interval and p-value, learning gate, uncorrected verdict) and :func:`judge` applies Holm's
+  correction over the claims' primary readings (:func:`study_results` does both). A reading of
+  per-video quantities on results that store per-video outcomes, each seed on test sets of its own
+  (version 3 on), is read by the hierarchical bootstrap of :mod:`rvit.study.bootstrap`; any other
+  (the closed book profile's results, measurements) by the paired t interval and the sign-flip or
+  TOST test over seeds (:func:`analyse_reading` says which and why). Sanity checks
+  (``Reading.sanity``) stay outside Holm's family and never decide a claim (:func:`sanity_status`);
 * :func:`claim_table` gives one row per claim of the proposal, from its primary reading;
-  :func:`gate_check`, :func:`gate_frame` and :func:`gate_summary` the learning gate of every
-  trained configuration; :func:`inference_notes` what the seeds can show;
-* :func:`pixel_bar` the pixel nearest-neighbour baseline and the readings against it,
+  :func:`gate_check`, :func:`gate_frame`, :func:`gate_rows` and :func:`gate_summary` the learning
+  gate of every trained configuration; :func:`inference_notes` what the seeds can show;
+* :func:`pixel_bar` the pixel nearest-neighbour baseline (on the test videos and, where the
+  image-trained configuration has them, on held-out stills) and the readings against it,
   :func:`aa_control` the A/A control, :func:`attention_cost` the attention benchmark,
   :func:`study_compute` the compute behind the results, :func:`traceability` their provenance and
   :func:`bench_files` the benchmark files the study reads;
@@ -31,15 +37,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rvit.study.bench import check_bench, load_bench, memory_runs
+from rvit.study.bootstrap import BootstrapResult, SeedOutcomes, VideoTerm, equivalence
+from rvit.study.bootstrap import hierarchical_bootstrap as _hierarchical_bootstrap
 from rvit.study.claims import CLAIMS
+from rvit.study.datasets import eval_data_seed
 from rvit.study.design import pairwise_contrast
 from rvit.study.experiments import EXPERIMENTS, get_experiment
+from rvit.study.outcomes import QUANTITIES, MissingOutcomesError, has_outcomes, per_video
+from rvit.study.outcomes import motion_pair as _motion_pair
+from rvit.study.outcomes import outcomes as _outcomes
 from rvit.study.profiles import Profile, get_profile
 from rvit.study.schema import Contrast, Experiment, Reading, Term
 from rvit.study.stats import (
     ALPHA,
     CONTRADICTED,
+    EQUIVALENT,
     INCONCLUSIVE,
     LEVEL,
     NOT_TESTABLE,
@@ -66,9 +81,18 @@ from rvit.study.store import (
 
 __all__ = [
     "AA_METRIC",
+    "BOOTSTRAP",
+    "BOOTSTRAP_DRAWS",
+    "BOOTSTRAP_SEED",
+    "EXACT",
+    "GATE_METRIC_NAMES",
     "PIXEL_BAR",
     "PIXEL_NN",
+    "PIXEL_STILLS",
+    "SANITY_FAILS",
+    "SANITY_HOLDS",
     "STRICT_GATE",
+    "T_OVER_SEEDS",
     "ExperimentResults",
     "ReadingResult",
     "StaleResultsError",
@@ -84,6 +108,8 @@ __all__ = [
     "failed_configs",
     "gate_check",
     "gate_frame",
+    "gate_metric_name",
+    "gate_rows",
     "gate_summary",
     "get_metric",
     "inference_notes",
@@ -97,6 +123,7 @@ __all__ = [
     "pixel_baseline",
     "readings_frame",
     "rerun_command",
+    "sanity_status",
     "study_compute",
     "study_results",
     "traceability",
@@ -110,7 +137,13 @@ def rerun_command(names: Iterable[str], profile: str) -> str:
 
 
 def get_metric(metrics: Mapping[str, Any], path: str) -> float | None:
-    """The number at dotted ``path`` in a run's metrics (``"test.top1"``); None when absent."""
+    """The number at dotted ``path`` in a run's metrics (``"test.top1"``); None when absent.
+
+    ``<eval>.motion_pair`` that the metrics do not store is computed from the evaluation's
+    per-video outcomes (:func:`rvit.study.outcomes.motion_pair`); an evaluation that has neither
+    raises :class:`~rvit.study.outcomes.MissingOutcomesError` (a result that predates outcomes), one
+    that is absent or failed gives None.
+    """
     node: Any = metrics
     for part in path.split("."):
         if isinstance(node, Mapping) and part in node:
@@ -118,21 +151,42 @@ def get_metric(metrics: Mapping[str, Any], path: str) -> float | None:
         elif isinstance(node, list) and part.lstrip("-").isdigit():
             node = node[int(part)]
         else:
-            return None
+            return _from_outcomes(metrics, path)
     if isinstance(node, bool) or not isinstance(node, int | float):
         return None
     value = float(node)
     return None if math.isnan(value) else value
 
 
+def _from_outcomes(metrics: Mapping[str, Any], path: str) -> float | None:
+    """The metrics :func:`get_metric` computes from per-video outcomes when they are not stored."""
+    name, _, quantity = path.partition(".")
+    entry = metrics.get(name)
+    if quantity != "motion_pair" or not isinstance(entry, Mapping) or "error" in entry:
+        return None
+    if not has_outcomes(metrics, name):
+        raise MissingOutcomesError(
+            f"evaluation {name!r} stores no motion_pair and no per-video outcomes to compute it "
+            "from: the result predates them (results written before version 3 of the study store "
+            "aggregates only); rerun it with today's code at an open profile"
+        )
+    return _motion_pair(metrics, name)
+
+
 @dataclass
 class ExperimentResults:
-    """One experiment's stored results: ``runs[config_id][seed]`` is a run's metrics."""
+    """One experiment's stored results: ``runs[config_id][seed]`` is a run's metrics.
+
+    ``extra_specs``: the evaluation specifications (``{config_id: {eval: spec}}``) of runs that are
+    not configurations of the experiment, such as the pixel baseline's, so that the bootstrap knows
+    which videos they were scored on.
+    """
 
     experiment: Experiment
     runs: dict[str, dict[int, dict[str, Any]]]
     records: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
+    extra_specs: dict[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     def seeds(self) -> list[int]:
         return sorted({s for by_seed in self.runs.values() for s in by_seed})
@@ -212,6 +266,25 @@ def load_experiment(
 
 _ACCURACIES = ("top1", "top5", "appearance", "motion")
 
+BOOTSTRAP = "hierarchical bootstrap (seeds, videos within seed by class)"
+"""The method of a reading read by :func:`rvit.study.bootstrap.hierarchical_bootstrap`."""
+T_OVER_SEEDS = "t over seeds"
+"""The method of a reading read by the paired t interval and the sign-flip (or TOST) test."""
+EXACT = "exact (sign at every seed)"
+"""The method of an exact reading (:func:`_exact_reading`)."""
+
+BOOTSTRAP_DRAWS = 9_999
+"""The draws of every reading's bootstrap: ``(B + 1) * 0.025`` is a whole 250 draws in each tail
+of the 95 % interval, and the smallest two-sided p-value, ``2 / (B + 1)`` = 0.0002, lies well
+below Holm's first step over the study's claims (0.05 / 18 = 0.0028). The readings of the v3
+profile (36 of them, twelve seeds of 240 videos per evaluation) take about ten seconds on two busy
+cores, a third of a second each."""
+BOOTSTRAP_SEED = 20_240_601
+"""The seed of every reading's bootstrap, so the report gives the same numbers each time."""
+
+SANITY_HOLDS = "holds"
+SANITY_FAILS = "fails"
+
 
 @dataclass
 class ReadingResult:
@@ -219,9 +292,13 @@ class ReadingResult:
 
     ``values`` holds one number per seed (in ``seed_ids``; strata averaged within each seed).
     ``p`` is the raw p-value of the reading's test (two-sided sign-flip, or TOST for an equivalence
-    reading); ``p_holm`` the Holm-adjusted one for a primary reading after :func:`judge` (None for
-    secondary readings, which stay uncorrected). ``gate`` lists the configurations that failed the
-    learning gate (then the verdict is ``not testable``).
+    reading; from the bootstrap when ``method`` is :data:`BOOTSTRAP`); ``p_holm`` the Holm-adjusted
+    one for a primary reading after :func:`judge` (None for secondary readings and sanity checks,
+    which stay uncorrected). ``gate`` lists the configurations that failed the learning gate (then
+    the verdict is ``not testable``). ``method``: how the interval and the p-value were computed
+    (:data:`BOOTSTRAP`, :data:`T_OVER_SEEDS` or :data:`EXACT`). ``sanity``: the reading is a sanity
+    check (``Reading.sanity``): it holds by construction, so it is reported apart
+    (:func:`sanity_status`), never in Holm's family.
     """
 
     experiment: str
@@ -244,6 +321,8 @@ class ReadingResult:
     gate: list[str] = field(default_factory=list)
     note: str = ""
     exact: bool = False
+    method: str = ""
+    sanity: bool = False
 
     @property
     def seeds(self) -> int:
@@ -257,7 +336,14 @@ class ReadingResult:
         return "TOST" if self.margin is not None else "sign-flip"
 
     @property
+    def bootstrapped(self) -> bool:
+        """Whether the interval and the p-value come from the hierarchical bootstrap."""
+        return self.method == BOOTSTRAP
+
+    @property
     def role(self) -> str:
+        if self.sanity:
+            return "sanity check"
         return "primary" if self.primary else "secondary"
 
     def to_dict(self) -> dict[str, Any]:
@@ -280,7 +366,20 @@ class ReadingResult:
             "p_holm": self.p_holm,
             "verdict": self.verdict,
             "gate": "; ".join(self.gate),
+            "method": self.method,
+            "sanity": sanity_status(self) if self.sanity else None,
         }
+
+
+def sanity_status(result: ReadingResult) -> str:
+    """Whether a sanity check holds: ``holds`` when its reading shows what holds by construction
+    (supported, or equivalent for one with a margin), ``not testable`` when a configuration failed
+    the learning gate or there are no numbers, ``fails`` otherwise: then the set-up (the synthetic
+    world, the evaluation or the arithmetic) is broken, and the readings built on it are not to be
+    trusted."""
+    if result.verdict == NOT_TESTABLE:
+        return NOT_TESTABLE
+    return SANITY_HOLDS if result.verdict in (SUPPORTED, EQUIVALENT) else SANITY_FAILS
 
 
 def _videos(metrics: Mapping[str, Any], path: str) -> float | None:
@@ -334,6 +433,16 @@ def contrast_values(
     return values, strata
 
 
+def _term_metric(
+    runs: Mapping[str, Mapping[int, Mapping[str, Any]]], term: Term, seed: int
+) -> float | None:
+    """:func:`get_metric` of one term's run, the run named when its outcomes are missing."""
+    try:
+        return get_metric(runs[term.config][seed], term.metric or "")  # type: ignore[index]
+    except MissingOutcomesError as error:
+        raise MissingOutcomesError(f"run {term.config!r} seed {seed}: {error}") from None
+
+
 def _contrast(
     contrast: Contrast, runs: Mapping[str, Mapping[int, Mapping[str, Any]]]
 ) -> tuple[list[float], list[dict[str, Any]], list[int], float]:
@@ -351,7 +460,7 @@ def _contrast(
                 if term.config is None:
                     total += term.coef * float(term.value)  # type: ignore[arg-type]
                     continue
-                value = get_metric(runs[term.config][seed], term.metric or "")
+                value = _term_metric(runs, term, seed)
                 if value is None:
                     break
                 total += term.coef * value
@@ -372,11 +481,29 @@ def _contrast(
     return values, strata, common, test_var
 
 
+GATE_METRIC_NAMES = {
+    "train.top1": "training top-1",
+    "fit_val.top1": "held-out top-1 in eval mode",
+}
+"""What the learning gate's metric is, in words (the book profile's gate reads the training
+accuracy of the last epoch; from version 3 on the gate reads held-out data in eval mode)."""
+
+
+def gate_metric_name(metric: str) -> str:
+    """The gate's metric in words (:data:`GATE_METRIC_NAMES`; the metric's path otherwise)."""
+    return GATE_METRIC_NAMES.get(metric, metric)
+
+
 def gate_check(results: ExperimentResults) -> dict[str, dict[str, Any]]:
     """The learning gate for every configuration of an experiment that has results.
 
-    ``{config_id: {"train", "ceiling", "threshold", "share", "passed", "modality"}}``: mean training
-    accuracy over seeds against the gate's threshold. Empty when the experiment has no gate.
+    ``{config_id: {"modality", "metric", "metric_name", "train", "low", "high", "seeds", "ceiling",
+    "threshold", "share", "passed"}}``: ``train`` is the mean of the gate's metric over the seeds
+    (the training accuracy for the book profile's gate, held-out accuracy in eval mode from version
+    3 on), ``low`` and ``high`` its 95 % t interval over the ``seeds`` (unbounded for one seed),
+    ``share`` the mean's share of the modality's ceiling. The rule is the mean's: ``passed`` when
+    the mean reaches the threshold; the interval says how firmly. Empty when the experiment has no
+    gate.
     """
     gate = results.experiment.gate
     out: dict[str, dict[str, Any]] = {}
@@ -391,10 +518,16 @@ def gate_check(results: ExperimentResults) -> dict[str, dict[str, Any]]:
         if not accs:
             continue
         train = sum(accs) / len(accs)
+        interval = t_interval(accs, LEVEL)
         ceiling = gate.ceiling(config)
         out[config_id] = {
             "modality": config.train.get("modality"),
+            "metric": gate.metric,
+            "metric_name": gate_metric_name(gate.metric),
             "train": train,
+            "low": interval.low,
+            "high": interval.high,
+            "seeds": len(accs),
             "ceiling": ceiling,
             "threshold": gate.threshold(config),
             "share": train / ceiling,
@@ -403,25 +536,71 @@ def gate_check(results: ExperimentResults) -> dict[str, dict[str, Any]]:
     return out
 
 
+def gate_rows(loaded: Mapping[str, ExperimentResults]) -> list[dict[str, Any]]:
+    """The learning gate of every configuration of every loaded experiment, in the registry's order,
+    shared runs in each experiment that uses them: ``{"experiment", "config", "label",
+    **gate_check}``, and for a configuration without results ``{"experiment", "config", "label",
+    "modality", "seeds": 0, "passed": None}``. Experiments without a gate are left out."""
+    rows: list[dict[str, Any]] = []
+    for name, results in loaded.items():
+        exp = results.experiment
+        if exp.gate is None:
+            continue
+        checks = gate_check(results)
+        for config_id, config in exp.configs.items():
+            head = {"experiment": name, "config": config_id, "label": exp.label(config_id)}
+            if config_id in checks:
+                rows.append({**head, **checks[config_id]})
+            else:
+                rows.append(
+                    {
+                        **head,
+                        "modality": config.train.get("modality"),
+                        "metric": exp.gate.metric,
+                        "metric_name": gate_metric_name(exp.gate.metric),
+                        "seeds": 0,
+                        "threshold": exp.gate.threshold(config),
+                        "ceiling": exp.gate.ceiling(config),
+                        "passed": None,
+                    }
+                )
+    return rows
+
+
 PIXEL_NN = "pixel_nn"
 """The name the pixel nearest-neighbour baseline takes among an experiment's configurations."""
 
 PIXEL_BAR = ("temporal_features", "image", "test")
 """The experiment, the image-trained configuration and the evaluation the pixel bar is read on."""
 
+PIXEL_STILLS = "fit_val"
+"""The evaluation of held-out stills the pixel bar is also read on, where the image-trained
+configuration has it (every configuration from version 3 on)."""
+
+_ON_STILLS = " on held-out stills"  # the end of the label of a pixel-bar reading on PIXEL_STILLS
+
 
 def pixel_baseline(
-    results: ExperimentResults, config_id: str = "image", eval_name: str = "test"
+    results: ExperimentResults,
+    config_id: str = "image",
+    eval_name: str = "test",
+    stills: str | None = PIXEL_STILLS,
 ) -> dict[int, dict[str, Any]]:
     """The pixel 1-nearest-neighbour baseline (:mod:`rvit.study.pixel_nn`) on the training stills of
-    ``config_id`` and its evaluation ``eval_name``, for each seed with results: ``{seed: {eval_name:
-    {"top1", "videos", "stills", "chance"}}}``, shaped like a run's metrics."""
+    ``config_id``, scored on its evaluation ``eval_name`` and, when the configuration has it, on its
+    held-out stills ``stills``, for each seed with results: ``{seed: {eval_name: {"top1", "videos",
+    "stills", "chance", "outcomes"}, stills: {...}}}``, shaped like a run's metrics."""
     from rvit.study.pixel_nn import pixel_nn_metrics
 
     config = results.experiment.configs[config_id]
-    spec = config.evals[eval_name]
+    names = [eval_name]
+    if stills is not None and stills in config.evals and stills != eval_name:
+        names.append(stills)
     return {
-        seed: {eval_name: pixel_nn_metrics(config.data, config.train, spec, seed)}
+        seed: {
+            name: pixel_nn_metrics(config.data, config.train, config.evals[name], seed)
+            for name in names
+        }
         for seed in sorted(results.runs.get(config_id, {}))
     }
 
@@ -430,12 +609,13 @@ def pixel_bar_readings(
     loaded: Mapping[str, ExperimentResults],
 ) -> tuple[list[ReadingResult], dict[int, dict[str, Any]]]:
     """RViT and FrameViT trained on stills against the pixel 1-nearest-neighbour vote over the same
-    stills (effect: model minus baseline, top-1 on the test videos; claimed positive).
+    stills (effect: model minus baseline, top-1 on the test videos; claimed positive), and, where
+    the image-trained configuration has held-out stills (:data:`PIXEL_STILLS`), the same on them.
 
     The bar a 'works from still images' (versatility) reading must pass: beating chance says little
     when matching frames to training stills pixel by pixel already recognises most test videos.
     These readings are secondary and uncorrected (they are not in the claims' Holm family).
-    Returns the readings and the baseline's metrics per seed.
+    Returns the readings (the test videos' first) and the baseline's metrics per seed.
     """
     name, config_id, eval_name = PIXEL_BAR
     results = loaded.get(name)
@@ -443,22 +623,38 @@ def pixel_bar_readings(
         return [], {}
     baseline = pixel_baseline(results, config_id, eval_name)
     runs = {**results.runs, PIXEL_NN: baseline}
-    metric = f"{eval_name}.top1"
-    readings = [
-        Reading(
-            "ins.versatility.strength",
-            f"{short} above pixel 1-NN",
-            f"The {label} trained on still images beats a pixel 1-nearest-neighbour vote over the "
-            f"same stills on the test videos (effect: {label} minus baseline; claimed positive).",
-            pairwise_contrast(metric, [(model, PIXEL_NN)], 1),
-        )
+    config = results.experiment.configs[config_id]
+    scored = [eval_name, *(e for e in next(iter(baseline.values())) if e != eval_name)]
+    readings = []
+    for evaluation in scored:
+        where = "test videos" if evaluation == eval_name else "held-out stills"
+        suffix = "" if evaluation == eval_name else _ON_STILLS
         for model, short, label in (
             (config_id, "RViT", "image-trained RViT"),
             ("framevit", "FrameViT", "FrameViT"),
-        )
-        if results.runs.get(model)
-    ]
-    augmented = ExperimentResults(results.experiment, runs, results.records, results.source)
+        ):
+            if not results.runs.get(model):
+                continue
+            model_config = results.experiment.configs.get(model)
+            if model_config is None or evaluation not in model_config.evals:
+                continue
+            readings.append(
+                Reading(
+                    "ins.versatility.strength",
+                    f"{short} above pixel 1-NN{suffix}",
+                    f"The {label} trained on still images beats a pixel 1-nearest-neighbour vote "
+                    f"over the same stills on the {where} (effect: {label} minus baseline; "
+                    f"claimed positive).",
+                    pairwise_contrast(f"{evaluation}.top1", [(model, PIXEL_NN)], 1),
+                )
+            )
+    augmented = ExperimentResults(
+        results.experiment,
+        runs,
+        results.records,
+        results.source,
+        {**results.extra_specs, PIXEL_NN: config.evals},
+    )
     return [analyse_reading(r, augmented) for r in readings], baseline
 
 
@@ -476,14 +672,29 @@ def bar_status(result: ReadingResult) -> str:
 def pixel_bar(loaded: Mapping[str, ExperimentResults]) -> dict[str, Any] | None:
     """The pixel baseline and the readings against it (:func:`pixel_bar_readings`), with what is
     said of them: ``{"experiment", "config", "readings", "bars", "baseline", "top1", "mean",
-    "stills", "videos", "chance"}`` (``top1``: the baseline's accuracy per seed, ``bars``: the
-    :func:`bar_status` of each reading). None when there is nothing to read."""
-    readings, baseline = pixel_bar_readings(loaded)
-    if not readings:
+    "stills", "videos", "chance", "held_out"}`` (``readings``: those on the test videos, ``top1``:
+    the baseline's accuracy on them per seed, ``bars``: the :func:`bar_status` of each reading;
+    ``held_out``: None, or the same for the held-out stills, ``{"eval", "top1", "mean", "items",
+    "readings", "bars"}``). None when there is nothing to read."""
+    everything, baseline = pixel_bar_readings(loaded)
+    if not everything:
         return None
+    readings = [r for r in everything if not r.label.endswith(_ON_STILLS)]
     name, config_id, eval_name = PIXEL_BAR
     top1 = [m[eval_name]["top1"] for m in baseline.values()]
-    first = next(iter(baseline.values()))[eval_name]
+    first = next(iter(baseline.values()))
+    held_out = None
+    if PIXEL_STILLS in first and PIXEL_STILLS != eval_name:
+        still_top1 = [m[PIXEL_STILLS]["top1"] for m in baseline.values()]
+        mine = [r for r in everything if r.label.endswith(_ON_STILLS)]
+        held_out = {
+            "eval": PIXEL_STILLS,
+            "top1": still_top1,
+            "mean": sum(still_top1) / len(still_top1),
+            "items": first[PIXEL_STILLS]["videos"],
+            "readings": mine,
+            "bars": [bar_status(r) for r in mine],
+        }
     return {
         "experiment": name,
         "config": config_id,
@@ -492,9 +703,10 @@ def pixel_bar(loaded: Mapping[str, ExperimentResults]) -> dict[str, Any] | None:
         "baseline": baseline,
         "top1": top1,
         "mean": sum(top1) / len(top1),
-        "stills": first["stills"],
-        "videos": first["videos"],
-        "chance": first["chance"],
+        "stills": first[eval_name]["stills"],
+        "videos": first[eval_name]["videos"],
+        "chance": first[eval_name]["chance"],
+        "held_out": held_out,
     }
 
 
@@ -558,39 +770,247 @@ def _exact_reading(result: ReadingResult) -> ReadingResult:
     return result
 
 
+def _eval_spec(results: ExperimentResults, config: str, name: str) -> Mapping[str, Any] | None:
+    """The specification of evaluation ``name`` of run ``config`` (None when unknown)."""
+    if config in results.experiment.configs:
+        return results.experiment.configs[config].evals.get(name)
+    return results.extra_specs.get(config, {}).get(name)
+
+
+def _video_term(term: Term) -> tuple[str, str] | None:
+    """``(eval, quantity)`` when ``term`` reads a per-video quantity of an evaluation."""
+    name, _, quantity = (term.metric or "").partition(".")
+    if term.config is None or quantity not in QUANTITIES or name in ("", "train"):
+        return None
+    return name, quantity
+
+
+def _bootstrap_plan(
+    contrast: Contrast,
+    strata: Sequence[Mapping[str, Any]],
+    seeds: Sequence[int],
+    results: ExperimentResults,
+) -> tuple[list[VideoTerm], float, list[tuple[str, str, str]]] | None:
+    """The bootstrap's terms, constant and ``(config, eval, quantity)`` keys for a contrast whose
+    every config term reads a per-video quantity of an evaluation that each seed draws afresh and
+    every run behind ``seeds`` stores the outcomes of; None otherwise (then the t path reads it).
+
+    The strata present (those with values) are averaged within each seed, as :func:`_contrast`
+    does, so each term's coefficient is divided by their number.
+    """
+    present = [terms for terms, info in zip(contrast.strata, strata, strict=True) if info["n"]]
+    if not present or not seeds:
+        return None
+    terms: list[VideoTerm] = []
+    constant = 0.0
+    keys: dict[tuple[str, str, str], None] = {}
+    for stratum in present:
+        for term in stratum:
+            if term.config is None:
+                constant += term.coef * float(term.value) / len(present)  # type: ignore[arg-type]
+                continue
+            read = _video_term(term)
+            if read is None:
+                return None
+            name, quantity = read
+            spec = _eval_spec(results, term.config, name)
+            # every seed must have test sets of its own: the nested resampling below draws each
+            # seed's videos independently, which a test set shared by every seed is not
+            if spec is None or not (spec.get("seed") is None or spec.get("per_seed")):
+                return None
+            for seed in seeds:
+                if not has_outcomes(results.runs[term.config][seed], name):
+                    return None
+            key = (term.config, name, quantity)
+            keys[key] = None
+            terms.append(VideoTerm(term.coef / len(present), key))
+    return terms, constant, list(keys)
+
+
+def _seed_outcomes(
+    results: ExperimentResults, seed: int, keys: Sequence[tuple[str, str, str]]
+) -> SeedOutcomes:
+    """One seed's outcomes of every ``(config, eval, quantity)`` in ``keys``, laid out for
+    :func:`rvit.study.bootstrap.hierarchical_bootstrap`.
+
+    Evaluations of one seed that share a split and a data seed (:func:`eval_data_seed`: the test
+    set, its length, size, gap and probe variants, and any configuration's copy of one of them)
+    show the same samples, item ``i`` of each being the same draw of the world: they form one
+    *draw*, whose rows are the item indices, so every configuration and evaluation of it is paired
+    on the same videos. Evaluations of other draws (``fit_train`` and ``fit_val``, the test set and
+    the held-out stills) are independent sets, laid one after the other. Each row's stratum is its
+    draw, its true class and which evaluations of the draw have that row (a length variant may
+    hold fewer videos than the test set), so a resample keeps every evaluation's count of videos
+    of each class, and the videos of different draws are resampled independently.
+    """
+    draws: list[dict[str, Any]] = []
+    located: dict[tuple[str, str], tuple[int, int]] = {}  # (config, eval) -> (draw, member)
+    for config, name, _ in keys:
+        if (config, name) in located:
+            continue
+        metrics = results.runs[config][seed]
+        stored = _outcomes(metrics, name)
+        classes = [str(stored["classes"][int(t)]) for t in stored["targets"]]
+        spec = _eval_spec(results, config, name) or {}
+        identity = (spec.get("split"), eval_data_seed(spec, seed))
+        for index, draw in enumerate(draws):
+            rows = draw["classes"]
+            overlap = min(len(rows), len(classes))
+            if draw["identity"] == identity and rows[:overlap] == classes[:overlap]:
+                if len(classes) > len(rows):
+                    draw["classes"] = classes
+                draw["sizes"].append(len(classes))
+                located[config, name] = (index, len(draw["sizes"]) - 1)
+                break
+        else:
+            draws.append({"identity": identity, "classes": classes, "sizes": [len(classes)]})
+            located[config, name] = (len(draws) - 1, 0)
+    offsets = np.cumsum([0] + [len(d["classes"]) for d in draws])
+    strata: dict[tuple[Any, ...], int] = {}
+    labels: list[int] = []
+    for index, draw in enumerate(draws):
+        for row, name in enumerate(draw["classes"]):
+            pattern = tuple(size > row for size in draw["sizes"])
+            labels.append(strata.setdefault((index, name, pattern), len(strata)))
+    values: dict[tuple[str, str, str], np.ndarray] = {}
+    for config, name, quantity in keys:
+        index, _ = located[config, name]
+        column = np.full(int(offsets[-1]), np.nan)
+        outcome = per_video(results.runs[config][seed], name, quantity)
+        column[offsets[index] : offsets[index] + outcome.size] = outcome
+        values[config, name, quantity] = column
+    return SeedOutcomes(seed, np.asarray(labels, dtype=np.int64), values)
+
+
+def _video_bootstrap(
+    reading: Reading,
+    results: ExperimentResults,
+    strata: Sequence[Mapping[str, Any]],
+    seeds: Sequence[int],
+    values: Sequence[float],
+) -> BootstrapResult | None:
+    """The hierarchical bootstrap of a reading (None when it is read by the t path instead)."""
+    plan = _bootstrap_plan(reading.contrast, strata, seeds, results)
+    if plan is None:
+        return None
+    terms, constant, keys = plan
+    data = [_seed_outcomes(results, seed, keys) for seed in seeds]
+    boot = _hierarchical_bootstrap(
+        data, terms, n_boot=BOOTSTRAP_DRAWS, level=LEVEL, rng=BOOTSTRAP_SEED, constant=constant
+    )
+    if not np.allclose(boot.effects, values, rtol=0.0, atol=1e-9):
+        raise ValueError(
+            f"experiment {results.experiment.name!r}, reading {reading.label!r}: the per-video "
+            f"outcomes give the effects {np.round(boot.effects, 6).tolist()} per seed, the stored "
+            f"metrics {np.round(values, 6).tolist()}; the results are inconsistent"
+        )
+    return boot
+
+
 def analyse_reading(reading: Reading, results: ExperimentResults) -> ReadingResult:
     """Apply one reading to an experiment's results; the verdict is uncorrected.
 
     :func:`judge` applies Holm's correction across the claims' primary readings.
+
+    **Which inference.** A reading whose every term reads a per-video quantity of an evaluation
+    (``<eval>.top1``, ``.appearance``, ``.motion``, ``.motion_direction``, ``.motion_pair``), on
+    evaluation sets each seed draws afresh, from runs that all store their per-video outcomes
+    (version 3 on), is read by the hierarchical bootstrap (:data:`BOOTSTRAP`,
+    :func:`rvit.study.bootstrap.hierarchical_bootstrap`, studentized, :data:`BOOTSTRAP_DRAWS`
+    draws from :data:`BOOTSTRAP_SEED`): seeds are resampled, and within each drawn seed its videos
+    within each class, the same videos for every configuration; :func:`_seed_outcomes` explains
+    how evaluations of one seed are paired (those that share their draw of the world, such as the
+    test set and its length variants) or resampled apart (different draws, such as ``fit_train``
+    and ``fit_val``). Strata are averaged within each seed, as for the t path. The interval is the
+    95 % studentized interval; ``p_diff`` its dual two-sided p-value; an equivalence reading's
+    ``p`` is the bootstrap TOST p-value and its ``tost_interval`` the 90 % interval
+    (:func:`rvit.study.bootstrap.equivalence`).
+
+    Any other reading (the closed book profile's results, which store no outcomes; test sets
+    shared by every seed, whose common draw a resampling within seeds cannot see; measurements
+    such as peak memory) keeps the paired t interval over seeds, its variance adding the test-set
+    draw, with the exact sign-flip test (TOST for an equivalence reading) (:data:`T_OVER_SEEDS`).
+    An exact reading is judged by its sign at every seed (:data:`EXACT`).
     """
-    values, strata, seeds, test_var = _contrast(reading.contrast, results.runs)
+    try:
+        values, strata, seeds, test_var = _contrast(reading.contrast, results.runs)
+    except MissingOutcomesError as error:
+        raise MissingOutcomesError(
+            f"experiment {results.experiment.name!r}, reading {reading.label!r}: {error}"
+        ) from None
     if reading.exact:
         return _exact_reading(
-            _untested(reading, results.experiment.name, values, strata, seeds, exact=True)
+            _untested(
+                reading,
+                results.experiment.name,
+                values,
+                strata,
+                seeds,
+                exact=True,
+                method=EXACT,
+                sanity=reading.sanity,
+            )
         )
     checks = gate_check(results)
+    gate = results.experiment.gate
+    verb = "trains to" if gate is None or gate.metric == "train.top1" else "reaches"
     failed = [
-        f"{c} trains to {checks[c]['train']:.1%} < {checks[c]['threshold']:.1%}"
+        f"{c} {verb} {checks[c]['train']:.1%} < {checks[c]['threshold']:.1%}"
         for c in sorted(reading.contrast.configs())
         if c in checks and not checks[c]["passed"]
     ]
     result = _untested(
-        reading, results.experiment.name, values, strata, seeds, margin=reading.margin, gate=failed
+        reading,
+        results.experiment.name,
+        values,
+        strata,
+        seeds,
+        margin=reading.margin,
+        gate=failed,
+        sanity=reading.sanity,
     )
     if len(values) < 2:
         result.note = "fewer than two seeds"
         return result
-    result.interval = t_interval(values, LEVEL, test_var)
-    result.p_diff = sign_flip_p(values)
-    if reading.margin is not None:
-        result.tost_interval = t_interval(values, 1.0 - 2.0 * ALPHA, test_var)
-        result.p = tost_p(values, reading.margin)
+    boot = _video_bootstrap(reading, results, strata, seeds, values)
+    if boot is None:
+        result.method = T_OVER_SEEDS
+        result.interval = t_interval(values, LEVEL, test_var)
+        result.p_diff = sign_flip_p(values)
+        if reading.margin is not None:
+            result.tost_interval = t_interval(values, 1.0 - 2.0 * ALPHA, test_var)
+            result.p = tost_p(values, reading.margin)
+        else:
+            result.p = result.p_diff
     else:
-        result.p = result.p_diff
+        result.method = BOOTSTRAP
+        std = float(np.std(boot.effects, ddof=1))
+        result.interval = Interval(
+            boot.estimate, boot.low, boot.high, boot.n_seeds, LEVEL, std, boot.se
+        )
+        result.p_diff = boot.p_two_sided
+        if reading.margin is not None:
+            tost = equivalence(boot, reading.margin, ALPHA)
+            result.tost_interval = Interval(
+                boot.estimate, tost.low, tost.high, boot.n_seeds, tost.level, std, boot.se
+            )
+            result.p = tost.p
+        else:
+            result.p = result.p_diff
     if failed:
         result.note = "not testable at this budget: " + "; ".join(failed)
     result.verdict = _verdict(result, result.p, result.p_diff)
     return result
+
+
+def _family(readings: Sequence[ReadingResult]) -> list[ReadingResult]:
+    """Holm's family: the primary readings that have a p-value, passed the learning gate and are
+    neither exact nor sanity checks."""
+    return [
+        r
+        for r in readings
+        if r.primary and r.p is not None and not r.gate and not r.exact and not r.sanity
+    ]
 
 
 def judge(readings: Sequence[ReadingResult]) -> list[ReadingResult]:
@@ -599,9 +1019,10 @@ def judge(readings: Sequence[ReadingResult]) -> list[ReadingResult]:
     Sets ``p_holm`` and the verdict of every primary reading that passed the learning gate (an
     equivalence reading is contradicted only when its two-sided p-value survives Bonferroni over
     the same family, which is stricter than Holm); secondary readings keep their uncorrected
-    verdicts. Returns ``readings``.
+    verdicts. Sanity checks are never in the family (nor is an exact reading): a claim's verdict
+    comes from its primary reading alone. Returns ``readings``.
     """
-    family = [r for r in readings if r.primary and r.p is not None and not r.gate and not r.exact]
+    family = _family(readings)
     adjusted = holm([r.p for r in family]) if family else []
     for result, p_holm in zip(family, adjusted, strict=True):
         result.p_holm = p_holm
@@ -656,8 +1077,9 @@ def claim_table(readings: Sequence[ReadingResult], table: str | None = None) -> 
     """One row per claim of the proposal (all 18, or one table's), from its primary reading.
 
     Columns: ``claim, table, row, kind, text, verdict, label, test, margin, effect, low, high,
-    units, seeds, p, p_holm`` (of the primary reading), ``secondary`` (the other readings and their
-    uncorrected verdicts), ``readings`` (how many) and ``experiments``.
+    units, seeds, p, p_holm, method`` (of the primary reading), ``secondary`` (the other readings
+    and their uncorrected verdicts), ``sanity`` (its sanity checks and whether each holds),
+    ``readings`` (how many) and ``experiments``.
     """
     import pandas as pd
 
@@ -685,7 +1107,11 @@ def claim_table(readings: Sequence[ReadingResult], table: str | None = None) -> 
                 "seeds": first.seeds if first else 0,
                 "p": first.p if first else None,
                 "p_holm": first.p_holm if first else None,
-                "secondary": ", ".join(f"{r.label}: {r.verdict}" for r in mine if not r.primary),
+                "method": first.method if first else "",
+                "secondary": ", ".join(
+                    f"{r.label}: {r.verdict}" for r in mine if not r.primary and not r.sanity
+                ),
+                "sanity": ", ".join(f"{r.label}: {sanity_status(r)}" for r in mine if r.sanity),
                 "readings": len(mine),
                 "experiments": ", ".join(dict.fromkeys(r.experiment for r in mine)),
             }
@@ -709,6 +1135,9 @@ def gate_frame(loaded: Mapping[str, ExperimentResults]) -> Any:
         "configuration",
         "modality",
         "train",
+        "low",
+        "high",
+        "seeds",
         "ceiling",
         "threshold",
         "share",
@@ -833,17 +1262,25 @@ def inference_notes(readings: Sequence[ReadingResult], n_seeds: int) -> dict[str
     """The numbers the report and chapter 8 quote about the inference itself.
 
     ``family`` is the number of claims Holm's correction runs over (primary readings that pass the
-    learning gate and are not exact), ``holm_first`` the p-value its first step needs and
-    ``seeds_needed_family`` the seeds that can give it (``seeds_needed`` over all ``claims``).
-    ``few_seeds`` is the one test of whether the seeds are too few for any claim of the family to
-    pass the corrected test (fewer than ``seeds_needed_family``). ``aa_rate`` and
-    ``aa_rate_needed``: the simulated A/A rate at ``seeds`` and at ``seeds_needed`` seeds.
+    learning gate and are neither exact nor sanity checks), ``holm_first`` the p-value its first
+    step needs and ``seeds_needed_family`` the seeds that can give it (``seeds_needed`` over all
+    ``claims``). ``few_seeds`` is the one test of whether the seeds are too few for any claim of
+    the family to pass the corrected test by the sign-flip test (fewer than
+    ``seeds_needed_family``). ``aa_rate`` and ``aa_rate_needed``: the simulated A/A rate at
+    ``seeds`` and at ``seeds_needed`` seeds. ``bootstrapped``: how many of the family are read by
+    the bootstrap, whose smallest two-sided p-value is ``bootstrap_smallest_p``; ``sanity``: how
+    many sanity checks there are, ``sanity_failed`` how many of them do not hold.
     """
-    family = [r for r in readings if r.primary and r.p is not None and not r.gate and not r.exact]
+    family = _family(readings)
     m = len(family) or 1
+    checks = [r for r in readings if r.sanity]
     return {
         "claims": len(CLAIMS),
         "family": len(family),
+        "bootstrapped": sum(r.bootstrapped for r in family),
+        "bootstrap_smallest_p": 2.0 / (BOOTSTRAP_DRAWS + 1),
+        "sanity": len(checks),
+        "sanity_failed": sum(sanity_status(r) == SANITY_FAILS for r in checks),
         "not_testable": sum(r.primary and r.verdict == NOT_TESTABLE for r in readings),
         "gated": sum(r.primary and bool(r.gate) for r in readings),
         "seeds": n_seeds,

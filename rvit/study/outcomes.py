@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = [
     "GROUPS",
+    "QUANTITIES",
     "MissingOutcomesError",
     "correct",
     "direction_hits",
@@ -36,7 +37,10 @@ __all__ = [
     "group_masks",
     "has_outcomes",
     "lengths",
+    "motion_pair",
     "outcomes",
+    "pair_hits",
+    "per_video",
     "predictions",
     "recompute",
     "targets",
@@ -44,6 +48,10 @@ __all__ = [
 
 GROUPS = ("appearance", "motion")
 """The class groups of :data:`rvit.data.synthetic.CLASS_GROUPS`."""
+
+QUANTITIES = ("top1", "appearance", "motion", "motion_direction", "motion_pair")
+"""The metrics of an evaluation that are a mean of one outcome per video over some of its videos
+(:func:`per_video` gives those outcomes); ``top5``, ``online`` and the timings are not."""
 
 
 class MissingOutcomesError(LookupError):
@@ -175,34 +183,75 @@ def group_masks(result: Mapping[str, Any], name: str) -> dict[str, np.ndarray]:
     return {group: np.asarray(video_groups == group, dtype=bool) for group in GROUPS}
 
 
+def pair_hits(result: Mapping[str, Any], name: str) -> np.ndarray:
+    """``(N,)`` float: for a video of a motion pair (its true class and that class's partner both
+    among the stored ``classes``; :data:`rvit.data.synthetic.MOTION_PAIRS`) 1.0 when the prediction
+    is either class of the pair, else 0.0; NaN for the other videos. Its mean over the non-NaN
+    entries is ``motion_pair``: naming the pair, whichever its direction. It needs the predictions
+    only, not the stored direction."""
+    from rvit.data.synthetic import MOTION_PAIRS
+
+    stored = outcomes(result, name)
+    index = {c: i for i, c in enumerate(stored["classes"])}
+    partner = {index[a]: index[b] for a, b in MOTION_PAIRS if a in index and b in index}
+    partner.update({b: a for a, b in partner.items()})
+    truth = np.asarray(stored["targets"], dtype=np.int64)
+    guess = np.asarray(stored["predictions"], dtype=np.int64)
+    hits = np.full(truth.shape, np.nan)
+    for i, (t, g) in enumerate(zip(truth.tolist(), guess.tolist(), strict=True)):
+        if t in partner:
+            hits[i] = float(g in (t, partner[t]))
+    return hits
+
+
+def motion_pair(result: Mapping[str, Any], name: str) -> float | None:
+    """The share of the motion-pair videos of evaluation ``name`` whose prediction is either class
+    of the video's true pair (:func:`pair_hits`); None without such videos. Raises
+    :class:`MissingOutcomesError` when the result stores no outcomes for ``name``."""
+    hits = pair_hits(result, name)
+    return _share(hits[~np.isnan(hits)])
+
+
+def per_video(result: Mapping[str, Any], name: str, quantity: str) -> np.ndarray:
+    """``(N,)`` float: the outcome behind ``quantity`` (one of :data:`QUANTITIES`) for each video
+    of evaluation ``name``, NaN for the videos the quantity does not count; its mean over the
+    non-NaN entries is the quantity.
+
+    ``top1``: 1.0 when the final prediction is the true class; ``appearance`` and ``motion``: the
+    same on the videos of that class group only; ``motion_direction``: :func:`direction_hits`;
+    ``motion_pair``: :func:`pair_hits`.
+    """
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown per-video quantity {quantity!r}; known: {list(QUANTITIES)}")
+    if quantity == "motion_direction":
+        return direction_hits(result, name)
+    if quantity == "motion_pair":
+        return pair_hits(result, name)
+    hits = correct(result, name).astype(float)
+    if quantity == "top1":
+        return hits
+    return np.where(group_masks(result, name)[quantity], hits, np.nan)
+
+
 def _share(hits: np.ndarray) -> float | None:
     return float(hits.mean()) if hits.size else None
 
 
 def recompute(result: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The aggregates of evaluation ``name`` computed from its outcomes alone, as the runner stores
-    them: ``top1``, ``appearance``, ``motion``, ``online``, ``per_class`` and, for videos,
-    ``motion_pair`` and ``motion_direction``; a share over no videos (a group, a class, the pairs)
-    is None, as the runner stores it."""
-    from rvit.data.synthetic import MOTION_PAIRS
-
+    them: ``top1``, ``appearance``, ``motion``, ``online``, ``per_class`` and, for videos with a
+    stored direction, ``motion_pair`` (:func:`motion_pair`) and ``motion_direction``; a share over
+    no videos (a group, a class, the pairs) is None, as the runner stores it."""
     stored = outcomes(result, name)
     hits = correct(result, name)
-    truth, guess = targets(result, name), predictions(result, name)
+    truth = targets(result, name)
     out: dict[str, Any] = {"top1": _share(hits)}
     for group, mask in group_masks(result, name).items():
         out[group] = _share(hits[mask])
     if "direction" in stored:
-        index = {c: i for i, c in enumerate(stored["classes"])}
-        partner = {index[a]: index[b] for a, b in MOTION_PAIRS if a in index and b in index}
-        partner.update({b: a for a, b in partner.items()})
         direction = direction_hits(result, name)
-        paired = ~np.isnan(direction)
-        pair_hit = np.asarray(
-            [g in (t, partner.get(t, t)) for t, g in zip(truth, guess, strict=True)], dtype=bool
-        )
-        out["motion_pair"] = _share(pair_hit[paired])
-        out["motion_direction"] = _share(direction[paired])
+        out["motion_pair"] = motion_pair(result, name)
+        out["motion_direction"] = _share(direction[~np.isnan(direction)])
     frames = frame_correct(result, name, pad=True)
     seen = ~np.isnan(frames)
     out["online"] = [

@@ -3,13 +3,15 @@
 Each frame of a test video takes the label of its nearest training still in pixel space: the
 Euclidean distance between the flattened pixel values (all channels, as the data set returns them,
 in [0, 1]), computed in float64. The video's class is the majority vote over its frames; a tie goes
-to the smallest class index among the tied classes. Nothing is trained and nothing is tuned, so a
-model trained on the same stills must beat this bar before "it recognises actions in videos from
-still images" says anything about the model rather than about the data.
+to the smallest class index among the tied classes. A held-out still is a video of one frame: it
+takes the label of its nearest training still. Nothing is trained and nothing is tuned, so a model
+trained on the same stills must beat this bar before "it recognises actions in videos from still
+images" says anything about the model rather than about the data.
 
 :func:`pixel_nn_metrics` runs the baseline on a study configuration's training stills and one of its
-evaluation sets, built exactly as the runner builds them (:func:`rvit.study.datasets.build_train_set`,
-:func:`rvit.study.datasets.build_eval_set`), for one seed.
+evaluation sets (videos, or held-out stills such as ``fit_val``), built exactly as the runner builds
+them (:func:`rvit.study.datasets.build_train_set`, :func:`rvit.study.datasets.build_eval_set`), for
+one seed.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ def classify_videos(
 
 
 @functools.lru_cache(maxsize=16)
-def _cached(train_json: str, eval_json: str, seed: int) -> tuple[tuple[float, ...], int, int]:
+def _cached(
+    train_json: str, eval_json: str, seed: int
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str, ...], int]:
     from rvit.study.datasets import build_eval_set, build_train_set
 
     data, train = json.loads(train_json)
@@ -80,28 +84,38 @@ def _cached(train_json: str, eval_json: str, seed: int) -> tuple[tuple[float, ..
         raise ValueError(f"the training set holds {stills.dim() - 1}-d items, not still images")
     labels = [int(item[1]) for item in items]
     tests = [test_set[i] for i in range(len(test_set))]
+    # a held-out still (C, H, W) is a video of one frame
+    clips = [t[0] if t[0].dim() == 4 else t[0].unsqueeze(0) for t in tests]
     num_classes = len(train_set.classes)
-    predicted = classify_videos(stills, labels, [t[0] for t in tests], num_classes)
-    correct = tuple(float(p == int(t[1])) for p, t in zip(predicted.tolist(), tests, strict=True))
-    return correct, num_classes, len(stills)
+    predicted = classify_videos(stills, labels, clips, num_classes)
+    targets = tuple(int(t[1]) for t in tests)
+    return tuple(predicted.tolist()), targets, tuple(train_set.classes), len(stills)
 
 
 def pixel_nn_metrics(
     data: Mapping[str, Any], train: Mapping[str, Any], evals: Mapping[str, Any], seed: int
 ) -> dict[str, Any]:
     """The baseline on a configuration's training stills (``data``, ``train``: a run's parts) and
-    one evaluation set (``evals``: its specification), for ``seed``.
+    one evaluation set (``evals``: its specification, of videos or of stills), for ``seed``.
 
-    Returns ``{"top1", "videos", "stills", "chance"}``; results are cached in the process.
+    Returns ``{"top1", "videos", "stills", "chance", "outcomes"}`` (``videos``: the items of the
+    evaluation set, videos or stills; ``outcomes``: ``classes``, ``targets`` and ``predictions``,
+    laid out as a run's, :mod:`rvit.study.outcomes`); results are cached in the process.
     """
-    correct, num_classes, stills = _cached(
+    predicted, targets, classes, stills = _cached(
         json.dumps([dict(data), dict(train)], sort_keys=True),
         json.dumps(dict(evals), sort_keys=True),
         int(seed),
     )
+    correct = [float(p == t) for p, t in zip(predicted, targets, strict=True)]
     return {
         "top1": sum(correct) / len(correct) if correct else float("nan"),
         "videos": len(correct),
         "stills": stills,
-        "chance": 1.0 / num_classes,
+        "chance": 1.0 / len(classes),
+        "outcomes": {
+            "classes": list(classes),
+            "targets": list(targets),
+            "predictions": list(predicted),
+        },
     }

@@ -71,10 +71,13 @@ ANALYSIS_FILES: tuple[str, ...] = (
     "rvit/study/stats.py",
     "rvit/study/bootstrap.py",
     "rvit/study/analysis.py",
+    "rvit/study/outcomes.py",
+    "rvit/study/pixel_nn.py",
 )
 """The analysis code a pre-registration fixes (paths from the repository root): the statistics
-(intervals, tests, Holm's correction, the verdict rule), the bootstrap, and the analysis that
-computes every number of the report. The wording (rvit/study/text.py) is not fixed: rewording a
+(intervals, tests, Holm's correction, the verdict rule), the bootstrap, the analysis that
+computes every number of the report, the per-video outcomes it reads (motion-pair accuracy is
+computed there) and the pixel baseline it compares with. The wording (rvit/study/text.py) is not fixed: rewording a
 sentence is no deviation. Files of this list that do not exist are left out of the hash; a file
 that appears or disappears changes it."""
 

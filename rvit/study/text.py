@@ -13,8 +13,14 @@ here, so the two say the same thing with the same threshold:
 * :func:`attention_growth`: how the attention benchmark's time grows with the tokens;
 * :func:`commit_list`, :func:`config_list`, :func:`slow_settings`, :func:`seed_range` and
   :func:`pseudo_video_note`: the chapters' other sentences and lists;
+* :func:`interval_label`, :func:`sanity_lines`, :func:`gate_lines` and :func:`deviation_lines`:
+  what the report of an open study version (3 on) adds: which interval each reading has (the
+  hierarchical bootstrap or the t interval over seeds), the sanity checks apart from the claims,
+  the learning gate of every configuration with its interval over seeds, and the deviations from
+  the pre-registration;
 * :func:`print_report`: the terminal report (``python -m rvit study report``), with
-  :func:`attention_lines`, :func:`aa_line` and :func:`traceability_line`.
+  :func:`attention_lines`, :func:`aa_line` and :func:`traceability_line`. The closed book
+  profile's report is the one it always printed.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from rvit.study.analysis import (
+    BOOTSTRAP,
+    BOOTSTRAP_DRAWS,
+    EXACT,
+    SANITY_FAILS,
+    SANITY_HOLDS,
+    T_OVER_SEEDS,
     ExperimentResults,
     ReadingResult,
     aa_control,
@@ -37,14 +49,17 @@ from rvit.study.analysis import (
     failed_configs,
     gate_check,
     gate_frame,
+    gate_metric_name,
+    gate_rows,
     gate_summary,
     inference_notes,
     load_study,
     pixel_bar,
+    sanity_status,
     study_compute,
     traceability,
 )
-from rvit.study.design import LEARNING_GATE
+from rvit.study.design import LEARNING_GATE, study_gate
 from rvit.study.profiles import Profile, get_profile
 from rvit.study.stats import ALPHA, LEVEL
 from rvit.study.store import default_results_dir
@@ -58,12 +73,16 @@ __all__ = [
     "claim_texts",
     "commit_list",
     "config_list",
+    "deviation_lines",
     "effect_text",
     "few_seeds_sentence",
     "format_effect",
     "format_p",
+    "gate_lines",
+    "interval_label",
     "print_report",
     "pseudo_video_note",
+    "sanity_lines",
     "seed_range",
     "seeds_sentence",
     "simulated_aa_sentence",
@@ -107,8 +126,20 @@ def test_label(test: str, margin: float | None, units: str) -> str:
     return f"{test} +-{shown}"
 
 
-def _ci_header() -> str:
-    return f"effect [{LEVEL:.0%} t CI]"
+def _ci_header(open_: bool = False) -> str:
+    """The effect column's header: the t interval (book profile), or an interval whose kind the
+    next column names (:func:`interval_label`)."""
+    return f"effect [{LEVEL:.0%} CI]" if open_ else f"effect [{LEVEL:.0%} t CI]"
+
+
+_INTERVALS = {BOOTSTRAP: "bootstrap", T_OVER_SEEDS: "t", EXACT: "exact"}
+
+
+def interval_label(method: str) -> str:
+    """How a reading's interval was computed, in a word: ``bootstrap`` (the hierarchical
+    bootstrap over seeds and videos), ``t`` (the paired t interval over seeds) or ``exact`` (the
+    range of a quantity that does not vary); ``-`` for none."""
+    return _INTERVALS.get(method, method or "-")
 
 
 def claim_texts(claims: Any) -> dict[str, str]:
@@ -387,7 +418,37 @@ def _inference_lines(notes: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _claim_lines(claims: Any) -> list[str]:
+def _open_inference_lines(notes: Mapping[str, Any]) -> list[str]:
+    """The inference paragraph of an open study version (3 on): the bootstrap and the t path."""
+    level = f"{LEVEL:.0%}"
+    return [
+        "Inference. The seed is the unit: strata are averaged within each seed. Readings of "
+        "per-video accuracies (each seed tested on videos of its own, every video's outcome "
+        "stored) are read by a hierarchical bootstrap ('bootstrap' in the interval column): "
+        f"{BOOTSTRAP_DRAWS:,} draws resample the seeds and, within each drawn seed, its videos "
+        "within each class, the same videos for every configuration (evaluations that show the "
+        "same draw of the world, such as the test set and its length variants, stay paired; "
+        "different sets, such as training and held-out stills, are resampled apart). Effect: "
+        f"the mean over seeds with the studentized bootstrap interval at {level}; test: its dual "
+        "two-sided p-value; equivalence readings (does not suffer / ensures / works) use the "
+        "bootstrap's two one-sided tests with the margin fixed in the registry. Other readings "
+        "('t': measurements such as peak memory; 'exact': counts from the model) keep the paired "
+        "t interval over seeds with the exact sign-flip test, or their sign at every seed. "
+        f"Correction: Holm over the primary readings of the {notes['family']} claims that pass "
+        f"the learning gate ({notes['bootstrapped']} of them by the bootstrap; family-wise error "
+        f"{ALPHA:.0%}); secondary readings are uncorrected; sanity checks, true by construction, "
+        "are outside the family and never decide a claim. Verdicts: supported, contradicted, "
+        "equivalent, inconclusive, not testable.",
+        "",
+        f"What {notes['seeds']} seeds can show: by the bootstrap, the smallest two-sided p-value "
+        f"of {BOOTSTRAP_DRAWS:,} draws is {notes['bootstrap_smallest_p']:.2g}, below Holm's first "
+        f"step over {notes['family']} claims (p <= {notes['holm_first']:.3g}); by the t path, "
+        + seeds_sentence(notes),
+        "",
+    ]
+
+
+def _claim_lines(claims: Any, open_: bool = False) -> list[str]:
     lines: list[str] = []
     for table, title in (("comparison", "Comparison table"), ("insights", "Key insights")):
         part = claims[claims.table == table]
@@ -396,6 +457,7 @@ def _claim_lines(claims: Any) -> list[str]:
                 r.row if table == "comparison" else f"{r.row} ({r.kind})",
                 r.label,
                 test_label(r.test, r.margin, r.units),
+                *([interval_label(r.method)] if open_ else []),
                 format_effect(r.effect, r.low, r.high, r.units),
                 format_p(r.p),
                 format_p(r.p_holm),
@@ -404,36 +466,132 @@ def _claim_lines(claims: Any) -> list[str]:
             ]
             for r in part.itertuples()
         ]
-        header = ["claim", "primary reading", "test", _ci_header(), "p", "p (Holm)", "verdict"]
+        header = [
+            "claim",
+            "primary reading",
+            "test",
+            *(["interval"] if open_ else []),
+            _ci_header(open_),
+            "p",
+            "p (Holm)",
+            "verdict",
+        ]
         lines += [title, _table(rows, [*header, "seeds"]), ""]
     return lines
 
 
-def _secondary_lines(readings: Sequence[ReadingResult]) -> list[str]:
+def _secondary_lines(readings: Sequence[ReadingResult], open_: bool = False) -> list[str]:
     rows = [
         [
             r.claim,
             r.label,
             test_label(r.test, r.margin, r.units),
+            *([interval_label(r.method)] if open_ else []),
             effect_text(r),
             format_p(r.p),
             r.verdict,
             str(r.seeds),
         ]
         for r in readings
-        if not r.primary
+        if not r.primary and not r.sanity
+    ]
+    header = [
+        "claim",
+        "reading",
+        "test",
+        *(["interval"] if open_ else []),
+        _ci_header(open_),
+        "p",
+        "verdict",
+        "seeds",
     ]
     return [
         "Secondary readings (uncorrected p; not part of the claims' verdicts)",
-        _table(rows, ["claim", "reading", "test", _ci_header(), "p", "verdict", "seeds"]),
+        _table(rows, header),
         "",
     ]
 
 
-def _pixel_lines(loaded: Mapping[str, ExperimentResults]) -> list[str]:
+def sanity_lines(readings: Sequence[ReadingResult]) -> list[str]:
+    """The report's section on the sanity checks (``Reading.sanity``): each check, its effect and
+    whether it holds (:func:`~rvit.study.analysis.sanity_status`), and what a failed one means.
+    Empty without sanity checks (the book profile has none)."""
+    checks = [r for r in readings if r.sanity]
+    if not checks:
+        return []
+    status = [sanity_status(r) for r in checks]
+    failed = [r for r, s in zip(checks, status, strict=True) if s == SANITY_FAILS]
+    held = sum(s == SANITY_HOLDS for s in status)
+    rows = [
+        [
+            r.claim,
+            r.label,
+            test_label(r.test, r.margin, r.units),
+            interval_label(r.method),
+            effect_text(r),
+            format_p(r.p),
+            s,
+            str(r.seeds),
+        ]
+        for r, s in zip(checks, status, strict=True)
+    ]
+    header = ["claim", "check", "test", "interval", _ci_header(True), "p", "status", "seeds"]
+    if failed:
+        verdict = (
+            f"{len(failed)} of {len(checks)} sanity checks FAIL ("
+            + ", ".join(f"{r.experiment}/{r.label}" for r in failed)
+            + "): what holds by construction does not show, so the set-up is broken (the "
+            "synthetic world, an evaluation or the arithmetic), and the readings that rest on it "
+            "are not to be trusted until the cause is found."
+        )
+    else:
+        verdict = f"{held} of {len(checks)} sanity checks hold" + (
+            "."
+            if held == len(checks)
+            else "; the others are not testable (no results, or a configuration below the "
+            "learning gate)."
+        )
+    return [
+        "Sanity checks (true by construction of the synthetic world or of arithmetic; uncorrected, "
+        "outside Holm's family, never a claim's verdict). One that holds says the set-up works; "
+        "one that fails says the set-up is broken. " + verdict,
+        _table(rows, header),
+        "",
+    ]
+
+
+def _pixel_rows(readings: Sequence[ReadingResult], bars: Sequence[str], open_: bool) -> str:
+    return _table(
+        [
+            [
+                r.label,
+                *([interval_label(r.method)] if open_ else []),
+                effect_text(r),
+                format_p(r.p),
+                r.verdict,
+                status,
+                str(r.seeds),
+            ]
+            for r, status in zip(readings, bars, strict=True)
+        ],
+        [
+            "reading",
+            *(["interval"] if open_ else []),
+            _ci_header(open_),
+            "p",
+            "verdict",
+            "bar",
+            "seeds",
+        ],
+    )
+
+
+def _pixel_lines(loaded: Mapping[str, ExperimentResults], open_: bool = False) -> list[str]:
     bar = pixel_bar(loaded)
     if bar is None:
         return []
+    if open_:
+        return _open_pixel_lines(bar)
     return [
         f"Pixel baseline (no training): each frame of a test video takes the class of its "
         f"nearest training still (Euclidean distance between pixel values), the video the "
@@ -444,15 +602,35 @@ def _pixel_lines(loaded: Mapping[str, ExperimentResults]) -> list[str]:
         + f"; chance {bar['chance']:.1%}). The versatility readings take FrameViT as their "
         "bar; this one asks whether a model trained on the stills does better than matching "
         "frames to them pixel by pixel (uncorrected, like the secondary readings):",
-        _table(
-            [
-                [r.label, effect_text(r), format_p(r.p), r.verdict, status, str(r.seeds)]
-                for r, status in zip(bar["readings"], bar["bars"], strict=True)
-            ],
-            ["reading", _ci_header(), "p", "verdict", "bar", "seeds"],
-        ),
+        _pixel_rows(bar["readings"], bar["bars"], False),
         "",
     ]
+
+
+def _open_pixel_lines(bar: Mapping[str, Any]) -> list[str]:
+    """The pixel baseline of an open study version: on the test videos and on held-out stills."""
+    lines = [
+        f"Pixel baseline (no training): each frame of a test video takes the class of its "
+        f"nearest training still (Euclidean distance between pixel values), the video the "
+        f"majority vote of its frames; a held-out still takes the class of its nearest training "
+        f"still. Over the {bar['stills']} training stills of {bar['experiment']}/{bar['config']} "
+        f"(chance {bar['chance']:.1%}): top-1 {bar['mean']:.1%} on its {bar['videos']} test "
+        f"videos (seeds " + ", ".join(f"{v:.1%}" for v in bar["top1"]) + ")",
+    ]
+    held = bar["held_out"]
+    if held is not None:
+        lines[0] += (
+            f" and {held['mean']:.1%} on its {held['items']} held-out stills ({held['eval']}; "
+            "seeds " + ", ".join(f"{v:.1%}" for v in held["top1"]) + ")"
+        )
+    lines[0] += (
+        ". A model trained on the stills must beat matching frames to them pixel by pixel "
+        "(uncorrected, like the secondary readings). On the test videos:"
+    )
+    lines += [_pixel_rows(bar["readings"], bar["bars"], True), ""]
+    if held is not None and held["readings"]:
+        lines += ["On the held-out stills:", _pixel_rows(held["readings"], held["bars"], True), ""]
+    return lines
 
 
 def _gate_lines(
@@ -464,8 +642,8 @@ def _gate_lines(
     gates = gate_frame(loaded)
     summary = gate_summary(gates)
     return [
-        f"Learning gate: {gate.metric} (mean over seeds) at least {gate.fraction:.0%} of the "
-        "ceiling of the training modality ("
+        f"Learning gate: {gate_metric_name(gate.metric)} ({gate.metric}, mean over seeds) at least "
+        f"{gate.fraction:.0%} of the ceiling of the training modality ("
         + ", ".join(f"{k} {v:.0%}" for k, v in gate.ceilings.items())
         + f"). {summary['passed']} of {summary['configurations']} distinct configurations pass; "
         f"readings that use one that fails are not testable at this budget ({notes['gated']} "
@@ -497,6 +675,103 @@ def _gate_lines(
     ]
 
 
+def _share_text(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.1%}"
+
+
+def gate_lines(
+    loaded: Mapping[str, ExperimentResults],
+    readings: Sequence[ReadingResult],
+    notes: Mapping[str, Any],
+    profile: str | Profile,
+) -> list[str]:
+    """The report's learning gate of an open study version: one line per configuration of every
+    experiment (shared runs in each experiment that uses them), the mean of the gate's metric over
+    seeds with its 95 % t interval over seeds, the seeds, the threshold and the share of the
+    ceiling; then the readings it makes not testable."""
+    gate = study_gate(get_profile(profile))
+    rows = gate_rows(loaded)
+    tested = [r for r in rows if r["passed"] is not None]
+    passed = sum(bool(r["passed"]) for r in tested)
+    missing = len(rows) - len(tested)
+    table = _table(
+        [
+            [
+                f"{r['experiment']}/{r['config']}",
+                str(r["modality"]),
+                _share_text(r.get("train")),
+                (
+                    f"[{_share_text(r['low'])}, {_share_text(r['high'])}]"
+                    if r["passed"] is not None
+                    else "-"
+                ),
+                str(r["seeds"]),
+                f"{r['threshold']:.1%}",
+                f"{r['ceiling']:.0%}",
+                f"{r['share']:.0%}" if r["passed"] is not None else "-",
+                "no results" if r["passed"] is None else ("pass" if r["passed"] else "FAIL"),
+            ]
+            for r in rows
+        ],
+        [
+            "configuration",
+            "modality",
+            "mean",
+            f"{LEVEL:.0%} t CI (seeds)",
+            "seeds",
+            "threshold",
+            "ceiling",
+            "share",
+            "gate",
+        ],
+    )
+    return [
+        f"Learning gate: {gate_metric_name(gate.metric)} ({gate.metric}), its mean over seeds at "
+        f"least {gate.fraction:.0%} of the ceiling of the training modality ("
+        + ", ".join(f"{k} {v:.0%}" for k, v in gate.ceilings.items())
+        + f"); the interval, over seeds, says how firmly. {passed} of {len(tested)} "
+        f"configurations with results pass"
+        + (f" ({missing} have no results)" if missing else "")
+        + f"; readings that use one that fails are not testable at this budget "
+        f"({notes['gated']} primary readings).",
+        table,
+        "",
+        *(
+            f"Not testable at this budget: {r.claim} ({r.role}, {r.label}): " + "; ".join(r.gate)
+            for r in readings
+            if r.gate
+        ),
+        "",
+    ]
+
+
+def deviation_lines(profile: str | Profile, folder: str | os.PathLike | None = None) -> list[str]:
+    """The report's deviations from the pre-registration of ``profile`` (``folder``: where the
+    pre-registrations and their logs live, :data:`rvit.study.preregistration.STUDY_DIR` by
+    default): one line per recorded deviation, or ``none recorded``."""
+    from rvit.study.preregistration import load_deviations, read_preregistration
+
+    prof = get_profile(profile)
+    doc = read_preregistration(prof, folder)
+    deviations = load_deviations(prof, folder)
+    registered = (
+        f"pre-registered (registry hash {doc.registry_hash[:12]}, written {doc.written})"
+        if doc is not None
+        else "no pre-registration written"
+    )
+    head = f"Deviations from the pre-registration ({registered}): "
+    if not deviations:
+        return [head + "none recorded."]
+    return [
+        head + f"{len(deviations)} recorded.",
+        *(
+            f"- {d.date}, decided {d.decided or 'when unknown'} ({d.results} results then): "
+            f"{d.what} Why: {d.why} (accepts registry hash {d.registry_hash[:12]})"
+            for d in deviations
+        ),
+    ]
+
+
 def _bench_lines(loaded: Mapping[str, ExperimentResults], bench_dir: Path) -> list[str]:
     files = bench_files(loaded, bench_dir)
     if not files:
@@ -515,24 +790,48 @@ def _bench_lines(loaded: Mapping[str, ExperimentResults], bench_dir: Path) -> li
 
 
 def print_report(
-    profile: str | Profile = "book", results_dir: str | os.PathLike | None = None
+    profile: str | Profile = "book",
+    results_dir: str | os.PathLike | None = None,
+    study_dir: str | os.PathLike | None = None,
 ) -> str:
-    """Print (and return) the verdict tables; missing or stale experiments are listed, not fatal."""
+    """Print (and return) the verdict tables; missing or stale experiments are listed, not fatal.
+
+    The closed book profile's report is the one it always printed. An open study version's (3 on)
+    says which interval each reading has, lists the sanity checks apart, gives the learning gate of
+    every configuration with its interval over seeds and the pixel baseline on held-out stills as
+    well, and ends with the deviations from its pre-registration (``study_dir``: where the
+    pre-registrations live, :data:`rvit.study.preregistration.STUDY_DIR` by default).
+    """
     prof = get_profile(profile)
     loaded, problems = load_study(prof, results_dir)
     readings = analyse_study(loaded)
     notes = inference_notes(readings, len(prof.seeds))
     out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
     wall, cpu, runs = study_compute(loaded)
+    open_ = not prof.closed
+    if open_:
+        middle = [
+            *_open_inference_lines(notes),
+            *_claim_lines(claim_table(readings), True),
+            *sanity_lines(readings),
+            *_secondary_lines(readings, True),
+            *gate_lines(loaded, readings, notes, prof),
+            *_pixel_lines(loaded, True),
+            *attention_lines(out / "bench", (prof.image_size // prof.patch_size) ** 2),
+        ]
+    else:
+        middle = [
+            *_inference_lines(notes),
+            *_claim_lines(claim_table(readings)),
+            *_secondary_lines(readings),
+            *_pixel_lines(loaded),
+            *attention_lines(out / "bench", (prof.image_size // prof.patch_size) ** 2),
+            *_gate_lines(loaded, readings, notes),
+        ]
     lines = [
         f"RViT reproducibility study, profile {prof.name!r}",
         "",
-        *_inference_lines(notes),
-        *_claim_lines(claim_table(readings)),
-        *_secondary_lines(readings),
-        *_pixel_lines(loaded),
-        *attention_lines(out / "bench", (prof.image_size // prof.patch_size) ** 2),
-        *_gate_lines(loaded, readings, notes),
+        *middle,
         aa_line(loaded, notes),
         "",
         f"{runs} training runs (each counted once): {wall / 60:.1f} min wall time, "
@@ -541,6 +840,8 @@ def print_report(
         traceability_line(loaded, prof),
         *_bench_lines(loaded, out / "bench"),
     ]
+    if open_:
+        lines += ["", *deviation_lines(prof, study_dir)]
     if problems:
         lines += ["", "Missing or stale:", *(f"- {p}" for p in problems)]
     text = "\n".join(
