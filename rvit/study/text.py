@@ -789,6 +789,24 @@ def _bench_lines(loaded: Mapping[str, ExperimentResults], bench_dir: Path) -> li
     ]
 
 
+def retest_lines(loaded: Mapping[str, ExperimentResults]) -> list[str]:
+    """The check of the bootstrap's video level on two test sets per seed
+    (:func:`rvit.study.retest.retest_check`); nothing when no run has both."""
+    from rvit.study.retest import retest_check
+
+    check = retest_check(loaded)
+    if check is None:
+        return []
+    return [
+        f"Second test set (a check of the bootstrap's resampling of videos within a seed): over "
+        f"{check['pairs']} runs, the accuracies on two independent test sets differ by "
+        f"{check['rms_z']:.2f} times the spread that resampling predicts (1 when it is right), "
+        f"and {check['within_band']:.0%} of the second accuracies lie within the 95 % band the "
+        f"first set predicts for them.",
+        "",
+    ]
+
+
 def print_report(
     profile: str | Profile = "book",
     results_dir: str | os.PathLike | None = None,
@@ -816,6 +834,7 @@ def print_report(
             *sanity_lines(readings),
             *_secondary_lines(readings, True),
             *gate_lines(loaded, readings, notes, prof),
+            *retest_lines(loaded),
             *_pixel_lines(loaded, True),
             *attention_lines(out / "bench", (prof.image_size // prof.patch_size) ** 2),
         ]
