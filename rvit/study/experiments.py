@@ -285,8 +285,9 @@ def attention(p: Profile) -> Experiment:
             "exact; claimed positive). How the cost grows with the tokens of a frame is read from "
             "the attention benchmark (the report's attention table).",
             pairwise_contrast("train.log10_flops", pairs, 1, PRESET_LABELS, units="log10"),
+            # not a sanity check: at a few tokens per frame a softmax over them can cost less than
+            # linear attention's feature maps, so the sign depends on the frame size
             exact=True,
-            sanity=not p.closed,
         ),
     )
     return Experiment(
