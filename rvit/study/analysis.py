@@ -333,7 +333,9 @@ class ReadingResult:
     def test(self) -> str:
         if self.exact:
             return "exact"
-        return "TOST" if self.margin is not None else "sign-flip"
+        if self.margin is not None:
+            return "TOST"
+        return "bootstrap" if self.method == BOOTSTRAP else "sign-flip"
 
     @property
     def bootstrapped(self) -> bool:

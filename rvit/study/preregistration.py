@@ -348,6 +348,14 @@ def _margin_text(reading: Reading) -> str:
     return f"±{_effect_text(reading.margin, reading.contrast.units)}"
 
 
+def _test_text(prof: Profile, reading: Reading) -> str:
+    """The test a reading gets: from version 3 on, readings of per-video accuracies are tested by
+    the hierarchical bootstrap (its two-sided p-value, or its TOST against the margin)."""
+    if prof.closed or reading.exact or reading.contrast.units != "accuracy":
+        return reading.test
+    return "TOST (bootstrap)" if reading.margin is not None else "bootstrap, two-sided"
+
+
 def _holm_text(reading: Reading) -> str:
     if reading.sanity:
         return "no (sanity check: holds by construction)"
@@ -531,7 +539,7 @@ def preregistration_text(
                     ["claim", f"`{claim_id}`: {claim.text}"],
                     ["primary reading", f"{r.label} (experiment `{exp.name}`)"],
                     ["reading", r.text],
-                    ["test", r.test],
+                    ["test", _test_text(prof, r)],
                     ["direction", _direction_text(r)],
                     [
                         "smallest effect of interest",
@@ -566,7 +574,7 @@ def preregistration_text(
                 f"`{r.claim}`",
                 f"`{exp.name}`",
                 f"{r.label}: {r.text}",
-                r.test,
+                _test_text(prof, r),
                 _direction_text(r),
                 _effect_text(resolved_smallest_effect(r, smallest_effect), r.contrast.units),
                 _margin_text(r),
@@ -588,7 +596,7 @@ def preregistration_text(
                         f"`{r.claim}`",
                         f"`{exp.name}`",
                         f"{r.label}: {r.text}",
-                        r.test,
+                        _test_text(prof, r),
                         _direction_text(r),
                     ]
                     for exp, r in sanity
