@@ -43,6 +43,8 @@ def test_the_study_chapter_depends_on_every_result_and_the_study_code():
     )
     assert results and set(results) <= set(found)
     assert {ROOT / "rvit" / "study" / f"{m}.py" for m in ("analysis", "text")} <= set(found)
+    # the pre-registration and its deviations log, which chapter 8 reads and prints
+    assert ROOT / "study" / "preregistration-v3.md" in found
     assert rvit_book.dependencies(ROOT, "notebooks/01_data") == []
 
 

@@ -106,3 +106,40 @@ def test_readings_table_has_no_index_and_one_row_per_reading(study):
     assert len(styled.data) == sum(r.experiment == "classifier" for r in readings)
     assert "verdict" in styled.data.columns
     assert "row_heading" not in styled.to_html()  # no index
+
+
+def test_the_design_of_version_3_fits_the_column_and_keeps_its_text_apart():
+    from rvit import diagrams
+
+    fig = figures.study_design(
+        training=["images", "static clips", "pseudo-videos", "extracted frames", "videos"],
+        experiments=13,
+        configurations=28,
+        seeds=12,
+        readings=39,
+        claims=18,
+        level=0.95,
+        alpha=0.05,
+        gate=0.9,
+    )
+    assert fig.get_figwidth() <= diagrams.WIDTH + 1e-9
+    assert diagrams.min_font_pt(fig) >= diagrams.MIN_FONT_PT
+    assert diagrams.text_problems(fig) == []
+    shown = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+    assert "bootstrap over seeds" in shown and "held-out" in shown and "× 12 seeds" in shown
+
+
+def test_an_incomplete_experiment_draws_what_it_waits_for(tmp_path):
+    from IPython.display import Markdown
+
+    empty = analysis.load_experiment("classifier", "v3", tmp_path, strict=False)
+    shown = figures.draw(empty)
+    assert isinstance(shown, Markdown) and "none of its" in shown.data
+    memory = analysis.load_experiment("memory", "v3", tmp_path, strict=False)
+    assert "bench/length-v3.json" in figures.draw(memory).data
+
+
+def test_draw_gives_an_experiments_figure_when_its_results_are_complete(study):
+    loaded, _, _ = study
+    fig = figures.draw(loaded["classifier"])
+    assert fig.get_figwidth() <= figures.WIDTH + 1e-9

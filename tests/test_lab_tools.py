@@ -64,6 +64,13 @@ def test_scratch_copy_runs_the_smoke_profile(tmp_path: Path):
     assert len(data["cells"]) == len(original["cells"])
 
 
+def test_scratch_copy_runs_the_study_chapters_at_the_smoke_profile(tmp_path: Path):
+    notebook = ROOT / "notebooks" / "08_study.ipynb"  # its default profile is the study's version
+    data = json.loads(check_lab.scratch_copy(notebook, tmp_path).read_text(encoding="utf-8"))
+    sources = ["".join(c["source"]) for c in data["cells"]]
+    assert any(s.startswith('PROFILE = "smoke"') for s in sources)
+
+
 def _state(expressions, raw_code=()):
     source = 'a {eval}`prose["n"]` and {eval}`prose["share:.1%"]`'
     return {

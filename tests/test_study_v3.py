@@ -359,3 +359,98 @@ def test_the_report_of_an_open_version_prints_its_sections(monkeypatch, tmp_path
     )
     lines = text.deviation_lines(small, study)
     assert "1 recorded" in lines[0] and "A reading was reworded. Why: Clarity." in lines[1]
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 8's sentences about an open version: what exists, and in what order it came about
+
+
+def test_the_chapters_say_what_exists_of_the_results():
+    small = dataclasses.replace(OPEN, seeds=(0, 1, 2))
+    complete = _fake("efficiency", small)
+    partial = analysis.ExperimentResults(
+        complete.experiment, {c: r for c, r in complete.runs.items() if c != "frames"}
+    )
+    empty = analysis.ExperimentResults(get_experiment("classifier", small), {})
+    memory = analysis.ExperimentResults(get_experiment("memory", small), {})
+    assert text.experiment_status(complete) == ""
+    assert "9 of its 12 results exist" in text.experiment_status(partial)
+    assert "none of its" in text.experiment_status(empty)
+    assert "bench/length-open-test.json" in text.experiment_status(memory)
+    status = text.results_status({"efficiency": partial, "memory": memory}, small)
+    assert status.startswith("9 of the 13 results") and "0 of the 2 experiments" in status
+    assert "`efficiency` 9 of 12; `memory` 0 of 1" in status
+    assert text.results_status({"efficiency": complete}, small).startswith("All 12 results")
+
+
+def test_the_order_of_events_is_read_from_the_files_alone():
+    said = text.pilots_and_preregistration
+    assert "before the pre-registration" in said("2026-12-05T23:55:48+00:00", "2026-12-06")
+    assert "do not tell which came first" in said("2026-12-06T00:01:00+00:00", "2026-12-06")
+    assert "did not choose" in said("2026-12-07T00:01:00+00:00", "2026-12-06")
+    registered = dataclasses.replace(OPEN, preregistered=True)
+    exp = get_experiment("efficiency", registered)
+
+    def records(*rows):
+        return {
+            "efficiency": analysis.ExperimentResults(
+                exp,
+                {},
+                [
+                    {
+                        "registry_hash": h,
+                        "provenance": {"created": t, "git": {"dirty": False}},
+                    }
+                    for t, h in rows
+                ],
+            )
+        }
+
+    none = text.results_origin(records(), registered, "2026-12-06", "a" * 64)
+    assert none.startswith("No result of version 3 exists yet")
+    later = records(
+        ("2026-12-07T01:00:00+00:00", "a" * 64), ("2026-12-08T01:00:00+00:00", "b" * 64)
+    )
+    origin = text.results_origin(later, registered, "2026-12-06", "a" * 64, ["b" * 64])
+    assert "first of the 2 results" in origin and "after the day" in origin
+    assert "1 of them record the pre-registered registry hash, 1 a hash" in origin
+    early = records(("2026-12-05T01:00:00+00:00", "a" * 64))
+    assert "BEFORE" in text.results_origin(early, registered, "2026-12-06", "a" * 64)
+    assert "profile `smoke`" in text.results_origin({}, "smoke", "2026-12-06", "a" * 64)
+
+
+def test_the_pilots_are_read_against_the_gate():
+    from rvit.study.design import HELDOUT_GATE
+
+    runs = [
+        {"config": "video", "train_samples": 6400, "epochs": 8, "lr": 0.006, "heldout_top1": 1.0},
+        {"config": "video", "train_samples": 1600, "epochs": 8, "lr": 0.006, "heldout_top1": 0.08},
+        {"config": "image", "train_samples": 6400, "epochs": 8, "lr": 0.006, "heldout_top1": 0.7},
+    ]
+    said = text.pilot_sentence(runs, HELDOUT_GATE)
+    assert said.startswith("2 of the 3 pilots reach")
+    assert "RViT on videos reaches it at 6,400 x 8" in said
+    assert "stays below it at 1,600 x 8 at learning rate 0.006 (8.0%)" in said
+    assert "RViT on stills reaches it" in said
+
+
+def test_not_testable_claims_are_grouped_by_why():
+    from rvit.study.design import HELDOUT_GATE
+
+    def video_slow(config: str, evaluation: str, seed: int) -> float:
+        return 0.5 if config == "video" and evaluation == "fit_val" else 0.95
+
+    small = dataclasses.replace(OPEN, seeds=(0, 1, 2))
+    loaded = {
+        "temporal_features": _fake("temporal_features", small, video_slow),
+        "classifier": analysis.ExperimentResults(get_experiment("classifier", small), {}),
+    }
+    readings = analysis.analyse_study(loaded)
+    said = text.not_testable_sentence(analysis.claim_table(readings), readings)
+    assert "below the learning gate, `cmp.temporal_features` (1 configuration)" in said
+    assert "without results yet, " in said and "`cmp.classifier`" in said
+    rows = analysis.gate_rows(loaded)
+    need = text.budget_need_sentence(rows, [], HELDOUT_GATE, 6400, 8)
+    assert "`temporal_features/video`" in need and "6,400 samples x 8 epochs" in need
+    table = text.gate_table(rows)
+    assert list(table.gate).count("FAIL") == 1 and "no results" in set(table.gate)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from check_book import HEADLESS, find_browser  # noqa: E402
 
 EVAL_ROLE = re.compile(r"\{eval\}`([^`]+)`")
-PROFILE_LINE = re.compile(r'^PROFILE = "book"', re.MULTILINE)
+PROFILE_LINE = re.compile(r'^PROFILE = "(?:book|v3)"', re.MULTILINE)  # the study's chapters: v3
 
 # Runs in the page: the state of the notebook's markdown cells, as jupyterlab-myst left them.
 READ_CELLS = r"""

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import readable_notebooks  # noqa: E402
 
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "notebooks/08_study": ("results/**/*.json", "rvit/study/*.py"),
+    "notebooks/08_study": ("results/**/*.json", "rvit/study/*.py", "study/*"),
     "notebooks/08_study_evidence": ("results/**/*.json", "rvit/study/*.py"),
     "notebooks/09_efficiency": ("results/bench/*.json",),
 }

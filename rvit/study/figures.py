@@ -162,19 +162,22 @@ def dropout_frame(results: ExperimentResults) -> pd.DataFrame:
 def readings_table(readings: Sequence[ReadingResult], experiment: str | None = None) -> Any:
     """The readings (of one ``experiment``, or all) as a table for the book's column.
 
-    One row per reading: the claim and the reading's label, its role and test, the effect with its
-    interval, the raw and the Holm-corrected p-value, and the verdict. The seeds are in the
-    figure's title; the reading's sentence is in the registry's table of readings.
+    One row per reading: the claim and the reading's label, its role and test (the test names the
+    interval: ``bootstrap`` over seeds and videos, ``sign-flip`` with the t interval over seeds,
+    ``TOST`` with either, ``exact``), the effect with its 95 % interval, the raw and the
+    Holm-corrected p-value, the verdict and the seeds behind it. The reading's sentence is in the
+    registry's table of readings.
     """
     rows = [r for r in readings if experiment is None or r.experiment == experiment]
     frame = pd.DataFrame(
         {
             "claim: reading": [f"{r.claim}: {r.label}" for r in rows],
             "role, test": [f"{r.role}, {r.test}" for r in rows],
-            "effect [95% t CI]": [effect_text(r) for r in rows],
+            "effect [95% CI]": [effect_text(r) for r in rows],
             "p": [format_p(r.p) for r in rows],
             "p (Holm)": [format_p(r.p_holm) for r in rows],
             "verdict": [r.verdict for r in rows],
+            "seeds": [r.seeds for r in rows],
         }
     )
     return table(frame)
@@ -294,10 +297,19 @@ def temporal_features(results: ExperimentResults) -> Figure:
     the prediction so far as frames arrive (bottom)."""
     frame = metrics_frame(results)
     experiment = results.experiment
-    fig, (top, bottom) = _figure(3.0, 2.4)
-    _bars(top, results, CLASS_GROUPS, "accuracy on test videos")
+    groups = dict(CLASS_GROUPS)
+    if "test.motion_pair" in frame:  # stored from version 3 on; the legend goes beside the bars
+        groups = {
+            "test.top1": "all classes",
+            "test.appearance": "appearance\nclasses",
+            "test.motion": "motion pairs",
+            "test.motion_pair": "motion pairs:\nthe pair named",
+            "test.motion_direction": "motion pairs:\ndirection (50 %\nby guessing)",
+        }
+    fig, (top, bottom) = _figure(3.0 if len(groups) <= 4 else 3.8, 2.4)
+    _bars(top, results, groups, "accuracy on test videos")
     _chance_line(top, _chance(frame), vertical=True)
-    _legend(top)
+    _legend(top, outside=len(groups) > 4)
     online = online_frame(results)
     labels = [experiment.label(c) for c in experiment.configs]
     sns.lineplot(
@@ -320,13 +332,22 @@ def temporal_features(results: ExperimentResults) -> Figure:
         for c, cfg in experiment.configs.items()
         if cfg.factors["modality"] == "image" and cfg.factors["arch"] == "rvit"
     )
-    gain = means.loc[video, "test.motion_direction"] - means.loc[image, "test.motion_direction"]
-    _title(
-        fig,
-        f"On the direction of motion pairs, video training scores {gain * 100:+.0f} points over "
-        "image training",
-        seeds_note(results),
-    )
+
+    def gain(column: str) -> float:
+        return float(means.loc[video, column] - means.loc[image, column])
+
+    if "test.motion_pair" in means:
+        finding = (
+            f"Video training over image training: {gain('test.appearance') * 100:+.0f} points on "
+            f"appearance classes, {gain('test.motion_pair') * 100:+.0f} on naming the motion "
+            "pair"
+        )
+    else:
+        finding = (
+            f"On the direction of motion pairs, video training scores "
+            f"{gain('test.motion_direction') * 100:+.0f} points over image training"
+        )
+    _title(fig, finding, seeds_note(results))
     return fig
 
 
@@ -397,15 +418,19 @@ def attention(results: ExperimentResults) -> Figure:
     """Accuracy on appearance classes, forward FLOPs per clip and latency, per configuration."""
     frame = metrics_frame(results)
     frame["flops_per_clip"] = frame["train.flops"] / frame["train.samples"] / 3
+    stills = "fit_val.top1" in frame  # from version 3 on: the primary reading's held-out stills
     panels = [
+        *([({"fit_val.top1": "stills"}, "accuracy on held-out stills")] if stills else []),
         ({"test.appearance": "appearance"}, "accuracy on appearance classes"),
         ({"flops_per_clip": "FLOPs"}, "forward FLOPs per training clip"),
         ({"test.latency_ms": "latency"}, "ms per frame (batch of videos; shared CPU)"),
     ]
-    fig, axes = _figure(1.8, 1.8, 1.8)
+    fig, axes = _figure(*[1.8] * len(panels))
     for ax, (columns, xlabel) in zip(axes, panels, strict=True):
         _bars(ax, results, columns, xlabel, frame)
     _chance_line(axes[0], _chance(frame), vertical=True)
+    if stills:
+        _chance_line(axes[1], _chance(frame), vertical=True)
     means = frame.groupby("config").mean(numeric_only=True)
     configs = results.experiment.configs
     base = next(
@@ -421,11 +446,14 @@ def attention(results: ExperimentResults) -> Figure:
         for c, cfg in configs.items()
         if cfg.factors["preset"] == "paper" and cfg.factors.get("attention") == "hybrid"
     )
-    diff = means.loc[hybrid, "test.appearance"] - means.loc[base, "test.appearance"]
+    column, where = (
+        ("fit_val.top1", "held-out stills") if stills else ("test.appearance", "appearance classes")
+    )
+    diff = means.loc[hybrid, column] - means.loc[base, column]
     ratio = means.loc[hybrid, "flops_per_clip"] / means.loc[base, "flops_per_clip"]
     _title(
         fig,
-        f"Hybrid attention: {diff * 100:+.1f} points on appearance classes at {ratio:.2f}x the "
+        f"Hybrid attention: {diff * 100:+.1f} points on {where} at {ratio:.2f}x the "
         f"FLOPs, from the paper preset",
         seeds_note(results),
     )
@@ -580,12 +608,32 @@ def video_length(results: ExperimentResults) -> Figure:
     _legend(ax, outside=True)
     longest = max(lengths, key=lengths.get)
     means = config_means(results)
-    _title(
-        fig,
-        f"At {lengths[longest]} frames: fixed-length training {means.loc[fixed, longest]:.0%}, "
-        f"variable-length {means.loc[variable, longest]:.0%}",
-        seeds_note(results),
+    trained = configs[fixed].train["frames"]
+    own = next((c for c, t in lengths.items() if t == trained), None)
+    image = next(
+        (
+            c
+            for c, cfg in configs.items()
+            if cfg.factors["arch"] == "rvit" and cfg.factors["modality"] == "image"
+        ),
+        None,
     )
+    framevit = next((c for c, cfg in configs.items() if cfg.factors["arch"] == "framevit"), None)
+    over_length = image is not None and any(
+        r.primary and image in r.contrast.configs() for r in results.experiment.readings
+    )
+    if over_length and own is not None:  # version 3: the image-trained model over length
+        finding = (
+            f"Trained on stills, RViT: {means.loc[image, own]:.0%} at {trained} frames, "
+            f"{means.loc[image, longest]:.0%} at {lengths[longest]}"
+            + (f" (FrameViT {means.loc[framevit, longest]:.0%})" if framevit else "")
+        )
+    else:
+        finding = (
+            f"At {lengths[longest]} frames: fixed-length training "
+            f"{means.loc[fixed, longest]:.0%}, variable-length {means.loc[variable, longest]:.0%}"
+        )
+    _title(fig, finding, seeds_note(results))
     return fig
 
 
@@ -612,9 +660,14 @@ def efficiency(results: ExperimentResults) -> Figure:
         )
 
     ratio = means.loc[rvit("video"), "train.flops"] / means.loc[rvit("image"), "train.flops"]
-    _title(
-        fig, f"Video training costs {ratio:.1f}x the FLOPs of image training", seeds_note(results)
-    )
+    finding = f"Video training costs {ratio:.1f}x the FLOPs of image training"
+    if any(cfg.factors["modality"] == "frames" for cfg in configs.values()):
+        diff = (
+            means.loc[rvit("frames"), "test.appearance"]
+            - means.loc[rvit("video"), "test.appearance"]
+        )
+        finding += f"; frames against videos on appearance classes: {diff * 100:+.1f} points"
+    _title(fig, finding, seeds_note(results))
     return fig
 
 
@@ -636,11 +689,13 @@ def scalability(results: ExperimentResults) -> Figure:
     _legend(ax)
     by = long.groupby(["classes", "train_samples"]).accuracy.mean()
     direction = CLASS_GROUPS["test.motion_direction"]
-    gain = {g: by[g].iloc[-1] - by[g].iloc[0] for g in ("appearance classes", direction)}
+    groups = ("appearance classes", "motion pairs", direction)
+    gain = {g: by[g].iloc[-1] - by[g].iloc[0] for g in groups}
     _title(
         fig,
         f"More images: {gain['appearance classes'] * 100:+.0f} points on appearance classes, "
-        f"{gain[direction] * 100:+.0f} on the direction of motion pairs",
+        f"{gain['motion pairs'] * 100:+.0f} on motion pairs, {gain[direction] * 100:+.0f} on "
+        "their direction",
         seeds_note(results),
     )
     return fig
@@ -669,4 +724,177 @@ def augmentation(results: ExperimentResults) -> Figure:
         f"Strong augmentation changes video accuracy by {diff * 100:+.1f} points over none",
         seeds_note(results),
     )
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# the chapters' entry points
+
+
+def draw(results: ExperimentResults) -> Any:
+    """The figure of an experiment (the function of its name) when it has every result the
+    registry asks for; otherwise, as Markdown, the line that says what exists
+    (:func:`rvit.study.text.experiment_status`). The memory experiment reads its benchmark file
+    from where its results were looked for."""
+    from pathlib import Path
+
+    from IPython.display import Markdown
+
+    from rvit.study.bench import load_bench
+    from rvit.study.text import experiment_status
+
+    status = experiment_status(results)
+    if status:
+        return Markdown(status)
+    exp = results.experiment
+    if exp.bench is not None:
+        return memory(results, load_bench(exp.bench, Path(results.source).parent))
+    return globals()[exp.name](results)
+
+
+def study_design(
+    *,
+    training: Sequence[str],
+    experiments: int,
+    configurations: int,
+    seeds: int,
+    readings: int,
+    claims: int,
+    level: float,
+    alpha: float,
+    gate: float,
+) -> Figure:
+    """The study from configurations to verdicts, with the registry's numbers, as version 3 runs
+    it: each seed tested on videos of its own, a bootstrap over seeds and videos, the learning gate
+    on held-out data, sanity checks apart. Drawn with the helpers of :mod:`rvit.diagrams` (whose
+    ``study_design`` draws version 2's), under the same rules: :data:`WIDTH` wide, no text under
+    :data:`rvit.diagrams.MIN_FONT_PT`, no text outside its box.
+
+    Args:
+        training: what the central experiment trains RViT on (and its controls), as labels.
+        experiments, configurations, seeds, readings, claims: the registry's counts (distinct
+            training configurations; seeds per configuration).
+        level: the interval's confidence level; ``alpha`` the tests' level.
+        gate: the learning gate, a share of each modality's ceiling on held-out data.
+    """
+    import matplotlib
+
+    from rvit import diagrams as d
+
+    with matplotlib.rc_context(d._RC):
+        fig, ax = d._canvas(5.1)
+        top, h = 5.05, 2.15  # the pipeline's boxes: top edge and height
+        columns = [
+            (
+                0.86,
+                1.68,
+                "Configurations",
+                [
+                    f"{experiments} experiments,",
+                    f"{configurations} distinct training",
+                    "configurations, e.g.",
+                    "trained on:",
+                ]
+                + [f"· {t}" for t in training],
+            ),
+            (
+                2.62,
+                1.5,
+                f"× {seeds} seeds",
+                [
+                    "each configuration",
+                    "trained once per",
+                    "seed; the seed is",
+                    f"the unit: {seeds} values",
+                    "per reading",
+                ],
+            ),
+            (
+                4.26,
+                1.46,
+                "Test videos",
+                [
+                    "drawn afresh for",
+                    "each seed, read",
+                    "frame by frame;",
+                    "every video's",
+                    "outcome stored",
+                ],
+            ),
+            (
+                6.03,
+                1.86,
+                "Readings",
+                [
+                    f"{readings} readings, {claims} claims;",
+                    "effect per seed: metrics",
+                    "of runs of that seed,",
+                    "e.g. image − video top-1;",
+                    "bootstrap over seeds",
+                    f"and videos ({level:.0%} CI);",
+                    "TOST against a margin",
+                ],
+            ),
+        ]
+        for i, (x, w, title, lines) in enumerate(columns):
+            d._box(ax, x, top - h / 2, w, h, "", d.GREY, "white")
+            d._text(ax, x, top - 0.2, title, size=d.TEXT, weight="bold")
+            text = "\n".join(lines)
+            d._text(ax, x - w / 2 + 0.1, top - 0.38, text, size=d.SMALL, ha="left", va="top")
+            if i:
+                prev_x, prev_w = columns[i - 1][:2]
+                d._arrow(ax, (prev_x + prev_w / 2, top - h / 2), (x - w / 2, top - h / 2))
+        # the verdict rule, tried in order
+        box_top = 2.58
+        d._arrow(ax, (6.03, top - h), (6.03, box_top))
+        d._box(
+            ax,
+            d.WIDTH / 2,
+            box_top / 2 + 0.01,
+            d.WIDTH - 0.04,
+            box_top - 0.04,
+            "",
+            d.GREY,
+            "#fafafa",
+        )
+        title = "Verdict of each reading, the first rule that applies"
+        d._text(ax, 0.15, box_top - 0.2, title, size=d.TEXT, weight="bold", ha="left")
+        rules = [
+            (
+                "not testable",
+                d.GREY,
+                d.GREY_FILL,
+                f"a configuration it uses scores below {gate:.0%} of its ceiling on held-out\n"
+                "data, in eval mode (it did not learn)",
+            ),
+            (
+                "supported",
+                d.HEAD,
+                d.HEAD_FILL,
+                f"p ≤ {alpha:g} after Holm's correction over the claims' primary readings, "
+                "and the\ninterval excludes 0 on the claimed side (secondary readings: "
+                "uncorrected;\nsanity checks, true by construction: apart, never a verdict)",
+            ),
+            (
+                "contradicted",
+                "#8e2a2a",
+                "#f6dcdc",
+                "the same on the other side; with a margin: the interval lies wholly outside it",
+            ),
+            (
+                "equivalent",
+                d.TOKEN,
+                d.TOKEN_FILL,
+                f"with a margin: TOST p ≤ {alpha:g} and the {1 - 2 * alpha:.0%} interval "
+                "inside ± margin",
+            ),
+            ("inconclusive", d.MEMORY, d.MEMORY_FILL, "otherwise"),
+        ]
+        y = box_top - 0.4
+        for name, color, fill, rule in rules:
+            row = 0.33 + 0.17 * rule.count("\n")  # the row's height
+            y -= row / 2
+            d._box(ax, 0.82, y, 1.3, 0.28, name, color, fill, size=d.SMALL, weight="bold")
+            d._text(ax, 1.6, y, rule, size=d.SMALL, ha="left", va="center")
+            y -= row / 2
     return fig

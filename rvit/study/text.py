@@ -18,6 +18,17 @@ here, so the two say the same thing with the same threshold:
   hierarchical bootstrap or the t interval over seeds), the sanity checks apart from the claims,
   the learning gate of every configuration with its interval over seeds, and the deviations from
   the pre-registration;
+* :func:`open_seeds_sentence`, :func:`sanity_sentence`, :func:`gate_sentence` and
+  :func:`retest_lines`: single sentences of those sections (chapter 8 quotes the last three);
+* chapter 8 of an open version: :func:`results_status` and :func:`experiment_status` (what exists
+  of the results), :func:`pilot_sentence`, :func:`pilots_and_preregistration` and
+  :func:`results_origin` (how the pilots, the pre-registration and the results came about, as far
+  as their files tell), :func:`version2_findings` (what was wrong with version 2),
+  :func:`sanity_frame` and :func:`gate_table` (tables), :func:`not_testable_sentence` and
+  :func:`budget_need_sentence` (what is not testable, and what budget would be needed),
+  :func:`pixel_sentence` and :func:`pixel_limitation` (the pixel baseline),
+  :func:`retest_sentence`, :func:`deviations_markdown`, :func:`compute_sentence` and
+  :func:`attention_complexity`;
 * :func:`print_report`: the terminal report (``python -m rvit study report``), with
   :func:`attention_lines`, :func:`aa_line` and :func:`traceability_line`. The closed book
   profile's report is the one it always printed.
@@ -55,34 +66,55 @@ from rvit.study.analysis import (
     inference_notes,
     load_study,
     pixel_bar,
+    rerun_command,
     sanity_status,
     study_compute,
     traceability,
 )
 from rvit.study.design import LEARNING_GATE, study_gate
 from rvit.study.profiles import Profile, get_profile
-from rvit.study.stats import ALPHA, LEVEL
+from rvit.study.schema import LearningGate
+from rvit.study.stats import ALPHA, LEVEL, NOT_TESTABLE
 from rvit.study.store import default_results_dir
 
 __all__ = [
     "aa_line",
     "aa_sentence",
+    "attention_complexity",
     "attention_growth",
     "attention_lines",
+    "budget_need_sentence",
     "budget_sentence",
     "claim_texts",
     "commit_list",
+    "compute_sentence",
     "config_list",
     "deviation_lines",
+    "deviations_markdown",
     "effect_text",
+    "experiment_status",
     "few_seeds_sentence",
     "format_effect",
     "format_p",
     "gate_lines",
+    "gate_sentence",
+    "gate_table",
     "interval_label",
+    "not_testable_sentence",
+    "open_seeds_sentence",
+    "pilot_sentence",
+    "pilots_and_preregistration",
+    "pixel_limitation",
+    "pixel_sentence",
     "print_report",
     "pseudo_video_note",
+    "results_origin",
+    "results_status",
+    "retest_lines",
+    "retest_sentence",
+    "sanity_frame",
     "sanity_lines",
+    "sanity_sentence",
     "seed_range",
     "seeds_sentence",
     "simulated_aa_sentence",
@@ -90,6 +122,7 @@ __all__ = [
     "test_label",
     "traceability_line",
     "verdict_frame",
+    "version2_findings",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -334,25 +367,562 @@ def slow_settings(loaded: Mapping[str, ExperimentResults], names: Sequence[str])
 
 
 def pseudo_video_note(results: ExperimentResults) -> str:
-    """Whether pseudo-videos learned their training clips (the learning gate decides), against
-    static clips, for the central experiment's prose."""
+    """Whether pseudo-videos learned (the learning gate decides, on its own metric), against
+    static clips, for the central experiment's prose; what it waits for without results."""
     checks = gate_check(results)
+    if "pseudo_video" not in checks or "static_clip" not in checks:
+        return "Whether pseudo-videos learned waits for their results and those of static clips."
     pseudo, static = checks["pseudo_video"], checks["static_clip"]
     numbers = (
-        f"{pseudo['train']:.1%} training accuracy, against {static['train']:.1%} for static "
-        f"clips; the learning gate asks for {pseudo['threshold']:.1%}"
+        f"{pseudo['train']:.1%} {pseudo['metric_name']}, against {static['train']:.1%} for "
+        f"static clips; the learning gate asks for {pseudo['threshold']:.1%}"
     )
     if not pseudo["passed"]:
         return (
             "Pseudo-video training is the exception to read with care: at this budget it did not "
-            f"learn its own training clips ({numbers}), so its test score says more about the "
-            "training budget than about pseudo-videos."
+            f"learn ({numbers}), so its test score says more about the training budget than "
+            "about pseudo-videos."
         )
     return (
-        f"Pseudo-videos learned their own training clips ({numbers}): their camera zooms and "
-        "turns but barely shifts, because larger shifts kept these small models from learning "
-        "at all (chapter 6, exercise 2, and the limitations of chapter 8)."
+        f"Pseudo-videos learned ({numbers}): their camera zooms and turns but barely shifts, "
+        "because larger shifts kept these small models from learning at all (chapter 6, "
+        "exercise 2, and the limitations of chapter 8)."
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 8 of an open study version (3 on): what exists, how it came about, what it shows
+
+
+def _result_counts(results: ExperimentResults) -> tuple[int, int]:
+    """``(present, asked for)``: the results of one experiment, one per configuration and seed;
+    a benchmark's file counts as one."""
+    exp = results.experiment
+    if exp.bench is not None:
+        return (1 if results.runs else 0), 1
+    wanted = len(exp.configs) * len(exp.seeds)
+    present = sum(len(results.runs.get(c, {})) for c in exp.configs)
+    return present, wanted
+
+
+def experiment_status(results: ExperimentResults) -> str:
+    """``""`` when the experiment has every result the registry asks for; otherwise a line in
+    italics saying what exists and that the figure and the numbers of its section wait for the
+    rest (chapter 8.1)."""
+    present, wanted = _result_counts(results)
+    if present == wanted:
+        return ""
+    exp = results.experiment
+    if exp.bench is not None:
+        from rvit.study.bench import bench_command
+
+        have = (
+            f"its benchmark file `bench/{exp.bench}.json` does not exist yet "
+            f"(`{bench_command(exp.bench)}` writes it)"
+        )
+    elif present == 0:
+        have = f"none of its {wanted} results (one per configuration and seed) exists yet"
+    else:
+        have = (
+            f"{present} of its {wanted} results exist (one per configuration and seed); the "
+            "readings below use those"
+        )
+    return f"*Not complete: {have}. The figure and the numbers of this section wait for the rest.*"
+
+
+def results_status(loaded: Mapping[str, ExperimentResults], profile: str | Profile) -> str:
+    """How many of the results the registry asks for exist, and which experiments miss some
+    (chapter 8's account of an incomplete study)."""
+    prof = get_profile(profile)
+    counts = {name: _result_counts(results) for name, results in loaded.items()}
+    present = sum(p for p, _ in counts.values())
+    wanted = sum(w for _, w in counts.values())
+    complete = sum(p == w for p, w in counts.values())
+    what = (
+        "one per experiment, configuration and seed; the memory experiment's benchmark file "
+        "counts as one"
+    )
+    if present == wanted:
+        return (
+            f"All {wanted:,} results the registry asks for at profile `{prof.name}` exist ({what}), "
+            "and each answers today's registry."
+        )
+    missing = "; ".join(f"`{name}` {p:,} of {w:,}" for name, (p, w) in counts.items() if p < w)
+    return (
+        f"{present:,} of the {wanted:,} results the registry asks for at profile `{prof.name}` "
+        f"exist ({what}); {complete} of the {len(counts)} experiments are complete. Missing or "
+        f"stale: {missing}. `{rerun_command([], prof.name)}` fills them in (it resumes where it "
+        "stopped). The tables below show what exists: a reading with fewer seeds than the "
+        "profile's says so in its seeds column, and one without results is not testable."
+    )
+
+
+_PILOT_LABELS = {
+    "image": "RViT on stills",
+    "framevit": "FrameViT on stills",
+    "video": "RViT on videos",
+}
+
+
+def _pilot_gate(run: Mapping[str, Any], gate: LearningGate) -> tuple[float, bool]:
+    """The gate's threshold for a pilot run and whether its held-out accuracy reaches it."""
+    modality = "video" if run["config"] == "video" else "image"
+    threshold = gate.fraction * gate.ceilings[modality]
+    return threshold, run["heldout_top1"] >= threshold
+
+
+def _pilot_budget(run: Mapping[str, Any]) -> str:
+    return (
+        f"{run['train_samples']:,} x {run['epochs']} at learning rate {run['lr']:g} "
+        f"({run['heldout_top1']:.1%})"
+    )
+
+
+def pilot_sentence(runs: Sequence[Mapping[str, Any]], gate: LearningGate) -> str:
+    """What the pilots of a study version (``results/pilot-<version>.json``, each read on held-out
+    data in eval mode, as the gate reads) show against the learning gate ``gate``, configuration
+    by configuration."""
+    reached = sum(_pilot_gate(r, gate)[1] for r in runs)
+    parts = []
+    for config in dict.fromkeys(r["config"] for r in runs):
+        mine = [r for r in runs if r["config"] == config]
+        above = [_pilot_budget(r) for r in mine if _pilot_gate(r, gate)[1]]
+        below = [_pilot_budget(r) for r in mine if not _pilot_gate(r, gate)[1]]
+        said = []
+        if above:
+            said.append("reaches it at " + ", ".join(above))
+        if below:
+            said.append("stays below it at " + ", ".join(below))
+        parts.append(f"{_PILOT_LABELS.get(config, config)} " + " and ".join(said))
+    return (
+        f"{reached} of the {len(runs)} pilots reach the learning gate on held-out data "
+        f"({gate.fraction:.0%} of the ceiling; samples x epochs, held-out top-1 in brackets): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def _when(stamp: str) -> tuple[str, str]:
+    """An ISO time stamp as its day and its ``HH:MM``."""
+    return stamp[:10], stamp[11:16]
+
+
+def pilots_and_preregistration(pilot_created: str, written: str) -> str:
+    """Whether the pilots (their file's ``created`` time stamp) came before the pre-registration
+    (the date its document records), as far as the two files tell."""
+    day, time = _when(pilot_created)
+    if day < written:
+        return (
+            f"The pilots' file records that they ran on {day} at {time} UTC, before the "
+            f"pre-registration, whose document records {written} as the day it was written."
+        )
+    if day == written:
+        return (
+            f"The pilots' file records that they ran on {day} at {time} UTC, the day the "
+            "pre-registration's document records as its own; the two files do not tell which "
+            "came first."
+        )
+    return (
+        f"The pilots' file records that they ran on {day} at {time} UTC, after the day the "
+        f"pre-registration's document records ({written}): they did not choose its budget "
+        "beforehand."
+    )
+
+
+def results_origin(
+    loaded: Mapping[str, ExperimentResults],
+    profile: str | Profile,
+    written: str,
+    registry_hash: str,
+    accepted: Iterable[str] = (),
+) -> str:
+    """When the results read came about against the pre-registration (``written``: its date,
+    ``registry_hash``: the hash it fixes, ``accepted``: the hashes recorded deviations accept), as
+    far as their records tell; for a profile other than the pre-registered one, what it is."""
+    prof = get_profile(profile)
+    records = [r for results in loaded.values() for r in results.records]
+    if not prof.preregistered:
+        if prof.name == "smoke":
+            return (
+                "This build reads profile `smoke`: a small study run a moment ago in a scratch "
+                "folder, to test the chapter's code. None of its numbers is version 3's."
+            )
+        return f"This build reads profile `{prof.name}`, which is not pre-registered."
+    if not records:
+        return (
+            "No result of version 3 exists yet: every table below that reads results is empty "
+            f"or not testable until `{rerun_command([], prof.name)}` has run."
+        )
+    stamps = sorted(str(r.get("provenance", {}).get("created", "")) for r in records)
+    day, time = _when(stamps[0])
+    if day > written:
+        relation = "after the day"
+    elif day == written:
+        relation = "on the day"
+    else:
+        relation = "BEFORE the day"
+    hashes = [r.get("registry_hash") for r in records]
+    same = sum(h == registry_hash for h in hashes)
+    deviated = sum(h != registry_hash and h in set(accepted) for h in hashes)
+    clean = sum(not r.get("provenance", {}).get("git", {}).get("dirty", True) for r in records)
+    text = (
+        f"The first of the {len(records):,} results of version 3 was made on {day} at {time} UTC, "
+        f"{relation} the pre-registration records ({written}). {same:,} of them record the "
+        "pre-registered registry hash"
+    )
+    if deviated:
+        text += f", {deviated:,} a hash that a recorded deviation accepts"
+    text += (
+        f", and {clean:,} were made from a clean commit: the runner writes a result of a "
+        "pre-registered profile only while the registry hashes to the pre-registered hash (or "
+        "one a recorded deviation accepts) and, from a clean tree, only once the "
+        "pre-registration is committed."
+    )
+    return text
+
+
+_MODALITIES = {
+    "image": "still images",
+    "video": "videos",
+    "frames": "extracted frames",
+    "static_clip": "static clips",
+    "pseudo_video": "pseudo-videos",
+}
+
+_WHERE = {
+    "test.top1": "the test videos",
+    "test.appearance": "the appearance classes of the test videos",
+    "fit_val.top1": "held-out stills",
+}
+
+
+def version2_findings(facts: Mapping[str, Any]) -> str:
+    """What an audit of version 2 (the closed book profile) found, as Markdown bullets, from the
+    numbers chapter 8 reads in its results and files. ``facts``: ``supported`` (``[(claim,
+    label)]`` of its supported claims), ``by_construction`` (the labels that version 3 reports as
+    sanity checks), ``appearance`` (image- and video-trained top-1 on appearance classes), ``term``
+    (the smallest and largest test-set standard deviation its intervals added to a primary
+    reading), ``gate`` (its gate's share of the ceiling), ``image_train`` and ``ceiling`` (the
+    image-trained RViT's gate metric and ceiling), ``runs`` and ``below`` (distinct runs, and those
+    individually below the gate), ``configurations`` and ``strict_failed`` (those below ``strict``
+    of the ceiling), ``memory_repeats`` and ``memory_p`` (its memory reading's repeats and smallest
+    p-value), ``twice`` (claims whose primary readings are one contrast), ``length_modalities``
+    (what its video-length reading's models were trained on), ``attention_metrics`` (where it read
+    attention's spatial features), ``pilot_created`` and ``first_result`` (time stamps),
+    ``minutes`` (from the first result to the pilots), ``first_difficulty`` (the difficulty the
+    first result records) and ``pilot_best`` (``(difficulty, epochs, training top-1)`` of the best
+    pilot at the hardest difficulty)."""
+    supported = facts["supported"]
+    construction = [label for _, label in supported if label in facts["by_construction"]]
+    image, video = facts["appearance"]
+    first = (
+        f"**Verdicts true by construction.** Version 2 supported {len(supported)} claims ("
+        + "; ".join(f"`{claim}`, *{label}*" for claim, label in supported)
+        + f"). {len(construction)} of them rest on readings that hold by construction of the "
+        "world or of arithmetic ("
+        + ", ".join(f"*{label}*" for label in construction)
+        + "), which version 3 reports as sanity checks, apart from the claims."
+    )
+    if image >= video:
+        first += (
+            f" On the appearance classes, where one frame suffices, the image-trained model was "
+            f"the better one ({image:.1%} against {video:.1%} for the video-trained one): what "
+            "image training lost lay on the motion pairs, whose single frames carry no direction."
+        )
+    else:
+        first += (
+            f" On the appearance classes the image-trained model scored {image:.1%}, the "
+            f"video-trained one {video:.1%}."
+        )
+    low, high = facts["term"]
+    term = (
+        "**A test-set term far too wide.** Every seed was tested on the same videos and only "
+        "accuracies were stored, so the intervals added the test set's sampling variance at its "
+        "worst case, as if two models erred on opposite videos: a standard deviation of "
+        f"{100 * low:.1f} to {100 * high:.1f} points on the primary readings. An audit that "
+        "retrained 15 of the runs and tested each on the committed test set and on 12 fresh ones "
+        "found nearly all of the test-set noise specific to each seed, so already in the spread "
+        "between seeds: the term was five to six times its right size, and effects under about "
+        "12 to 14 points could not be supported at any number of seeds."
+    )
+    training = (
+        f"**Models mid-training.** Its learning gate asked for {facts['gate']:.0%} of the "
+        "ceiling on the running training accuracy of the last epoch. The image-trained RViT "
+        f"ended at {facts['image_train']:.1%} against a ceiling of {facts['ceiling']:.0%}; "
+        f"{facts['below']} of the {facts['runs']} distinct runs were individually below the "
+        f"gate, and {facts['strict_failed']} of the {facts['configurations']} configurations "
+        f"below {facts['strict']:.0%} of their ceiling."
+    )
+    trained = " and ".join(_MODALITIES.get(m, m) for m in facts["length_modalities"])
+    where = " and ".join(_WHERE.get(m, f"`{m}`") for m in facts["attention_metrics"])
+    words = (
+        "**Readings that did not test the words.** Flexibility to video length compared models "
+        f"trained on {trained}, while the claim is about the image-trained frame-by-frame "
+        f"model; memory rested on {facts['memory_repeats']} benchmark repeats, whose sign-flip "
+        f"p-value cannot go below {facts['memory_p']:.2g}; "
+        + " and ".join(f"`{c}`" for c in facts["twice"])
+        + " read one contrast twice; attention's spatial feature learning *during image "
+        f"training* was read on {where}, not on held-out stills."
+    )
+    pilot_day, pilot_time = _when(facts["pilot_created"])
+    first_day, first_time = _when(facts["first_result"])
+    difficulty, epochs, top1 = facts["pilot_best"]
+    order = (
+        f"**Order of events.** `results/pilot.json` records that the pilots ran on {pilot_day} at "
+        f"{pilot_time} UTC, {facts['minutes']} minutes after the first result of version 2 "
+        f"({first_day} at {first_time} UTC), which already records the difficulty of "
+        f"{facts['first_difficulty']:g} the pilots are said to have chosen. The chapter said the "
+        f"pilots came before the runs and that at difficulty {difficulty:g} nothing learned; "
+        f"there the pilot of {epochs} epochs reached {top1:.0%} training accuracy."
+    )
+    return "\n".join(f"* {item}" for item in (first, term, training, words, order))
+
+
+def sanity_frame(readings: Sequence[ReadingResult]) -> Any:
+    """The sanity checks as chapter 8 shows them: claim and check, the effect with its interval
+    and the interval's kind, the p-value, whether it holds, and the seeds."""
+    import pandas as pd
+
+    checks = [r for r in readings if r.sanity]
+    return pd.DataFrame(
+        {
+            "claim: check": [f"{r.claim}: {r.label}" for r in checks],
+            _ci_header(True): [effect_text(r) for r in checks],
+            "interval": [interval_label(r.method) for r in checks],
+            "p": [format_p(r.p) for r in checks],
+            "status": [sanity_status(r) for r in checks],
+            "seeds": [r.seeds for r in checks],
+        }
+    )
+
+
+def gate_table(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The learning gate of every configuration (:func:`~rvit.study.analysis.gate_rows`) as
+    chapter 8 shows it: the mean of the gate's metric with its interval over seeds, the seeds, the
+    threshold, the share of the ceiling and whether it passes."""
+    import pandas as pd
+
+    def interval(r: Mapping[str, Any]) -> str:
+        if r["passed"] is None:
+            return "-"
+        return f"{_share_text(r['train'])} [{_share_text(r['low'])}, {_share_text(r['high'])}]"
+
+    return pd.DataFrame(
+        {
+            "configuration": [f"{r['experiment']}/{r['config']}" for r in rows],
+            f"mean [{LEVEL:.0%} t CI]": [interval(r) for r in rows],
+            "seeds": [r["seeds"] for r in rows],
+            "threshold": [f"{r['threshold']:.1%}" for r in rows],
+            "share": [f"{r['share']:.0%}" if r["passed"] is not None else "-" for r in rows],
+            "gate": [
+                "no results" if r["passed"] is None else ("pass" if r["passed"] else "FAIL")
+                for r in rows
+            ],
+        }
+    )
+
+
+def not_testable_sentence(claims: Any, readings: Sequence[ReadingResult]) -> str:
+    """Which claims are not testable, and why: configurations of their primary reading below the
+    learning gate (how many), no results, or too few seeds (chapter 8)."""
+    rows = [row for row in claims.itertuples() if row.verdict == NOT_TESTABLE]
+    if not rows:
+        return (
+            "No claim is left not testable: every primary reading has its results and passes "
+            "the learning gate."
+        )
+    gated: list[str] = []
+    empty: list[str] = []
+    few: list[str] = []
+    for row in rows:
+        primary = next((r for r in readings if r.claim == row.claim and r.primary), None)
+        if primary is None or not primary.values:
+            empty.append(f"`{row.claim}`")
+        elif primary.gate:
+            n = len(primary.gate)
+            gated.append(f"`{row.claim}` ({n} configuration{'s' if n > 1 else ''})")
+        else:
+            few.append(f"`{row.claim}` ({primary.note or 'too few seeds'})")
+    parts = []
+    if gated:
+        parts.append("below the learning gate, " + ", ".join(gated))
+    if empty:
+        parts.append("without results yet, " + ", ".join(empty))
+    if few:
+        parts.append(", ".join(few))
+    return f"{len(rows)} of the {len(claims)} claims are not testable: " + "; ".join(parts) + "."
+
+
+def budget_need_sentence(
+    rows: Sequence[Mapping[str, Any]],
+    pilots: Sequence[Mapping[str, Any]],
+    gate: LearningGate,
+    samples: int,
+    epochs: int,
+) -> str:
+    """What the pilots and the learning gate say of the budget the configurations below the gate
+    would need (``samples`` x ``epochs``: the profile's budget)."""
+    tested = [r for r in rows if r["passed"] is not None]
+    failed = [r for r in tested if not r["passed"]]
+    budget = f"{samples:,} samples x {epochs} epochs"
+    if not tested:
+        return (
+            f"Which configurations reach the gate at {budget} waits for the results; the pilots "
+            "above are all that is known so far."
+        )
+    if not failed:
+        return (
+            f"Every configuration with results reaches the learning gate at {budget}: no reading "
+            "is lost to under-training."
+        )
+    shown = 8
+    names = ", ".join(
+        f"`{r['experiment']}/{r['config']}` ({r['share']:.0%} of its ceiling)"
+        for r in failed[:shown]
+    ) + (f" and {len(failed) - shown} more (the table below)" if len(failed) > shown else "")
+    trained = sorted({_PILOT_LABELS.get(p["config"], p["config"]) for p in pilots})
+    reached = [p for p in pilots if _pilot_gate(p, gate)[1]]
+    missed = [p for p in pilots if not _pilot_gate(p, gate)[1]]
+    text = (
+        f"{len(failed)} configurations stay below the gate at {budget}: {names}. The pilots "
+        f"trained only {', '.join(trained)}, for one seed"
+    )
+    if reached:
+        text += "; what brought them to the gate is in the pilots' paragraph above" + (
+            ", and what did not" if missed else ""
+        )
+    return text + (
+        ". For a configuration below the gate they give no budget that would suffice: a pilot of "
+        f"it, read on held-out data as the gate reads, at more samples or epochs than {budget}, "
+        "would have to find one before another version could test its readings."
+    )
+
+
+_BARS = {
+    "passes": "above the baseline (its interval lies above zero)",
+    "fails": "below the baseline (its interval lies below zero)",
+    "undecided": "not apart from it (its interval holds zero)",
+}
+
+
+def pixel_sentence(bar: Mapping[str, Any] | None) -> str:
+    """The pixel nearest-neighbour baseline (:func:`~rvit.study.analysis.pixel_bar`) on the test
+    videos and on held-out stills, and where the still-trained models stand against it."""
+    if bar is None:
+        return (
+            "The pixel baseline is read against the image-trained runs of the central experiment; "
+            "none exist yet."
+        )
+    text = (
+        f"Matching each frame to the nearest of the {bar['stills']:,} training stills, pixel by "
+        f"pixel, and letting the frames vote scores {bar['mean']:.1%} on a seed's "
+        f"{bar['videos']} test videos (chance {bar['chance']:.1%})"
+    )
+    held = bar["held_out"]
+    if held is not None:
+        text += f" and {held['mean']:.1%} on its {held['items']} held-out stills"
+    readings = [*zip(bar["readings"], bar["bars"], strict=True)]
+    if held is not None:
+        readings += [*zip(held["readings"], held["bars"], strict=True)]
+    return (
+        text
+        + ". "
+        + "; ".join(f"{r.label}: {effect_text(r)}, {_BARS[status]}" for r, status in readings)
+        + "."
+    )
+
+
+def pixel_limitation(bar: Mapping[str, Any] | None) -> str:
+    """What the pixel baseline means for what the study can say about real videos."""
+    lead = "**A world the pixel baseline reads.**"
+    rest = (
+        "The world's figures are drawn from a few templates, which favours matching pixels; "
+        "real photographs and videos do not. The study can tell how the design choices compare "
+        "with each other in this world, not how well image-trained RViT does on real videos."
+    )
+    if bar is None or not bar["readings"]:
+        return f"{lead} Not measured yet: it needs the image-trained runs. {rest}"
+    status = bar["bars"][0]
+    if status == "fails":
+        found = (
+            "A nearest-neighbour vote over the training stills, pixel by pixel, beats the "
+            "image-trained RViT on the test videos."
+        )
+    elif status == "passes":
+        found = (
+            "The image-trained RViT beats a nearest-neighbour vote over its training stills, "
+            "pixel by pixel, on the test videos."
+        )
+    else:
+        found = (
+            "The image-trained RViT and a nearest-neighbour vote over its training stills, pixel "
+            "by pixel, cannot be told apart on the test videos."
+        )
+    return f"{lead} {found} {rest}"
+
+
+def retest_sentence(loaded: Mapping[str, ExperimentResults]) -> str:
+    """The check of the bootstrap's video level on a second test set (:func:`retest_lines`), or
+    what it waits for."""
+    lines = retest_lines(loaded)
+    if lines:
+        return lines[0]
+    return (
+        "No run has two test sets with a spread to compare yet: the check of the bootstrap's "
+        "video level waits for the central experiment's image- and video-trained runs (and needs "
+        "models that are right on some videos of a class and wrong on others)."
+    )
+
+
+def deviations_markdown(profile: str | Profile, folder: str | os.PathLike | None = None) -> str:
+    """The deviations log of ``profile`` (:func:`deviation_lines`) as Markdown: its head, then
+    one item per deviation."""
+    lines = deviation_lines(profile, folder)
+    return "\n\n".join([lines[0], "\n".join(lines[1:])]) if len(lines) > 1 else lines[0]
+
+
+def compute_sentence(loaded: Mapping[str, ExperimentResults]) -> str:
+    """The compute behind the results read (:func:`~rvit.study.analysis.study_compute`)."""
+    wall, cpu, runs = study_compute(loaded)
+    if not runs:
+        return "No training run of this profile exists yet, so what it costs is not measured."
+    records = [r for results in loaded.values() for r in results.records]
+    env = records[0].get("provenance", {}).get("environment", {})
+    unit, scale = ("hours", 3600) if cpu >= 3600 else ("minutes", 60)
+    return (
+        f"The {runs:,} distinct training runs behind these results took {cpu / scale:.1f} CPU "
+        f"{unit} ({wall / scale:.1f} {unit} of wall time summed over runs) on "
+        f"`{env.get('cpu', '?')}` with {env.get('torch_threads', '?')} torch thread(s) per run."
+    )
+
+
+def attention_complexity(
+    result: ReadingResult | None, cost: Mapping[str, Any] | None, tokens: int
+) -> str:
+    """What the complexity of hybrid attention comes to: the exact FLOP reading at the study's
+    frame size (``tokens`` per frame) and the attention benchmark's growth with the tokens."""
+    parts: list[str] = []
+    ratio = None
+    if result is not None and result.values:
+        ratio = 10 ** (sum(result.values) / len(result.values))
+        parts.append(
+            f"At the study's {tokens} tokens per frame hybrid attention costs {ratio:.2f} times "
+            f"the FLOPs of linear attention (counted from the model; reading {result.verdict})."
+        )
+    largest = None
+    if cost is not None and cost["rows"]:
+        largest = cost["rows"][-1]
+        parts.append(
+            f"{attention_growth(cost)}, and at {largest['tokens']} tokens the hybrid block takes "
+            f"{largest['ratio']:.1f} times as long as the linear one."
+        )
+    if ratio is not None and largest is not None and largest["ratio"] > 1:
+        parts.append(
+            "'Adds complexity' holds for large frames, not at the study's frame size."
+            if ratio < 1
+            else "'Adds complexity' holds at the study's frame size and grows with the frame."
+        )
+    return " ".join(parts) or "The cost of attention waits for its results."
 
 
 # ------------------------------------------------------------------------------------------------
@@ -440,12 +1010,20 @@ def _open_inference_lines(notes: Mapping[str, Any]) -> list[str]:
         "are outside the family and never decide a claim. Verdicts: supported, contradicted, "
         "equivalent, inconclusive, not testable.",
         "",
+        open_seeds_sentence(notes),
+        "",
+    ]
+
+
+def open_seeds_sentence(notes: Mapping[str, Any]) -> str:
+    """What the seeds of an open study version (3 on) can show, by the bootstrap and by the t path
+    (the readings of measurements)."""
+    return (
         f"What {notes['seeds']} seeds can show: by the bootstrap, the smallest two-sided p-value "
         f"of {BOOTSTRAP_DRAWS:,} draws is {notes['bootstrap_smallest_p']:.2g}, below Holm's first "
         f"step over {notes['family']} claims (p <= {notes['holm_first']:.3g}); by the t path, "
-        + seeds_sentence(notes),
-        "",
-    ]
+        + seeds_sentence(notes)
+    )
 
 
 def _claim_lines(claims: Any, open_: bool = False) -> list[str]:
@@ -520,8 +1098,6 @@ def sanity_lines(readings: Sequence[ReadingResult]) -> list[str]:
     if not checks:
         return []
     status = [sanity_status(r) for r in checks]
-    failed = [r for r, s in zip(checks, status, strict=True) if s == SANITY_FAILS]
-    held = sum(s == SANITY_HOLDS for s in status)
     rows = [
         [
             r.claim,
@@ -536,28 +1112,42 @@ def sanity_lines(readings: Sequence[ReadingResult]) -> list[str]:
         for r, s in zip(checks, status, strict=True)
     ]
     header = ["claim", "check", "test", "interval", _ci_header(True), "p", "status", "seeds"]
+    return [
+        "Sanity checks (true by construction of the synthetic world or of arithmetic; uncorrected, "
+        "outside Holm's family, never a claim's verdict). One that holds says the set-up works; "
+        "one that fails says the set-up is broken. " + sanity_sentence(readings),
+        _table(rows, header),
+        "",
+    ]
+
+
+def sanity_sentence(readings: Sequence[ReadingResult]) -> str:
+    """How many sanity checks hold, and what a failed one means (:func:`sanity_lines` and chapter
+    8); ``no sanity checks`` for a profile without them (the book profile)."""
+    checks = [r for r in readings if r.sanity]
+    if not checks:
+        return "This profile has no sanity checks."
+    status = [sanity_status(r) for r in checks]
+    failed = [r for r, s in zip(checks, status, strict=True) if s == SANITY_FAILS]
+    held = sum(s == SANITY_HOLDS for s in status)
     if failed:
-        verdict = (
+        return (
             f"{len(failed)} of {len(checks)} sanity checks FAIL ("
             + ", ".join(f"{r.experiment}/{r.label}" for r in failed)
             + "): what holds by construction does not show, so the set-up is broken (the "
             "synthetic world, an evaluation or the arithmetic), and the readings that rest on it "
             "are not to be trusted until the cause is found."
         )
-    else:
-        verdict = f"{held} of {len(checks)} sanity checks hold" + (
-            "."
-            if held == len(checks)
-            else "; the others are not testable (no results, or a configuration below the "
-            "learning gate)."
+    why = "(no results, or a configuration below the learning gate)"
+    if not held:
+        many = len(checks) > 1
+        return (
+            f"{'All ' if many else 'The '}{len(checks)} sanity check{'s are' if many else ' is'} "
+            f"not testable {why}."
         )
-    return [
-        "Sanity checks (true by construction of the synthetic world or of arithmetic; uncorrected, "
-        "outside Holm's family, never a claim's verdict). One that holds says the set-up works; "
-        "one that fails says the set-up is broken. " + verdict,
-        _table(rows, header),
-        "",
-    ]
+    return f"{held} of {len(checks)} sanity checks hold" + (
+        "." if held == len(checks) else f"; the others are not testable {why}."
+    )
 
 
 def _pixel_rows(readings: Sequence[ReadingResult], bars: Sequence[str], open_: bool) -> str:
@@ -691,9 +1281,6 @@ def gate_lines(
     ceiling; then the readings it makes not testable."""
     gate = study_gate(get_profile(profile))
     rows = gate_rows(loaded)
-    tested = [r for r in rows if r["passed"] is not None]
-    passed = sum(bool(r["passed"]) for r in tested)
-    missing = len(rows) - len(tested)
     table = _table(
         [
             [
@@ -726,14 +1313,7 @@ def gate_lines(
         ],
     )
     return [
-        f"Learning gate: {gate_metric_name(gate.metric)} ({gate.metric}), its mean over seeds at "
-        f"least {gate.fraction:.0%} of the ceiling of the training modality ("
-        + ", ".join(f"{k} {v:.0%}" for k, v in gate.ceilings.items())
-        + f"); the interval, over seeds, says how firmly. {passed} of {len(tested)} "
-        f"configurations with results pass"
-        + (f" ({missing} have no results)" if missing else "")
-        + f"; readings that use one that fails are not testable at this budget "
-        f"({notes['gated']} primary readings).",
+        "Learning gate: " + gate_sentence(rows, notes, gate),
         table,
         "",
         *(
@@ -743,6 +1323,27 @@ def gate_lines(
         ),
         "",
     ]
+
+
+def gate_sentence(
+    rows: Sequence[Mapping[str, Any]], notes: Mapping[str, Any], gate: LearningGate
+) -> str:
+    """The learning gate of an open study version in words: its metric and threshold, how many of
+    the configurations with results (:func:`~rvit.study.analysis.gate_rows`) pass, and how many
+    primary readings it makes not testable (:func:`gate_lines` and chapter 8)."""
+    tested = [r for r in rows if r["passed"] is not None]
+    passed = sum(bool(r["passed"]) for r in tested)
+    missing = len(rows) - len(tested)
+    return (
+        f"{gate_metric_name(gate.metric)} ({gate.metric}), its mean over seeds at "
+        f"least {gate.fraction:.0%} of the ceiling of the training modality ("
+        + ", ".join(f"{k} {v:.0%}" for k, v in gate.ceilings.items())
+        + f"); the interval, over seeds, says how firmly. {passed} of {len(tested)} "
+        f"configurations with results pass"
+        + (f" ({missing} have no results)" if missing else "")
+        + f"; readings that use one that fails are not testable at this budget "
+        f"({notes['gated']} primary readings)."
+    )
 
 
 def deviation_lines(profile: str | Profile, folder: str | os.PathLike | None = None) -> list[str]:
