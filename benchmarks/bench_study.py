@@ -19,6 +19,11 @@ runs then start from that cache, as a study's later runs of the same shape do; c
 in the process (``TORCHINDUCTOR_COMPILE_THREADS=1``), so its CPU time is counted. The run length is
 the book profile's (800 samples, 8 epochs).
 
+Two more rows train at the setting the study's version 3 uses (``rvit.study.profiles`` "v3": the
+paper preset, batch 64 at learning rate 6e-3, six seeds as one computation, compiled for clips
+only) and at the same setting with the baseline code and one seed, so that the JSON separates what
+the code buys from what the larger batch buys.
+
 Targets (issue "study speed"): at least 5x the baseline's samples per CPU-second with several seeds
 together, at least 1.5x with one seed alone.
 
@@ -52,7 +57,15 @@ ROWS = (
     "today, one seed, compiled",
     "today, seeds together",
     "today, seeds together, compiled",
+    "baseline, one seed, v3 setting",
+    "today, v3 setting",
 )
+# the setting the study's version 3 trains with (rvit.study.profiles "v3"): the paper preset, batch
+# 64 at learning rate 6e-3, six seeds trained as one computation, compiled for clips only (what
+# rvit.study.design._compile_pays decides); its baseline row is the baseline code at the same
+# preset, batch and learning rate, one seed (the baseline has no groups)
+V3 = {"preset": "paper", "batch": 64, "lr": 6e-3}
+V3_SEEDS = 6
 
 RUN_SCRIPT = r"""
 import cProfile, io, json, pstats, sys, time
@@ -66,10 +79,11 @@ s = json.loads(sys.argv[1])
 data = SyntheticActions("train", s["modality"], num_samples=s["samples"], frames=8,
                         image_size=32, difficulty=0.25)
 data.precompute()
-cfg = RViTConfig.reconstruction(len(data.classes), image_size=32, patch_size=8, dim=48, depth=2,
-                                heads=3, num_frames=8)
-config = TrainConfig(modality=s["modality"], epochs=s["epochs"], batch_size=16, lr=3e-3,
-                     progress=False, variable_length=False)
+preset = getattr(RViTConfig, s.get("preset", "reconstruction"))
+cfg = preset(len(data.classes), image_size=32, patch_size=8, dim=48, depth=2, heads=3,
+             num_frames=8)
+config = TrainConfig(modality=s["modality"], epochs=s["epochs"], batch_size=s.get("batch", 16),
+                     lr=s.get("lr", 3e-3), progress=False, variable_length=False)
 if s.get("compile"):
     config = config.replace(compile=True)
 def model(seed):
@@ -149,10 +163,18 @@ def main(argv: list[str]) -> int:
             common = {"modality": modality, "epochs": args.epochs, "samples": args.samples}
             one = {**common, "seeds": [0], "group": False, "profile": False}
             group = {**common, "seeds": list(range(args.seeds)), "group": True, "profile": False}
+            v3_one = {**one, **V3}
+            v3_group = {
+                **group,
+                **V3,
+                "seeds": list(range(V3_SEEDS)),
+                "compile": modality != "image",
+            }
             # the first compile of each shape, untimed among the rounds: it fills the cache
             compile_cpu[modality] = {
                 "one seed": run(ROOT, {**one, "compile": True}, cache)["cpu_s"],
                 "seeds together": run(ROOT, {**group, "compile": True}, cache)["cpu_s"],
+                "v3 setting": run(ROOT, v3_group, cache)["cpu_s"],
             }
             runs: dict[str, list[float]] = {k: [] for k in ROWS}
             for r in range(args.rounds):
@@ -162,6 +184,8 @@ def main(argv: list[str]) -> int:
                     "today, one seed, compiled": (ROOT, {**one, "compile": True}, cache),
                     "today, seeds together": (ROOT, group, None),
                     "today, seeds together, compiled": (ROOT, {**group, "compile": True}, cache),
+                    "baseline, one seed, v3 setting": (Path(folder) / "baseline", v3_one, None),
+                    "today, v3 setting": (ROOT, v3_group, cache),
                 }
                 for row, (code, s, c) in settings.items():
                     runs[row].append(run(code, s, c)["samples_per_cpu_s"])
@@ -183,13 +207,19 @@ def main(argv: list[str]) -> int:
         base = medians["baseline, one seed"]
         summary[modality] = {
             "samples_per_cpu_s": medians,
-            "ratios": {k: v / base for k, v in medians.items() if k != "baseline, one seed"},
+            "ratios": {k: v / base for k, v in medians.items() if not k.startswith("baseline")},
             "ratio_one_seed": max(medians["today, one seed"], medians["today, one seed, compiled"])
             / base,
             "ratio_seeds_together": max(
                 medians["today, seeds together"], medians["today, seeds together, compiled"]
             )
             / base,
+            # the v3 study's setting against the baseline's book-profile run (what version 2
+            # trained with: reconstruction preset, batch 16) and against the baseline code at the
+            # v3 setting itself (the same preset, batch and learning rate: the code's share alone)
+            "ratio_v3_setting": medians["today, v3 setting"] / base,
+            "ratio_v3_setting_same_batch": medians["today, v3 setting"]
+            / medians["baseline, one seed, v3 setting"],
             "compile_cpu_s_first_process": compile_cpu[modality],
         }
         print(
@@ -208,7 +238,11 @@ def main(argv: list[str]) -> int:
                 "8 epochs), one thread, fresh process per measurement, rounds alternating the "
                 "baseline commit and today's code (one seed, several seeds together; eager and "
                 "compiled, the compiled runs from a warm inductor cache, compile in-process); "
-                "ratio_one_seed and ratio_seeds_together take the faster of eager and compiled"
+                "ratio_one_seed and ratio_seeds_together take the faster of eager and compiled; "
+                "the v3 rows train at the study version 3's setting (paper preset, batch 64, "
+                "lr 6e-3, 6 seeds together, compiled for clips only), ratio_v3_setting against "
+                "the baseline's book-profile row, ratio_v3_setting_same_batch against the baseline "
+                "code at the v3 setting (one seed)"
             ),
             "hardware": hardware("cpu"),
             "versions": versions(),
