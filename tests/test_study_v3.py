@@ -454,3 +454,38 @@ def test_not_testable_claims_are_grouped_by_why():
     assert "`temporal_features/video`" in need and "6,400 samples x 8 epochs" in need
     table = text.gate_table(rows)
     assert list(table.gate).count("FAIL") == 1 and "no results" in set(table.gate)
+
+
+def test_a_failed_sanity_check_is_split_post_hoc_into_parts_that_sum_to_it():
+    from rvit.study import posthoc
+
+    def same_gain_everywhere(config: str, evaluation: str, seed: int) -> float:
+        if evaluation.startswith("fit"):
+            return 0.97
+        # more data helps motion and appearance alike: the check's effect is near zero
+        return 0.6 + (0.05 * ((seed % 3) - 1) if config.endswith(("12800", "n64")) else 0.0)
+
+    results = _fake("scalability", accuracy=same_gain_everywhere)
+    readings = analysis.judge(analysis.analyse(results))
+    check = next(r for r in readings if r.sanity)
+    assert analysis.sanity_status(check) == analysis.SANITY_FAILS
+    assert check.verdict != stats.CONTRADICTED
+    sentence = text.sanity_sentence([check])
+    assert "does not show" in sentence and "is contradicted" not in sentence
+    diagnoses = posthoc.sanity_diagnoses(readings, {"scalability": results})
+    assert [c.label for c, _ in diagnoses] == [check.label]
+    parts = diagnoses[0][1]
+    reading = _reading(results, check.label)
+    assert len(parts) == len({t.metric for s in reading.contrast.strata for t in s})
+    # the parts keep the check's terms with their signs, so their effects add up to its effect
+    total = np.sum([p.values for p in parts], axis=0)
+    assert total == pytest.approx(check.values, abs=1e-9)
+    assert all(not p.primary and not p.sanity and p.margin for p in parts)
+    assert check.label in text.posthoc_paragraph(diagnoses)
+    assert len(text.posthoc_frame(diagnoses)) == len(parts)
+    assert any("Post hoc, not pre-registered" in line for line in text.posthoc_lines(diagnoses))
+    # every check holds: nothing to split, nothing printed
+    assert text.posthoc_paragraph([]) == "" and text.posthoc_lines([]) == []
+    single = next(r for r in results.experiment.readings if r.primary)
+    if len({t.metric for s in single.contrast.strata for t in s}) == 1:
+        assert posthoc.split_by_metric(single) == []

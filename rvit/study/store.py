@@ -104,6 +104,7 @@ PRESENTATION_CODE = frozenset(
         "rvit/study/experiments.py",
         "rvit/study/figures.py",
         "rvit/study/outcomes.py",
+        "rvit/study/posthoc.py",
         "rvit/study/preregistration.py",
         "rvit/study/profiles.py",
         "rvit/study/registry.py",

@@ -72,9 +72,10 @@ from rvit.study.analysis import (
     traceability,
 )
 from rvit.study.design import LEARNING_GATE, study_gate
+from rvit.study.posthoc import sanity_diagnoses
 from rvit.study.profiles import Profile, get_profile
 from rvit.study.schema import LearningGate
-from rvit.study.stats import ALPHA, LEVEL, NOT_TESTABLE
+from rvit.study.stats import ALPHA, CONTRADICTED, EQUIVALENT, LEVEL, NOT_TESTABLE
 from rvit.study.store import default_results_dir
 
 __all__ = [
@@ -113,6 +114,9 @@ __all__ = [
     "retest_lines",
     "retest_sentence",
     "sanity_frame",
+    "posthoc_frame",
+    "posthoc_lines",
+    "posthoc_paragraph",
     "sanity_lines",
     "sanity_sentence",
     "seed_range",
@@ -680,7 +684,8 @@ def version2_findings(facts: Mapping[str, Any]) -> str:
 
 def sanity_frame(readings: Sequence[ReadingResult]) -> Any:
     """The sanity checks as chapter 8 shows them: claim and check, the effect with its interval
-    and the interval's kind, the p-value, whether it holds, and the seeds."""
+    and the interval's kind, the p-value and whether it holds (the seeds are the study's, which
+    the chapter states once)."""
     import pandas as pd
 
     checks = [r for r in readings if r.sanity]
@@ -691,7 +696,6 @@ def sanity_frame(readings: Sequence[ReadingResult]) -> Any:
             "interval": [interval_label(r.method) for r in checks],
             "p": [format_p(r.p) for r in checks],
             "status": [sanity_status(r) for r in checks],
-            "seeds": [r.seeds for r in checks],
         }
     )
 
@@ -1115,8 +1119,89 @@ def sanity_lines(readings: Sequence[ReadingResult]) -> list[str]:
     return [
         "Sanity checks (true by construction of the synthetic world or of arithmetic; uncorrected, "
         "outside Holm's family, never a claim's verdict). One that holds says the set-up works; "
-        "one that fails says the set-up is broken. " + sanity_sentence(readings),
+        "one that is contradicted says the set-up is broken. " + sanity_sentence(readings),
         _table(rows, header),
+        "",
+    ]
+
+
+def posthoc_frame(diagnoses: Sequence[tuple[ReadingResult, Sequence[ReadingResult]]]) -> Any:
+    """The post-hoc split of each failed sanity check (:func:`rvit.study.posthoc.sanity_diagnoses`)
+    as chapter 8 shows it: the check and each part's effect with its interval, the equivalence
+    test's p-value and its uncorrected verdict."""
+    import pandas as pd
+
+    rows = [(check, part) for check, parts in diagnoses for part in parts]
+    return pd.DataFrame(
+        {
+            "check: part": [part.label for _, part in rows],
+            _ci_header(True): [effect_text(part) for _, part in rows],
+            "test": [test_label(part.test, part.margin, part.units) for _, part in rows],
+            "p": [format_p(part.p) for _, part in rows],
+            "verdict": [part.verdict for _, part in rows],
+        }
+    )
+
+
+def posthoc_paragraph(
+    diagnoses: Sequence[tuple[ReadingResult, Sequence[ReadingResult]]],
+) -> str:
+    """Chapter 8's paragraph on the post-hoc split of each failed sanity check
+    (:func:`posthoc_frame` is its table); empty when every check holds."""
+    if not any(parts for _, parts in diagnoses):
+        return ""
+    sentences = []
+    for check, parts in diagnoses:
+        if not parts:
+            continue
+        described = "; ".join(
+            f"the {part.label.split(': ', 1)[-1]} sum to {effect_text(part)} ("
+            + (
+                "equivalent to zero within the smallest effect of interest"
+                if part.verdict == EQUIVALENT
+                else "not shown to lie within the smallest effect of interest of zero"
+            )
+            + ")"
+            for part in parts
+        )
+        sentences.append(f"In {check.experiment}/{check.label!r}, {described}.")
+    return (
+        "**Post hoc, not pre-registered.** A diagnosis that decides nothing: each failed check split "
+        "into the terms of each metric it reads, with their signs, so that the parts add up to the "
+        "check's effect (the table below). "
+        + " ".join(sentences)
+        + " A part that reads a quantity "
+        "the world does not fix by construction (an accuracy on appearance classes, which more data "
+        "can change) makes the check lean on an empirical result: its failure then says that result "
+        "did not show at this budget, and the check was mis-specified as one that holds by "
+        "construction."
+    )
+
+
+def posthoc_lines(diagnoses: Sequence[tuple[ReadingResult, Sequence[ReadingResult]]]) -> list[str]:
+    """The report's lines for :func:`posthoc_frame`; nothing when every sanity check holds."""
+    rows = [(check, part) for check, parts in diagnoses for part in parts]
+    if not rows:
+        return []
+    table = [
+        [
+            part.label,
+            test_label(part.test, part.margin, part.units),
+            effect_text(part),
+            format_p(part.p),
+            part.verdict,
+            str(part.seeds),
+        ]
+        for _, part in rows
+    ]
+    header = ["check: part", "test", _ci_header(True), "p", "verdict", "seeds"]
+    return [
+        "Post hoc, not pre-registered (a diagnosis that decides nothing): each failed sanity check "
+        "split into the terms of each metric it reads, with their signs (the parts sum to the "
+        "check's effect), each tested for equivalence to zero within the smallest effect of "
+        "interest. A part that is equivalent to zero is what holds by construction; a part that "
+        "is not is an empirical quantity the check leaned on.",
+        _table(table, header),
         "",
     ]
 
@@ -1131,13 +1216,25 @@ def sanity_sentence(readings: Sequence[ReadingResult]) -> str:
     failed = [r for r, s in zip(checks, status, strict=True) if s == SANITY_FAILS]
     held = sum(s == SANITY_HOLDS for s in status)
     if failed:
-        return (
-            f"{len(failed)} of {len(checks)} sanity checks FAIL ("
-            + ", ".join(f"{r.experiment}/{r.label}" for r in failed)
-            + "): what holds by construction does not show, so the set-up is broken (the "
-            "synthetic world, an evaluation or the arithmetic), and the readings that rest on it "
-            "are not to be trusted until the cause is found."
-        )
+        against = [r for r in failed if r.verdict == CONTRADICTED]
+        unshown = [r for r in failed if r.verdict != CONTRADICTED]
+        names = ", ".join(f"{r.experiment}/{r.label}" for r in failed)
+        sentence = f"{len(failed)} of {len(checks)} sanity checks FAIL ({names}): "
+        if against:
+            sentence += (
+                "what holds by construction is contradicted, so the set-up is broken (the "
+                "synthetic world, an evaluation or the arithmetic), and the readings that rest on "
+                "it are not to be trusted until the cause is found."
+            )
+        if unshown:
+            sentence += (
+                f"{'and ' if against else ''}"
+                f"{len(unshown)} {'does' if len(unshown) == 1 else 'do'} not show what should "
+                "hold (an interval that reaches zero, not an effect against it): either the set-up "
+                "is broken or the check rests on more than its construction; the post-hoc split "
+                "of its terms says which."
+            )
+        return sentence
     why = "(no results, or a configuration below the learning gate)"
     if not held:
         many = len(checks) > 1
@@ -1433,6 +1530,7 @@ def print_report(
             *_open_inference_lines(notes),
             *_claim_lines(claim_table(readings), True),
             *sanity_lines(readings),
+            *posthoc_lines(sanity_diagnoses(readings, loaded)),
             *_secondary_lines(readings, True),
             *gate_lines(loaded, readings, notes, prof),
             *retest_lines(loaded),
