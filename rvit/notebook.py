@@ -235,13 +235,26 @@ def table(frame: Any, formatter: Any = None, *, index: bool = False, **options: 
         styler = styler.hide(axis="index")
     cell = {
         "white-space": "normal",
-        "overflow-wrap": "anywhere",
+        "overflow-wrap": "break-word",
         "padding": CELL_PADDING,
         "text-align": "left",
     }
-    return styler.set_properties(**cell).set_table_styles(
-        [{"selector": "th", "props": list(cell.items())}], overwrite=False
+    return (
+        styler.set_properties(**cell)
+        .map(_long_words)
+        .set_table_styles([{"selector": "th", "props": list(cell.items())}], overwrite=False)
     )
+
+
+LONG_WORD = 16
+"""Words longer than this many characters (file names, paths, configuration names) may break
+anywhere in :func:`table`'s cells; shorter words stay whole, so that a narrow column of short
+values (``0.0002``, ``holds``) is never broken inside a word."""
+
+
+def _long_words(value: Any) -> str:
+    """The CSS of a :func:`table` cell: breaking anywhere only when ``value`` holds a long word."""
+    return "overflow-wrap: anywhere" if any(len(w) > LONG_WORD for w in str(value).split()) else ""
 
 
 CELL_PADDING = "0.25em 0.6em"

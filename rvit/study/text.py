@@ -684,7 +684,7 @@ def version2_findings(facts: Mapping[str, Any]) -> str:
 
 def sanity_frame(readings: Sequence[ReadingResult]) -> Any:
     """The sanity checks as chapter 8 shows them: claim and check, the effect with its interval
-    and the interval's kind, the p-value and whether it holds (the seeds are the study's, which
+    (and, in brackets, the interval's kind), the p-value and whether it holds (the seeds are the study's, which
     the chapter states once)."""
     import pandas as pd
 
@@ -692,8 +692,7 @@ def sanity_frame(readings: Sequence[ReadingResult]) -> Any:
     return pd.DataFrame(
         {
             "claim: check": [f"{r.claim}: {r.label}" for r in checks],
-            _ci_header(True): [effect_text(r) for r in checks],
-            "interval": [interval_label(r.method) for r in checks],
+            _ci_header(True): [f"{effect_text(r)} ({interval_label(r.method)})" for r in checks],
             "p": [format_p(r.p) for r in checks],
             "status": [sanity_status(r) for r in checks],
         }
@@ -1127,17 +1126,17 @@ def sanity_lines(readings: Sequence[ReadingResult]) -> list[str]:
 
 def posthoc_frame(diagnoses: Sequence[tuple[ReadingResult, Sequence[ReadingResult]]]) -> Any:
     """The post-hoc split of each failed sanity check (:func:`rvit.study.posthoc.sanity_diagnoses`)
-    as chapter 8 shows it: the check and each part's effect with its interval, the equivalence
-    test's p-value and its uncorrected verdict."""
+    as chapter 8 shows it: each part (with its check's name when there are several checks), its
+    effect with its interval, the equivalence test's p-value and its uncorrected verdict."""
     import pandas as pd
 
     rows = [(check, part) for check, parts in diagnoses for part in parts]
+    several = len({check.label for check, _ in rows}) > 1
     return pd.DataFrame(
         {
-            "check: part": [part.label for _, part in rows],
+            "part": [part.label if several else part.label.split(": ", 1)[-1] for _, part in rows],
             _ci_header(True): [effect_text(part) for _, part in rows],
-            "test": [test_label(part.test, part.margin, part.units) for _, part in rows],
-            "p": [format_p(part.p) for _, part in rows],
+            "p (TOST)": [format_p(part.p) for _, part in rows],
             "verdict": [part.verdict for _, part in rows],
         }
     )
