@@ -235,26 +235,33 @@ def table(frame: Any, formatter: Any = None, *, index: bool = False, **options: 
         styler = styler.hide(axis="index")
     cell = {
         "white-space": "normal",
-        "overflow-wrap": "break-word",
+        "overflow-wrap": "anywhere",
         "padding": CELL_PADDING,
         "text-align": "left",
     }
+    heading = {k: v for k, v in cell.items() if k != "overflow-wrap"}  # per name, below
     return (
         styler.set_properties(**cell)
-        .map(_long_words)
-        .set_table_styles([{"selector": "th", "props": list(cell.items())}], overwrite=False)
+        .map(_short_value)
+        .map_index(lambda name: _short_value(name) or "overflow-wrap: anywhere", axis=1)
+        .set_table_styles([{"selector": "th", "props": list(heading.items())}], overwrite=False)
     )
 
 
-LONG_WORD = 16
-"""Words longer than this many characters (file names, paths, configuration names) may break
-anywhere in :func:`table`'s cells; shorter words stay whole, so that a narrow column of short
-values (``0.0002``, ``holds``) is never broken inside a word."""
+SHORT_VALUE = 12
+"""A cell that is one word of at most this many characters (``0.0002``, ``holds``,
+``inconclusive``, a column name such as ``status``) never breaks inside it; every other cell may
+break anywhere, so that long names and paths let the table fit the text column."""
 
 
-def _long_words(value: Any) -> str:
-    """The CSS of a :func:`table` cell: breaking anywhere only when ``value`` holds a long word."""
-    return "overflow-wrap: anywhere" if any(len(w) > LONG_WORD for w in str(value).split()) else ""
+def _short_value(value: Any) -> str:
+    """The extra CSS of a :func:`table` cell or column name: kept whole when it is one short word."""
+    text = str(value).strip()
+    return (
+        "overflow-wrap: normal"
+        if len(text) <= SHORT_VALUE and not any(ch.isspace() for ch in text)
+        else ""
+    )
 
 
 CELL_PADDING = "0.25em 0.6em"
