@@ -676,15 +676,7 @@ def test_the_report_and_the_chapters_write_each_shared_sentence_once(printed_rep
 def test_the_study_chapters_write_no_sentence_that_depends_on_results():
     """What depends on results is glued from rvit.study.text; the chapters' markdown states
     none of version 2's verdicts, and none of its wrong sentences about the order of events."""
-    import nbformat
-
-    markdown = " ".join(
-        cell.source
-        for name in ("08_study", "08_study_evidence")
-        for cell in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
-        if cell.cell_type == "markdown"
-    )
-    flat = " ".join(markdown.split())
+    flat = " ".join(_chapter_source("markdown").split())
     for words in (
         "before the present runs",
         "nothing learned",

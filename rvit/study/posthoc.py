@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from rvit.study.analysis import ExperimentResults, ReadingResult, analyse_reading
+from rvit.study.analysis import (
+    SANITY_FAILS,
+    ExperimentResults,
+    ReadingResult,
+    analyse_reading,
+    sanity_status,
+)
 from rvit.study.design import SMALLEST_EFFECT
 from rvit.study.schema import Contrast, Reading
 
@@ -62,8 +68,6 @@ def sanity_diagnoses(
     """For every sanity check that does not hold, its parts (:func:`split_by_metric`) read from the
     loaded results of its experiment: ``(check, parts)`` pairs, in the readings' order; none when
     every check holds or is not testable."""
-    from rvit.study.analysis import SANITY_FAILS, sanity_status
-
     out = []
     for result in readings:
         if not result.sanity or sanity_status(result) != SANITY_FAILS:
