@@ -490,3 +490,26 @@ def test_a_failed_sanity_check_is_split_post_hoc_into_parts_that_sum_to_it():
     strength = _reading(results, "more images help")
     assert {t.metric for s in strength.contrast.strata for t in s} == {"test.top1"}
     assert posthoc.split_by_metric(strength) == []
+
+
+def test_closing_version_3_keeps_its_registry_and_its_results():
+    """Version 3 is closed (its results answer to the code hash that made them, so the package can
+    change after it): closing asks nothing new of the registry, so it still hashes to what the
+    pre-registration fixed, and every committed result still answers it."""
+    from rvit.study.bench import check_bench
+    from rvit.study.preregistration import read_preregistration, registry_hash
+    from rvit.study.store import ROOT
+
+    v3 = PROFILES["v3"]
+    assert v3.closed and v3.version == 3 and v3.commits
+    doc = read_preregistration(v3)
+    assert registry_hash(v3, doc.smallest_effect) == doc.registry_hash
+    reopened = dataclasses.replace(v3, code=None, commits=())
+    assert registry_hash(reopened, doc.smallest_effect) == doc.registry_hash
+    loaded, problems = analysis.load_study(v3)
+    assert problems == []
+    assert sum(len(r.records) for r in loaded.values()) > 0
+    assert {r.get("code") for res in loaded.values() for r in res.records} == {v3.code}
+    # its memory benchmark is checked against the code that made the results, not today's
+    status = check_bench("length-v3", ROOT / "results" / "v3" / "bench")
+    assert status == "current" or status.startswith("unchecked"), status

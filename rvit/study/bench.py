@@ -232,7 +232,9 @@ def check_bench(
 
     Returns ``'current'``; ``'stale: ...'`` when the file was written from a tree with uncommitted
     changes or when its code (:func:`bench_code_paths`) changed between its recorded commit and
-    ``HEAD`` of the git repository ``repo`` (default: the repository root), and when a study
+    ``HEAD`` of the git repository ``repo`` (default: the repository root) -- for the benchmark of
+    a closed study profile, its last recorded commit instead of ``HEAD``: the code that made the
+    profile's results, which later changes of the package do not touch --, and when a study
     profile's benchmark was measured for another profile or model (:func:`study_mismatch`);
     ``'unchecked: ...'`` when git, the recorded commit or the file is not available; ``'missing'``
     without a file.
@@ -258,8 +260,9 @@ def check_bench(
     known = run_git(folder, "cat-file", "-e", f"{commit}^{{commit}}")
     if known is None or known.returncode != 0:
         return f"unchecked: commit {commit[:10]} is not in this repository"
+    target = _closed_commit(name) or "HEAD"
     changed = run_git(
-        folder, "diff", "--name-only", commit, "HEAD", "--", *bench_code_paths(name, folder)
+        folder, "diff", "--name-only", commit, target, "--", *bench_code_paths(name, folder)
     )
     if changed is None or changed.returncode != 0:
         return "unchecked: git diff failed"
@@ -271,6 +274,16 @@ def check_bench(
         shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
         why.append(f"{len(files)} file(s) of its code changed since {commit[:10]} ({shown})")
     return "stale: " + "; ".join(why) if why else "current"
+
+
+def _closed_commit(name: str) -> str | None:
+    """The last commit of the closed study profile whose benchmark ``name`` is (None otherwise)."""
+    from rvit.study.profiles import PROFILES
+
+    profile = PROFILES.get(bench_profile(name) or "")
+    return (
+        profile.commits[-1] if profile is not None and profile.closed and profile.commits else None
+    )
 
 
 _MEMORY_COMPARED = ("rvit_stream", "rvit_forward", "clipvit_forward")

@@ -86,7 +86,7 @@ MEMORY_SMALLEST_EFFECT = 1.0
 def study_gate(p: Profile) -> LearningGate:
     """The learning gate of profile ``p``: :data:`HELDOUT_GATE` from version 3 on, the training
     accuracy gate of version 2 (:data:`LEARNING_GATE`) for the closed book profile."""
-    return LEARNING_GATE if p.closed else HELDOUT_GATE
+    return LEARNING_GATE if p.version == 2 else HELDOUT_GATE
 
 
 POSITION_MARGIN = 0.03
@@ -220,7 +220,7 @@ def run_config(
         train["camera"] = {**CAMERA_LIMITS, **(camera or {})}
     all_evals: dict[str, dict[str, Any]] = {}
     evals = tuple(evals)
-    if not p.closed and "fit" not in evals:
+    if p.version >= 3 and "fit" not in evals:
         evals = (*evals, "fit")  # from version 3 on the gate reads held-out data: every run has it
     for name in evals:
         if name == "test":

@@ -41,7 +41,7 @@ def _experiment(fn: Callable[[Profile], Experiment]) -> Callable[[Profile], Expe
 def temporal_features(p: Profile) -> Experiment:
     """Train on images, static clips, pseudo-videos, extracted frames or videos; test on videos."""
     # from version 3 on, the image- and video-trained models are also tested on a second test set
-    retest = () if p.closed else ("retest",)
+    retest = () if p.version == 2 else ("retest",)
     configs = {
         "image": run_config(p, modality="image", evals=("test", "probe", *retest)),
         "static_clip": run_config(p, modality="static_clip", evals=("test", "probe")),
@@ -51,7 +51,7 @@ def temporal_features(p: Profile) -> Experiment:
         "framevit": run_config(p, arch="framevit", modality="image", evals=("test",)),
     }
     memory_readings: tuple[Reading, ...] = ()
-    if not p.closed:  # from version 3 on: the released memory against this book's gated one
+    if p.version >= 3:  # from version 3 on: the released memory against this book's gated one
         for modality in ("image", "video"):
             configs[f"{modality}_gated"] = run_config(
                 p, preset="reconstruction", modality=modality, evals=("test",)
@@ -83,7 +83,7 @@ def temporal_features(p: Profile) -> Experiment:
         "Training on still images instead of videos lowers top-1 accuracy on the test videos "
         "(effect: image-trained minus video-trained RViT; claimed negative).",
         pairwise_contrast("test.top1", [("image", "video")], -1),
-        primary=p.closed,
+        primary=p.version == 2,
     )
     direction = Reading(
         "ins.efficiency.weakness",
@@ -93,10 +93,10 @@ def temporal_features(p: Profile) -> Experiment:
         "true class against its reversed partner) less often than the video-trained one "
         "(effect: image minus video, within-pair direction accuracy; claimed negative).",
         pairwise_contrast("test.motion_direction", [("image", "video")], -1),
-        primary=p.closed,
-        sanity=not p.closed,
+        primary=p.version == 2,
+        sanity=p.version >= 3,
     )
-    if p.closed:  # version 2's readings, as they were registered
+    if p.version == 2:  # version 2's readings, as they were registered
         first: tuple[Reading, ...] = (overall,)
         motion: tuple[Reading, ...] = (direction,)
         recurrence: tuple[Reading, ...] = (
@@ -185,7 +185,7 @@ def temporal_features(p: Profile) -> Experiment:
             "cmp.temporal_features",
             "ins.efficiency.weakness",
             "ins.versatility.strength",
-            *(("ins.versatility.weakness",) if p.closed else ()),
+            *(("ins.versatility.weakness",) if p.version == 2 else ()),
         ),
         configs=configs,
         readings=readings,
@@ -267,7 +267,7 @@ def attention(p: Profile) -> Experiment:
         smallest_effect=SMALLEST_EFFECT,
     )
     readings = (
-        *(() if p.closed else (stills,)),
+        *(() if p.version == 2 else (stills,)),
         Reading(
             "cmp.attention",
             "spatial features",
@@ -275,7 +275,7 @@ def attention(p: Profile) -> Experiment:
             "the appearance classes of the test videos (effect: hybrid minus linear, from each "
             "preset; claimed positive).",
             pairwise_contrast("test.appearance", pairs, 1, PRESET_LABELS),
-            primary=p.closed,
+            primary=p.version == 2,
         ),
         Reading(
             "cmp.attention",
@@ -401,7 +401,7 @@ def memory(p: Profile) -> Experiment:
                 "peak_mb.longest", [("rvit_stream", "rvit_forward")], -1, units="MiB"
             ),
             primary=True,
-            smallest_effect=None if p.closed else MEMORY_SMALLEST_EFFECT,
+            smallest_effect=None if p.version == 2 else MEMORY_SMALLEST_EFFECT,
         ),
         Reading(
             "cmp.memory",
@@ -437,12 +437,12 @@ def memory(p: Profile) -> Experiment:
         readings=readings,
         seeds=(),
         metric="peak memory (MiB) against frames, from results/bench/length.json"
-        if p.closed
+        if p.version == 2
         else "peak memory (MiB) against frames at the profile's model, from "
         f"bench/length-{p.name}.json",
-        bench="length" if p.closed else f"length-{p.name}",
+        bench="length" if p.version == 2 else f"length-{p.name}",
         notes="Measured by the efficiency benchmark (chapter 9); repeats play the role of seeds."
-        if p.closed
+        if p.version == 2
         else "Measured by benchmarks/bench_study_memory.py at the model every configuration of "
         "this profile uses; each repeat is a fresh process, and repeats play the role of seeds.",
     )
@@ -584,7 +584,7 @@ def video_length(p: Profile) -> Experiment:
         ),
     )
     readings = (
-        *(() if p.closed else proposal),
+        *(() if p.version == 2 else proposal),
         Reading(
             "cmp.video_length",
             "unseen lengths",
@@ -593,14 +593,14 @@ def video_length(p: Profile) -> Experiment:
             f"training (effect: fixed minus variable, mean over lengths {unseen}; claimed "
             f"negative).",
             Contrast((terms,), -1),
-            primary=p.closed,
+            primary=p.version == 2,
         ),
     )
     return Experiment(
         name="video_length",
         title="Video length: fixed or variable clips in training",
         question="How does accuracy change with test length; does variable-length training help?",
-        claims=("cmp.video_length", *(() if p.closed else ("ins.versatility.weakness",))),
+        claims=("cmp.video_length", *(() if p.version == 2 else ("ins.versatility.weakness",))),
         configs=configs,
         readings=readings,
         seeds=p.seeds,
@@ -622,7 +622,7 @@ def efficiency(p: Profile) -> Experiment:
     }
     margin = APPEARANCE_MARGIN
     extraction: tuple[Reading, ...] = ()
-    if not p.closed:
+    if p.version >= 3:
         extraction = (
             Reading(
                 "ins.efficiency.strength",
@@ -643,9 +643,9 @@ def efficiency(p: Profile) -> Experiment:
             "Image training avoids the cost of video training: it needs fewer training FLOPs "
             "(effect: log10 of image over video training FLOPs; claimed negative).",
             pairwise_contrast("train.log10_flops", [("image", "video")], -1, units="log10"),
-            primary=p.closed,
+            primary=p.version == 2,
             exact=True,
-            sanity=not p.closed,
+            sanity=p.version >= 3,
         ),
         *extraction,
         Reading(
@@ -689,7 +689,7 @@ def scalability(p: Profile) -> Experiment:
     }
     small, large = _size_id(min(p.train_sizes)), _size_id(max(p.train_sizes))
     weakness: tuple[Reading, ...] = ()
-    if not p.closed:
+    if p.version >= 3:
         weakness = (
             Reading(
                 "ins.scalability.weakness",
@@ -741,8 +741,8 @@ def scalability(p: Profile) -> Experiment:
                 ),
                 -1,
             ),
-            primary=p.closed,
-            sanity=not p.closed,
+            primary=p.version == 2,
+            sanity=p.version >= 3,
         ),
     )
     return Experiment(

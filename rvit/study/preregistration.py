@@ -351,7 +351,7 @@ def _margin_text(reading: Reading) -> str:
 def _test_text(prof: Profile, reading: Reading) -> str:
     """The test a reading gets: from version 3 on, readings of per-video accuracies are tested by
     the hierarchical bootstrap (its two-sided p-value, or its TOST against the margin)."""
-    if prof.closed or reading.exact or reading.contrast.units != "accuracy":
+    if prof.version == 2 or reading.exact or reading.contrast.units != "accuracy":
         return reading.test
     return "TOST (bootstrap)" if reading.margin is not None else "bootstrap, two-sided"
 
@@ -397,7 +397,7 @@ def _seeds_text(seeds: Sequence[int]) -> str:
 def _analysis_rule(prof: Profile) -> list[str]:
     from rvit.study.stats import ALPHA, LEVEL
 
-    if not prof.closed:
+    if prof.version >= 3:
         return [
             "* Unit: the seed. A reading's strata are averaged within each seed, so `n` seeds give "
             "`n` effects. Each seed is tested on test sets drawn from that seed "

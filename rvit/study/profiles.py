@@ -33,6 +33,13 @@ class Profile:
     (:func:`rvit.study.datasets.eval_data_seed`), so the seeds' spread includes the test set's
     sampling; False (every profile so far): every seed is evaluated on the same sets, of seed
     ``test_seed`` (``fit_val``: ``test_seed + 1``).
+    ``version``: the study version whose design the profile's registry builds: 2 (the book
+    profile: version 2's readings, training-accuracy gate and evaluation sets, as registered then)
+    or 3 (every later profile: held-out gate, per-seed test sets, the readings of version 3).
+    ``code`` and ``commits``: set once a version's results are complete (the profile is then
+    *closed*): the code hash that made them and the clean commits they came from. A closed
+    profile's results answer to that hash, not today's code, so the package can change after it;
+    closing changes nothing of what the registry asks for (``version`` keeps the design).
     ``preregistered``: the profile must be pre-registered before it runs
     (:mod:`rvit.study.preregistration`): ``study run`` refuses it while no pre-registration document
     exists, or while the registry differs from the one it registered and no recorded deviation
@@ -72,6 +79,7 @@ class Profile:
     seeds_together: int = 1
     compile: bool = False
     preregistered: bool = False
+    version: int = 3
 
     @property
     def closed(self) -> bool:
@@ -91,6 +99,8 @@ class Profile:
         }
 
     def __post_init__(self) -> None:
+        if self.version not in (2, 3):
+            raise ValueError(f"profile {self.name!r}: version must be 2 or 3, got {self.version!r}")
         if self.seeds_together < 1:
             raise ValueError(
                 f"profile {self.name!r}: seeds_together must be >= 1, got {self.seeds_together}"
@@ -174,6 +184,7 @@ PROFILES: dict[str, Profile] = {
             "71d8b4e7e1f8f49dd4b49decade3e8112eeb8f47",
             "84db80d7c104ae7c48823fedd25190b07d56c19a",
         ),
+        version=2,
     ),
     "v3": Profile(
         name="v3",
@@ -212,6 +223,10 @@ PROFILES: dict[str, Profile] = {
         seeds_together=6,
         compile=True,
         preregistered=True,
+        # version 3 is closed: its 756 results were made by this code at the clean commit tagged
+        # study-v3-preregistration (the code the study-speed work changed afterwards)
+        code="8d01b8a5ed4a4897",
+        commits=("cf6c0b20ee9ca7d70e4968d19b462313a62bf4ad",),
     ),
     "full": Profile(
         name="full",

@@ -1523,7 +1523,7 @@ def print_report(
     notes = inference_notes(readings, len(prof.seeds))
     out = Path(results_dir) if results_dir is not None else default_results_dir(prof)
     wall, cpu, runs = study_compute(loaded)
-    open_ = not prof.closed
+    open_ = prof.version >= 3
     if open_:
         middle = [
             *_open_inference_lines(notes),
