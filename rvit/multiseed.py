@@ -141,7 +141,7 @@ def fit_seeds(
         }
         for g in single.param_groups
     ]
-    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, foreach=single.defaults["foreach"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: warmup_cosine(step, warmup_steps, total_steps)
     )

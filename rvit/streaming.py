@@ -57,7 +57,15 @@ def make_pos_embed(cfg: RViTConfig, num_frames: int) -> PosEmbed:
 
 
 def check_finite(x: Tensor, what: str) -> None:
-    """Raise when ``x`` holds a NaN or an infinity (``what`` names it in the message)."""
+    """Raise when ``x`` holds a NaN or an infinity (``what`` names it in the message).
+
+    The sum of ``x`` is finite whenever every element is (a NaN or an infinity makes it NaN or
+    infinite), so one reduction settles the common case; only a sum that is not finite (a bad
+    element, or finite values so large that their sum overflows) asks ``isfinite`` element by
+    element. On a training batch this costs one pass instead of ``isfinite``'s several.
+    """
+    if x.is_floating_point() and torch.isfinite(x.sum()):
+        return
     if not torch.isfinite(x).all():
         raise ValueError(f"{what} contains NaN or inf values")
 

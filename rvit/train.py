@@ -210,7 +210,9 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr)
+    # foreach: one call per operation over all weights instead of a Python loop over each weight
+    # (a small model has dozens of small weights, and the loop cost a tenth of its step)
+    return torch.optim.AdamW(groups, lr=config.lr, foreach=True)
 
 
 # ----------------------------------------------------------------------------------------------

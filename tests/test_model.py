@@ -609,3 +609,20 @@ def test_hybrid_fused_attention_splits_the_heads_between_the_kernels():
     a, weights = attn(u, g, return_weights=True)
     assert a.shape == (2, 5, 32) and weights.shape == (2, 4, 5, 5)
     close(weights.sum(-1), torch.ones(2, 4, 5))
+
+
+def test_the_finiteness_check_settles_on_the_sum_and_never_misses():
+    from rvit.streaming import check_finite
+
+    big = torch.full((4, 3), 3e38)  # every value finite, their sum overflows to inf
+    check_finite(big, "x")
+    check_finite(torch.zeros(0), "x")
+    check_finite(torch.arange(6), "x")  # integers are always finite
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x = torch.rand(2, 5, 3)
+        x[1, 4, 2] = bad
+        with pytest.raises(ValueError, match="a batch contains NaN or inf values"):
+            check_finite(x, "a batch")
+    mixed = torch.tensor([float("inf"), -float("inf"), 1.0])  # a sum that is NaN, not inf
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_finite(mixed, "x")

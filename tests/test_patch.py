@@ -27,6 +27,22 @@ def test_patch_embed_is_a_linear_map_of_each_patch():
     close(tokens, expected)
 
 
+def test_patch_embed_equals_its_strided_convolution():
+    # the patches are cut out and multiplied, not convolved: the same map of the same weights
+    embed = PatchEmbed2d(patch_size=8, in_chans=3, dim=48)
+    frame = torch.rand(5, 3, 32, 24)
+    conv = embed.proj(frame).flatten(2).transpose(1, 2)  # (B, N, D), patches row-major
+    close(embed(frame), conv)
+    assert embed(frame).is_contiguous()
+    grads = []
+    for out in (embed(frame), embed.proj(frame).flatten(2).transpose(1, 2)):
+        embed.zero_grad()
+        out.square().sum().backward()
+        grads.append((embed.proj.weight.grad.clone(), embed.proj.bias.grad.clone()))
+    close(grads[0][0], grads[1][0], atol=1e-3)
+    close(grads[0][1], grads[1][1], atol=1e-3)
+
+
 def test_patch_embed_video_embeds_each_frame_alone():
     embed = PatchEmbed2d(4, 3, 8)
     clip = torch.randn(2, 3, 3, 8, 8)

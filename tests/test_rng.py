@@ -3,6 +3,7 @@
 import random
 
 import numpy as np
+import pytest
 import torch
 
 from rvit.utils import call_with_rng_isolated
@@ -84,3 +85,59 @@ def test_items_that_draw_no_random_numbers_are_read_without_seeding(monkeypatch)
     monkeypatch.setattr(type(clips), "random_items", property(lambda self: True))
     seeded = batches(clips)
     assert all(torch.equal(a, b) for a, b in zip(direct, seeded, strict=True))
+
+
+def test_a_batch_read_at_once_equals_its_items_read_one_by_one():
+    from rvit.data import SyntheticActions
+    from rvit.data.clips import as_training_set, stack_clips
+
+    stills = SyntheticActions("train", "image", num_samples=20, frames=4, image_size=16)
+    fixed = SyntheticActions("train", "video", num_samples=20, frames=4, image_size=16)
+    varied = SyntheticActions("train", "video", num_samples=20, frames=(2, 6), image_size=16)
+    index = [7, 0, 19, 3, 7]
+    for data, modality, frames in [
+        (stills, "image", None),
+        (fixed, "video", None),
+        (fixed, "video", 3),
+        (varied, "video", 5),
+        (stills, "static_clip", 3),  # a view without a batch read of its own: item by item
+    ]:
+        view = as_training_set(data, modality, frames)
+        videos, labels = view.stack_items(index)
+        one_by_one, _, expected = stack_clips([view[i] for i in index])
+        assert torch.equal(videos, one_by_one) and torch.equal(labels, expected)
+    uncached = SyntheticActions(
+        "train", "video", num_samples=20, frames=4, image_size=16, cache=False
+    )
+    assert torch.equal(uncached.stack_items(index)[0], fixed.stack_items(index)[0])
+    with pytest.raises(ValueError, match="different lengths"):
+        varied.stack_items(range(20))  # clips of 2 to 6 frames, no length to resample them to
+    with pytest.raises(IndexError, match="out of range"):
+        stills.stack_items([20])
+
+
+def test_the_loader_reads_whole_batches_to_the_same_batches(monkeypatch):
+    from rvit.data import SyntheticActions
+    from rvit.data.clips import FixedLengthClips, as_training_set
+    from rvit.data.loader import make_loader
+
+    data = SyntheticActions("train", "video", num_samples=22, frames=(3, 7), image_size=16)
+    clips = as_training_set(data, "video", 4)
+
+    def batches():
+        loader, sampler, _ = make_loader(clips, 8, shuffle=True, seed=5, variable_length=False)
+        sampler.set_epoch(2)
+        sampler.start = 3  # a resumed epoch skips its first samples, read either way
+        return list(loader)
+
+    stacked = batches()
+    reads = []
+    monkeypatch.setattr(FixedLengthClips, "__getitem__", lambda self, i: reads.append(i))
+    batches()  # the whole-batch path never reads an item alone
+    assert reads == []
+    monkeypatch.undo()
+    monkeypatch.setattr(FixedLengthClips, "random_items", property(lambda self: True))
+    one_by_one = batches()  # what items that draw random numbers get: one seeded read each
+    assert [len(b[2]) for b in stacked] == [8, 8, 3]
+    for (a, la, ya), (b, lb, yb) in zip(stacked, one_by_one, strict=True):
+        assert torch.equal(a, b) and la is None and lb is None and torch.equal(ya, yb)

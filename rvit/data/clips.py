@@ -86,6 +86,13 @@ class _ClipView(Dataset):
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def stack_items(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Items ``indices`` as one batch: clips ``(B, T, C, H, W)`` and labels ``(B,)``, equal to
+        :func:`stack_clips` of the items; a view whose base data set can read a batch at once
+        (``stack_items``, as :class:`rvit.data.SyntheticActions` does) reads it so."""
+        videos, _, labels = stack_clips([self[i] for i in indices])
+        return videos, labels
+
     #: Whether :meth:`clip` draws random numbers (a random camera move does).
     clip_is_random = False
     #: Items are clips (:func:`item_kind` reads this instead of an item).
@@ -109,6 +116,12 @@ class StillClips(_ClipView):
 
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         return x.unsqueeze(0)
+
+    def stack_items(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not hasattr(self.base, "stack_items"):
+            return super().stack_items(indices)
+        images, labels = self.base.stack_items(indices)
+        return images.unsqueeze(1), labels
 
 
 class StaticClips(_ClipView):
@@ -156,6 +169,11 @@ class FixedLengthClips(_ClipView):
 
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         return x[uniform_indices(x.shape[0], self.frames)]
+
+    def stack_items(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not hasattr(self.base, "stack_items"):
+            return super().stack_items(indices)
+        return self.base.stack_items(indices, frames=self.frames)
 
 
 def as_training_set(

@@ -72,6 +72,26 @@ class _SeededItems(Dataset):
         return call_with_rng_isolated(lambda: self.dataset[index], seed)
 
 
+class _StackedItems(Dataset):
+    """Loads a whole batch at once: ``dataset.stack_items`` of the batch's indices, for a data set
+    whose items draw no random numbers (their seeds would change nothing). The batch equals
+    :func:`~rvit.data.clips.stack_clips` of its items, read one gather instead of one call each."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, keys: list[tuple[int, int]]) -> tuple[torch.Tensor, None, torch.Tensor]:
+        videos, labels = self.dataset.stack_items([index for index, _ in keys])
+        return videos, None, labels
+
+
+def _as_is(batch: Any) -> Any:
+    return batch
+
+
 def make_loader(
     dataset: Dataset,
     batch_size: int,
@@ -87,13 +107,29 @@ def make_loader(
     """The training ``DataLoader``: per-process shard (``DistributedSampler``), seeded samples.
 
     Returns ``(loader, sampler, generator)``; call ``sampler.set_epoch(e)`` before each epoch.
-    Batches are ``(videos (B, T, C, H, W), lengths (B,) or None, labels (B,))``.
+    Batches are ``(videos (B, T, C, H, W), lengths (B,) or None, labels (B,))``. A data set of
+    fixed-length clips that draws no random numbers and reads a batch at once (``stack_items``)
+    is read a batch at a time, to the same batches.
     """
     base = DistributedSampler(
         dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=False
     )
     sampler = _SeededSampler(base, seed)
     generator = make_generator(seed)
+    stackable = hasattr(dataset, "stack_items") and not getattr(dataset, "random_items", True)
+    if stackable and not variable_length:
+        # one read per batch: the batch sampler hands the data set a batch's (index, seed) keys
+        loader = DataLoader(
+            _StackedItems(dataset),
+            batch_size=None,
+            sampler=torch.utils.data.BatchSampler(sampler, batch_size, drop_last=False),
+            collate_fn=_as_is,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            generator=generator,
+            worker_init_fn=worker_init_fn,
+        )
+        return loader, sampler, generator
     loader = DataLoader(
         _SeededItems(dataset),
         batch_size=batch_size,
