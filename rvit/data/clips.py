@@ -173,7 +173,7 @@ class FixedLengthClips(_ClipView):
     def stack_items(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         if not hasattr(self.base, "stack_items"):
             return super().stack_items(indices)
-        return self.base.stack_items(indices, frames=self.frames)
+        return self.base.stack_items(indices, lambda n: uniform_indices(n, self.frames))
 
 
 def as_training_set(

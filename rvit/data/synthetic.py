@@ -864,28 +864,26 @@ class SyntheticActions(Dataset):
         return x, self.targets[index]
 
     def stack_items(
-        self, indices: Sequence[int], frames: int | None = None
+        self, indices: Sequence[int], select: Callable[[int], Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """Items ``indices`` as one batch: ``(B, C, H, W)`` stills or ``(B, T, C, H, W)`` clips,
         and their labels ``(B,)``; equal to stacking ``self[i]`` for each index.
 
-        ``frames``: resample each clip to ``frames`` evenly spaced frames first
-        (:func:`rvit.data.clips.uniform_indices`), as :class:`~rvit.data.clips.FixedLengthClips`
-        does item by item. From the cache and without a ``transform`` the batch is read with one
-        gather and one conversion to float, not one per sample (the training loader uses this:
-        per-sample reads were a fifth of a small model's training step); otherwise items are read
-        one by one. Clips of different lengths without ``frames`` raise ``ValueError``.
+        ``select``: for clips, a function of a clip's length that gives the indices of the frames
+        to keep, e.g. evenly spaced ones (:class:`rvit.data.clips.FixedLengthClips` passes its
+        resampling). From the cache and without a ``transform`` the batch is read with one gather
+        and one conversion to float, not one per sample (the training loader uses this: per-sample
+        reads were a fifth of a small model's training step); otherwise items are read one by one.
+        Clips that end up of different lengths raise ``ValueError``.
         """
-        from rvit.data.clips import uniform_indices
-
         index = torch.tensor([self._check_index(i) for i in indices], dtype=torch.long)
         if not self.cache or self.transform is not None:
             items = [self[int(i)][0] for i in index]
-            if frames is not None and self.modality == "video":
-                items = [x[uniform_indices(x.shape[0], frames)] for x in items]
+            if select is not None and self.modality == "video":
+                items = [x[select(x.shape[0])] for x in items]
             shapes = {tuple(x.shape) for x in items}
             if len(shapes) > 1:
-                raise ValueError(f"items {indices} have different shapes {sorted(shapes)}")
+                raise ValueError(f"items {list(indices)} have different shapes {sorted(shapes)}")
             return torch.stack(items), self._labels[index]
         for chunk in (index // self._chunk).unique().tolist():
             self._fill(chunk)
@@ -893,16 +891,14 @@ class SyntheticActions(Dataset):
         if self.modality == "image":
             return self._store[starts].float().div_(255), self._labels[index]
         lengths = [self.lengths[i] for i in index.tolist()]
-        if frames is None:
-            if len(set(lengths)) > 1:
-                raise ValueError(
-                    f"clips {indices} have different lengths {sorted(set(lengths))}: pass frames "
-                    "to resample them to one length"
-                )
-            rows = torch.arange(lengths[0]).expand(len(lengths), -1)
-        else:
-            by_length = {n: uniform_indices(n, frames) for n in set(lengths)}
-            rows = torch.stack([by_length[n] for n in lengths])
+        by_length = {n: torch.arange(n) if select is None else select(n) for n in set(lengths)}
+        kept = {len(rows) for rows in by_length.values()}
+        if len(kept) > 1:
+            raise ValueError(
+                f"clips {list(indices)} have different lengths {sorted(kept)}: select frames "
+                "to bring them to one length"
+            )
+        rows = torch.stack([by_length[n] for n in lengths])
         return self._store[starts[:, None] + rows].float().div_(255), self._labels[index]
 
     def render(self, index: int, label: int | None = None) -> Tensor:
