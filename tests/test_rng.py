@@ -90,6 +90,7 @@ def test_items_that_draw_no_random_numbers_are_read_without_seeding(monkeypatch)
 def test_a_batch_read_at_once_equals_its_items_read_one_by_one():
     from rvit.data import SyntheticActions
     from rvit.data.clips import as_training_set, stack_clips
+    from rvit.data.loader import make_loader
 
     stills = SyntheticActions("train", "image", num_samples=20, frames=4, image_size=16)
     fixed = SyntheticActions("train", "video", num_samples=20, frames=4, image_size=16)
@@ -112,6 +113,9 @@ def test_a_batch_read_at_once_equals_its_items_read_one_by_one():
     assert torch.equal(uncached.stack_items(index)[0], fixed.stack_items(index)[0])
     with pytest.raises(ValueError, match="different lengths"):
         varied.stack_items(range(20))  # clips of 2 to 6 frames, no length to resample them to
+    loader, _, _ = make_loader(varied, 20, shuffle=False, seed=0, variable_length=False)
+    with pytest.raises(ValueError, match="train with variable_length=True, or set frames=T"):
+        next(iter(loader))  # the batch read at once says what the item-by-item one says
     with pytest.raises(IndexError, match="out of range"):
         stills.stack_items([20])
 

@@ -895,8 +895,8 @@ class SyntheticActions(Dataset):
         kept = {len(rows) for rows in by_length.values()}
         if len(kept) > 1:
             raise ValueError(
-                f"clips {list(indices)} have different lengths {sorted(kept)}: select frames "
-                "to bring them to one length"
+                f"clips in a batch have different lengths {sorted(set(lengths))}; train with "
+                "variable_length=True, or set frames=T to resample every video to T frames"
             )
         rows = torch.stack([by_length[n] for n in lengths])
         return self._store[starts[:, None] + rows].float().div_(255), self._labels[index]
