@@ -242,9 +242,9 @@ def main(argv: list[str]) -> int:
             "ratio_v3_setting_same_batch": medians["today, v3 setting"]
             / medians["baseline, one seed, v3 setting"],
             "compile_cpu_s_first_process": compile_cpu[modality],
-            # what each compiled process paid before its timed run: tracing the model again and
-            # loading its kernels from the warm cache, over one epoch (a study worker pays this
-            # once per configuration, then trains all its runs)
+            # what each compiled process paid before its timed run: one untimed epoch of training,
+            # tracing the model again and loading its kernels from the warm cache included (a study
+            # worker pays the tracing once per configuration, then trains all its runs)
             "warmup_cpu_s": {k: statistics.median(v) for k, v in warmups[modality].items()},
         }
         print(
