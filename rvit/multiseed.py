@@ -43,7 +43,7 @@ from torch.utils.data import Dataset
 from rvit.data.clips import as_training_set
 from rvit.data.loader import make_loader
 from rvit.streaming import check_finite
-from rvit.train import History, TrainConfig, _make_optimizer, warmup_cosine
+from rvit.train import History, TrainConfig, _adamw_kernel, _make_optimizer, warmup_cosine
 from rvit.utils import resolve_device
 
 __all__ = ["fit_seeds", "group_problem"]
@@ -141,8 +141,7 @@ def fit_seeds(
         }
         for g in single.param_groups
     ]
-    kernel = {k: single.defaults[k] for k in ("fused", "foreach") if single.defaults[k]}
-    optimizer = torch.optim.AdamW(groups, lr=config.lr, **kernel)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, **_adamw_kernel(list(params.values())))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: warmup_cosine(step, warmup_steps, total_steps)
     )
@@ -156,7 +155,6 @@ def fit_seeds(
         from rvit.compile import compile_for_seeds
 
         batched = compile_for_seeds(batched, device)
-    inputs: dict[tuple[int, ...], torch.Tensor] = {}  # one reused batch tensor per batch shape
     records: list[list[dict[str, Any]]] = [[] for _ in models]
     step = 0
     for epoch in range(config.epochs):
@@ -165,9 +163,7 @@ def fit_seeds(
         totals = torch.zeros(count, 3, dtype=torch.float64)  # loss sum, correct, samples
         tick = time.perf_counter()
         for batches in zip(*(loader for loader, _, _ in loaders), strict=True):
-            videos = _stack_into(inputs, [v for v, _, _ in batches]).to(
-                device
-            )  # (S, B, T, C, H, W)
+            videos = torch.stack([v for v, _, _ in batches]).to(device)  # (S, B, T, C, H, W)
             labels = torch.stack([y for _, _, y in batches]).to(device)  # (S, B)
             check_finite(videos, "a training batch")
             logits = batched(params, buffers, videos).float()  # (S, B, K)
@@ -234,18 +230,3 @@ def _clip_per_seed(stacked: list[torch.Tensor], max_norm: float) -> None:
     scale = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)
     for g in grads:
         g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
-
-
-def _stack_into(
-    buffers: dict[tuple[int, ...], torch.Tensor], items: list[torch.Tensor]
-) -> torch.Tensor:
-    """``torch.stack(items)`` written into a tensor kept in ``buffers`` for that shape and reused.
-
-    A group's batch of clips is tens of megabytes; a fresh one each step costs the operating system's
-    zeroing of new pages as well as the copy (a batch above the C allocator's largest reused block
-    is handed back to the system when freed)."""
-    shape = (len(items), *items[0].shape)
-    out = buffers.get(shape)
-    if out is None or out.dtype != items[0].dtype:
-        out = buffers[shape] = torch.empty(shape, dtype=items[0].dtype)
-    return torch.stack(items, out=out)
