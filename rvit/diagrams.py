@@ -514,30 +514,7 @@ def study_design(
         fig, ax = _canvas(4.8)
         top, h = 4.75, 2.1  # the pipeline's boxes: top edge and height
         columns = [
-            (
-                0.86,
-                1.68,
-                "Configurations",
-                [
-                    f"{experiments} experiments,",
-                    f"{configurations} distinct training",
-                    "configurations, e.g.",
-                    "trained on:",
-                ]
-                + [f"· {t}" for t in training],
-            ),
-            (
-                2.62,
-                1.5,
-                f"× {seeds} seeds",
-                [
-                    "each configuration",
-                    "trained once per",
-                    "seed; the seed is",
-                    f"the unit: {seeds} values",
-                    "per reading",
-                ],
-            ),
+            *training_columns(training, experiments, configurations, seeds),
             (
                 4.26,
                 1.46,
@@ -565,59 +542,116 @@ def study_design(
                 ],
             ),
         ]
-        for i, (x, w, title, lines) in enumerate(columns):
-            _box(ax, x, top - h / 2, w, h, "", GREY, "white")
-            _text(ax, x, top - 0.2, title, size=TEXT, weight="bold")
-            text = "\n".join(lines)
-            _text(ax, x - w / 2 + 0.1, top - 0.38, text, size=SMALL, ha="left", va="top")
-            if i:
-                prev_x, prev_w = columns[i - 1][:2]
-                _arrow(ax, (prev_x + prev_w / 2, top - h / 2), (x - w / 2, top - h / 2))
-        # the verdict rule, tried in order
-        box_top = 2.33
-        _arrow(ax, (6.03, top - h), (6.03, box_top))
-        _box(ax, WIDTH / 2, box_top / 2 + 0.01, WIDTH - 0.04, box_top - 0.04, "", GREY, "#fafafa")
-        title = "Verdict of each reading, the first rule that applies"
-        _text(ax, 0.15, box_top - 0.2, title, size=TEXT, weight="bold", ha="left")
         rules = [
             (
                 "not testable",
-                GREY,
-                GREY_FILL,
                 f"a configuration it uses trains below {gate:.0%} of its data's ceiling (it "
                 "did not learn)",
             ),
             (
                 "supported",
-                HEAD,
-                HEAD_FILL,
                 f"p ≤ {alpha:g} after Holm's correction over the claims' primary readings, "
                 "and the\ninterval excludes 0 on the claimed side (secondary readings: "
                 "uncorrected)",
             ),
             (
                 "contradicted",
-                "#8e2a2a",
-                "#f6dcdc",
                 "the same on the other side; with a margin: the interval lies wholly outside it",
             ),
             (
                 "equivalent",
-                TOKEN,
-                TOKEN_FILL,
                 f"with a margin: TOST p ≤ {alpha:g} and the {1 - 2 * alpha:.0%} interval "
                 "inside ± margin",
             ),
-            ("inconclusive", MEMORY, MEMORY_FILL, "otherwise"),
+            ("inconclusive", "otherwise"),
         ]
-        y = box_top - 0.4
-        for name, color, fill, rule in rules:
-            row = 0.33 + 0.17 * rule.count("\n")  # the row's height
-            y -= row / 2
-            _box(ax, 0.82, y, 1.3, 0.28, name, color, fill, size=SMALL, weight="bold")
-            _text(ax, 1.6, y, rule, size=SMALL, ha="left", va="center")
-            y -= row / 2
+        draw_pipeline(ax, columns, top, h, rules, box_top=2.33)
     return fig
+
+
+VERDICT_COLORS: dict[str, tuple[str, str]] = {
+    "not testable": (GREY, GREY_FILL),
+    "supported": (HEAD, HEAD_FILL),
+    "contradicted": ("#8e2a2a", "#f6dcdc"),
+    "equivalent": (TOKEN, TOKEN_FILL),
+    "inconclusive": (MEMORY, MEMORY_FILL),
+}
+"""Each verdict's edge and fill colour in the study's design figures."""
+
+
+def training_columns(
+    training: Sequence[str], experiments: int, configurations: int, seeds: int
+) -> list[tuple[float, float, str, list[str]]]:
+    """The first two boxes of a study's pipeline (:func:`draw_pipeline`): what it trains, and the
+    seeds of each configuration."""
+    return [
+        (
+            0.86,
+            1.68,
+            "Configurations",
+            [
+                f"{experiments} experiments,",
+                f"{configurations} distinct training",
+                "configurations, e.g.",
+                "trained on:",
+            ]
+            + [f"· {t}" for t in training],
+        ),
+        (
+            2.62,
+            1.5,
+            f"× {seeds} seeds",
+            [
+                "each configuration",
+                "trained once per",
+                "seed; the seed is",
+                f"the unit: {seeds} values",
+                "per reading",
+            ],
+        ),
+    ]
+
+
+def draw_pipeline(
+    ax: Axes,
+    columns: Sequence[tuple[float, float, str, Sequence[str]]],
+    top: float,
+    h: float,
+    rules: Sequence[tuple[str, str]],
+    box_top: float,
+) -> None:
+    """A study's design on ``ax``: its pipeline above the rule that gives each reading's verdict.
+
+    Args:
+        columns: the pipeline's boxes, left to right, as ``(centre x, width, title, lines)``; each
+            points to the next, and the last one down to the rules.
+        top, h: the boxes' top edge and height.
+        rules: ``(verdict, when)`` in the order they are tried, each verdict a key of
+            :data:`VERDICT_COLORS`; a ``when`` may hold line breaks.
+        box_top: the top edge of the rules' box, which spans the figure's width.
+    """
+    for i, (x, w, title, lines) in enumerate(columns):
+        _box(ax, x, top - h / 2, w, h, "", GREY, "white")
+        _text(ax, x, top - 0.2, title, size=TEXT, weight="bold")
+        text = "\n".join(lines)
+        _text(ax, x - w / 2 + 0.1, top - 0.38, text, size=SMALL, ha="left", va="top")
+        if i:
+            prev_x, prev_w = columns[i - 1][:2]
+            _arrow(ax, (prev_x + prev_w / 2, top - h / 2), (x - w / 2, top - h / 2))
+    # the verdict rule, tried in order
+    last_x = columns[-1][0]
+    _arrow(ax, (last_x, top - h), (last_x, box_top))
+    _box(ax, WIDTH / 2, box_top / 2 + 0.01, WIDTH - 0.04, box_top - 0.04, "", GREY, "#fafafa")
+    title = "Verdict of each reading, the first rule that applies"
+    _text(ax, 0.15, box_top - 0.2, title, size=TEXT, weight="bold", ha="left")
+    y = box_top - 0.4
+    for name, rule in rules:
+        color, fill = VERDICT_COLORS[name]
+        row = 0.33 + 0.17 * rule.count("\n")  # the row's height
+        y -= row / 2
+        _box(ax, 0.82, y, 1.3, 0.28, name, color, fill, size=SMALL, weight="bold")
+        _text(ax, 1.6, y, rule, size=SMALL, ha="left", va="center")
+        y -= row / 2
 
 
 # ------------------------------------------------------------------------------------------------

@@ -785,30 +785,7 @@ def study_design(
         fig, ax = d._canvas(5.1)
         top, h = 5.05, 2.15  # the pipeline's boxes: top edge and height
         columns = [
-            (
-                0.86,
-                1.68,
-                "Configurations",
-                [
-                    f"{experiments} experiments,",
-                    f"{configurations} distinct training",
-                    "configurations, e.g.",
-                    "trained on:",
-                ]
-                + [f"· {t}" for t in training],
-            ),
-            (
-                2.62,
-                1.5,
-                f"× {seeds} seeds",
-                [
-                    "each configuration",
-                    "trained once per",
-                    "seed; the seed is",
-                    f"the unit: {seeds} values",
-                    "per reading",
-                ],
-            ),
+            *d.training_columns(training, experiments, configurations, seeds),
             (
                 4.26,
                 1.46,
@@ -836,65 +813,28 @@ def study_design(
                 ],
             ),
         ]
-        for i, (x, w, title, lines) in enumerate(columns):
-            d._box(ax, x, top - h / 2, w, h, "", d.GREY, "white")
-            d._text(ax, x, top - 0.2, title, size=d.TEXT, weight="bold")
-            text = "\n".join(lines)
-            d._text(ax, x - w / 2 + 0.1, top - 0.38, text, size=d.SMALL, ha="left", va="top")
-            if i:
-                prev_x, prev_w = columns[i - 1][:2]
-                d._arrow(ax, (prev_x + prev_w / 2, top - h / 2), (x - w / 2, top - h / 2))
-        # the verdict rule, tried in order
-        box_top = 2.58
-        d._arrow(ax, (6.03, top - h), (6.03, box_top))
-        d._box(
-            ax,
-            d.WIDTH / 2,
-            box_top / 2 + 0.01,
-            d.WIDTH - 0.04,
-            box_top - 0.04,
-            "",
-            d.GREY,
-            "#fafafa",
-        )
-        title = "Verdict of each reading, the first rule that applies"
-        d._text(ax, 0.15, box_top - 0.2, title, size=d.TEXT, weight="bold", ha="left")
         rules = [
             (
                 "not testable",
-                d.GREY,
-                d.GREY_FILL,
                 f"a configuration it uses scores below {gate:.0%} of its ceiling on held-out\n"
                 "data, in eval mode (it did not learn)",
             ),
             (
                 "supported",
-                d.HEAD,
-                d.HEAD_FILL,
                 f"p ≤ {alpha:g} after Holm's correction over the claims' primary readings, "
                 "and the\ninterval excludes 0 on the claimed side (secondary readings: "
                 "uncorrected;\nsanity checks, true by construction: apart, never a verdict)",
             ),
             (
                 "contradicted",
-                "#8e2a2a",
-                "#f6dcdc",
                 "the same on the other side; with a margin: the interval lies wholly outside it",
             ),
             (
                 "equivalent",
-                d.TOKEN,
-                d.TOKEN_FILL,
                 f"with a margin: TOST p ≤ {alpha:g} and the {1 - 2 * alpha:.0%} interval "
                 "inside ± margin",
             ),
-            ("inconclusive", d.MEMORY, d.MEMORY_FILL, "otherwise"),
+            ("inconclusive", "otherwise"),
         ]
-        y = box_top - 0.4
-        for name, color, fill, rule in rules:
-            row = 0.33 + 0.17 * rule.count("\n")  # the row's height
-            y -= row / 2
-            d._box(ax, 0.82, y, 1.3, 0.28, name, color, fill, size=d.SMALL, weight="bold")
-            d._text(ax, 1.6, y, rule, size=d.SMALL, ha="left", va="center")
-            y -= row / 2
+        d.draw_pipeline(ax, columns, top, h, rules, box_top=2.58)
     return fig
