@@ -35,13 +35,16 @@ from matplotlib.text import Text
 __all__ = [
     "COMMITTED",
     "MIN_FONT_PT",
+    "VERDICT_COLORS",
     "WIDTH",
     "architecture",
+    "draw_pipeline",
     "min_font_pt",
     "streaming",
     "study_design",
     "svg",
     "text_problems",
+    "training_columns",
     "write_committed",
 ]
 
